@@ -1,0 +1,3 @@
+export { assertAllClose, assertBitEqual, float32Bits } from './assertions.js';
+export { type RealModel, realModel, realModels } from './models.js';
+export { type Distribution, SPECIAL_FLOAT32, SeededRandom, randomFloat32, randomWithSpecials } from './random.js';
