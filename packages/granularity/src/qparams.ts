@@ -9,7 +9,13 @@ import {
   jsBackend,
   roundHalfToEven,
 } from '@qgrain/tensor';
-import { type AxisContext, type ResolvedGranularity, layoutOf, resolveGranularity, scaleShapeOf } from './granularity.js';
+import {
+  type AxisContext,
+  type ResolvedGranularity,
+  layoutOf,
+  resolveGranularity,
+  scaleShapeOf,
+} from './granularity.js';
 import { type QuantSpec, formatQuantSpec, quantRangeOf } from './quant-spec.js';
 
 /** Scale and zero point per group, shaped the way ONNX's QuantizeLinear/DequantizeLinear want them. */
@@ -101,7 +107,16 @@ export function qparamsFromRanges(
     }
     [scale[g], zeroPoint[g]] = groupParams(Math.min(lo, 0), Math.max(hi, 0), spec, range);
   }
-  return { spec, shape, granularity, layout, range, scale, zeroPoint, scaleShape: scaleShapeOf(granularity, shape) };
+  return {
+    spec,
+    shape,
+    granularity,
+    layout,
+    range,
+    scale,
+    zeroPoint,
+    scaleShape: scaleShapeOf(granularity, shape),
+  };
 }
 
 /** QParams from explicit scales and zero points (a user override), checked against the spec. */
@@ -126,7 +141,10 @@ export function qparamsFromValues(
     const s = scale[g]!;
     const z = zeroPoint[g]!;
     if (!(s > 0) || !Number.isFinite(s)) {
-      throw new QgrainError('invalid-argument', `${where}: scale ${s} of group ${g} must be positive and finite`);
+      throw new QgrainError(
+        'invalid-argument',
+        `${where}: scale ${s} of group ${g} must be positive and finite`,
+      );
     }
     if (!Number.isInteger(z) || z < range.qmin || z > range.qmax) {
       throw new QgrainError(

@@ -103,7 +103,11 @@ export function formatQuantSpec(spec: QuantSpec): string {
 /** The integer codes a spec may use, and the storage type that holds them. */
 export function quantRangeOf(spec: QuantSpec): QuantRange {
   const bits = spec.reduceRange ? spec.type.bits - 1 : spec.type.bits;
-  if (bits < 2) throw new QgrainError('invalid-spec', `reduce range leaves fewer than 2 bits for ${formatQuantSpec(spec)}`);
+  if (bits < 2)
+    throw new QgrainError(
+      'invalid-spec',
+      `reduce range leaves fewer than 2 bits for ${formatQuantSpec(spec)}`,
+    );
   const storage = storageOf(spec.type);
   if (spec.type.signed) {
     const qmax = 2 ** (bits - 1) - 1;

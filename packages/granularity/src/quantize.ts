@@ -1,4 +1,11 @@
-import { type Backend, QgrainError, type QuantStorage, allocateQuantStorage, formatShape, jsBackend } from '@qgrain/tensor';
+import {
+  type Backend,
+  QgrainError,
+  type QuantStorage,
+  allocateQuantStorage,
+  formatShape,
+  jsBackend,
+} from '@qgrain/tensor';
 import { sqnrFromSums } from './metrics.js';
 import type { QParams } from './qparams.js';
 

@@ -23,10 +23,17 @@ export interface StorageCost {
  * e.g. int8/per-tensor is ~8 bits per element, int4/per-block:32 is 4 + 32/32 = 5 with float32
  * scales and 4 + 16/32 = 4.5 with float16 scales.
  */
-export function storageCost(shape: readonly number[], spec: QuantSpec, context: AxisContext = {}): StorageCost {
+export function storageCost(
+  shape: readonly number[],
+  spec: QuantSpec,
+  context: AxisContext = {},
+): StorageCost {
   const elements = shapeSize(shape);
   if (elements === 0) {
-    throw new QgrainError('invalid-argument', `storage cost of an empty tensor ${formatShape(shape)} is undefined`);
+    throw new QgrainError(
+      'invalid-argument',
+      `storage cost of an empty tensor ${formatShape(shape)} is undefined`,
+    );
   }
   const { groups } = layoutOf(resolveGranularity(spec.granularity, shape, context), shape);
   const elementBits = storageBitsOf(spec.type);

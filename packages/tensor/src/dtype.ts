@@ -72,7 +72,15 @@ const INFO: Record<DType, DTypeInfo> = {
     min: -2147483648,
     max: 2147483647,
   },
-  uint32: { dtype: 'uint32', bits: 32, isFloat: false, isInteger: true, signed: false, min: 0, max: 4294967295 },
+  uint32: {
+    dtype: 'uint32',
+    bits: 32,
+    isFloat: false,
+    isInteger: true,
+    signed: false,
+    min: 0,
+    max: 4294967295,
+  },
   int64: { dtype: 'int64', bits: 64, isFloat: false, isInteger: true, signed: true },
   bool: { dtype: 'bool', bits: 8, isFloat: false, isInteger: false, signed: false, min: 0, max: 1 },
 };
@@ -88,7 +96,11 @@ export function isDType(name: string): name is DType {
 /** Width, range and kind of a dtype. */
 export function dtypeInfo(dtype: DType): DTypeInfo {
   const info = INFO[dtype];
-  if (!info) throw new QgrainError('invalid-argument', `unknown dtype '${String(dtype)}'; expected one of ${DTYPES.join(', ')}`);
+  if (!info)
+    throw new QgrainError(
+      'invalid-argument',
+      `unknown dtype '${String(dtype)}'; expected one of ${DTYPES.join(', ')}`,
+    );
   return info;
 }
 
@@ -128,4 +140,3 @@ export function allocate<D extends DType>(dtype: D, count: number): DTypeStorage
       throw new QgrainError('invalid-argument', `unknown dtype '${String(dtype)}'`);
   }
 }
-

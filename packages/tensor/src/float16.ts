@@ -28,7 +28,8 @@ export function float32ToFloat16Bits(value: number): number {
     const truncated = m >>> shift;
     const remainder = m & ((1 << shift) - 1);
     const half = 1 << (shift - 1);
-    const rounded = remainder > half || (remainder === half && (truncated & 1) === 1) ? truncated + 1 : truncated;
+    const rounded =
+      remainder > half || (remainder === half && (truncated & 1) === 1) ? truncated + 1 : truncated;
     return sign | rounded;
   }
   const truncated = (halfExponent << 10) | (mantissa >>> 13);
@@ -69,7 +70,10 @@ export function bfloat16BitsToFloat32(bits: number): number {
 let float16Table: Float32Array | undefined;
 
 /** Bulk float16 -> float32 through a 65536-entry table (256 KiB, built on first use). */
-export function float16ArrayToFloat32(bits: Uint16Array, out: Float32Array = new Float32Array(bits.length)): Float32Array {
+export function float16ArrayToFloat32(
+  bits: Uint16Array,
+  out: Float32Array = new Float32Array(bits.length),
+): Float32Array {
   if (!float16Table) {
     float16Table = new Float32Array(0x10000);
     for (let h = 0; h < 0x10000; h++) float16Table[h] = float16BitsToFloat32(h);
@@ -80,20 +84,29 @@ export function float16ArrayToFloat32(bits: Uint16Array, out: Float32Array = new
 }
 
 /** Bulk float32 -> float16 bit patterns (round to nearest even). */
-export function float32ArrayToFloat16(values: Float32Array, out: Uint16Array = new Uint16Array(values.length)): Uint16Array {
+export function float32ArrayToFloat16(
+  values: Float32Array,
+  out: Uint16Array = new Uint16Array(values.length),
+): Uint16Array {
   for (let i = 0; i < values.length; i++) out[i] = float32ToFloat16Bits(values[i]!);
   return out;
 }
 
 /** Bulk bfloat16 -> float32. */
-export function bfloat16ArrayToFloat32(bits: Uint16Array, out: Float32Array = new Float32Array(bits.length)): Float32Array {
+export function bfloat16ArrayToFloat32(
+  bits: Uint16Array,
+  out: Float32Array = new Float32Array(bits.length),
+): Float32Array {
   const outBits = new Uint32Array(out.buffer, out.byteOffset, out.length);
   for (let i = 0; i < bits.length; i++) outBits[i] = bits[i]! << 16;
   return out;
 }
 
 /** Bulk float32 -> bfloat16 bit patterns (round to nearest even). */
-export function float32ArrayToBfloat16(values: Float32Array, out: Uint16Array = new Uint16Array(values.length)): Uint16Array {
+export function float32ArrayToBfloat16(
+  values: Float32Array,
+  out: Uint16Array = new Uint16Array(values.length),
+): Uint16Array {
   for (let i = 0; i < values.length; i++) out[i] = float32ToBfloat16Bits(values[i]!);
   return out;
 }

@@ -76,7 +76,10 @@ export function groupMembers(layout: GroupLayout): number[][] {
 export function assertLayoutFits(layout: GroupLayout, length: number, what = 'input'): void {
   const expected = layout.outer * layout.dim * layout.inner;
   if (expected !== length) {
-    throw new QgrainError('shape-mismatch', `${what} has ${length} elements but the group layout covers ${expected}`);
+    throw new QgrainError(
+      'shape-mismatch',
+      `${what} has ${length} elements but the group layout covers ${expected}`,
+    );
   }
 }
 

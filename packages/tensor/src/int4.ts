@@ -9,7 +9,10 @@ export function int4ByteLength(count: number): number {
  * Packs 4-bit values (already within [-8, 7] or [0, 15]) two per byte, low nibble first.
  * An odd count leaves the high nibble of the last byte zero.
  */
-export function packInt4(values: ArrayLike<number>, out: Uint8Array = new Uint8Array(int4ByteLength(values.length))): Uint8Array {
+export function packInt4(
+  values: ArrayLike<number>,
+  out: Uint8Array = new Uint8Array(int4ByteLength(values.length)),
+): Uint8Array {
   const n = values.length;
   const pairs = n >> 1;
   for (let p = 0; p < pairs; p++) {

