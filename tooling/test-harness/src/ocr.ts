@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 
 /**
  * The PaddleOCR rec dictionary as its CTC output indexes it: index 0 is the blank, then one entry
@@ -77,9 +76,4 @@ export function maskIoU(a: ArrayLike<number>, b: ArrayLike<number>, threshold: n
     if (pa || pb) union++;
   }
   return union === 0 ? 1 : inter / union;
-}
-
-/** The shared OCR data folder (calibration and evaluation sets), beside the repository. */
-export function sharedDataDir(repoRoot: string): string {
-  return join(repoRoot, '..', 'shared', 'data');
 }
