@@ -1,0 +1,693 @@
+// The qgrain Backend kernels in AssemblyScript, compiled to WebAssembly with 128-bit SIMD.
+//
+// Every function here mirrors a loop of packages/tensor/src/js-backend.ts and must give the same
+// bits. Memory is managed by the TypeScript host: it passes byte addresses into linear memory.
+// Element pointers are "bases": element i of a tensor lives at base + 4 * i (or + i for bytes),
+// so a chunk copied to scratch is addressed with the tensor's own element indices (the base
+// wraps modulo 2^32, which wasm32 address arithmetic does for us).
+
+// Adding and subtracting 1.5 * 2^52 rounds a double to an integer, ties to even; the JS reference
+// rounds this way, so the general (float64) path repeats it instead of calling nearest().
+const ROUNDING_MAGIC: f64 = 6755399441055744.0;
+
+// Layout of the current call (see GroupLayout in @qgrain/tensor); set once per kernel call.
+let layoutBlocked: bool = false;
+let layoutDim: u32 = 1;
+let layoutInner: u32 = 1;
+let layoutBlock: u32 = 1;
+let layoutGroups: u32 = 1;
+let layoutBlocksPerRow: u32 = 1;
+
+// The run found by nextRun: elements [i, i + runLength) map to groups runGroup0 + k * runStep.
+let runLength: u32 = 0;
+let runGroup0: u32 = 0;
+let runStep: u32 = 0;
+
+/** Sets the group layout (mode 1 = blocked) that the per-group kernels walk. */
+export function setLayout(blocked: i32, dim: u32, inner: u32, block: u32, groups: u32): void {
+  layoutBlocked = blocked !== 0;
+  layoutDim = dim;
+  layoutInner = inner;
+  layoutBlock = block;
+  layoutGroups = groups;
+  layoutBlocksPerRow = (dim + block - 1) / block;
+}
+
+// Finds the longest run starting at element i (and ending before `end`) whose groups are either
+// one group or consecutive groups: the same decomposition as forEachSegment, but computable from
+// any index, which lets the host cut a tensor into chunks anywhere.
+function nextRun(i: u32, end: u32): void {
+  const left = end - i;
+  if (layoutGroups === 1) {
+    runLength = left;
+    runGroup0 = 0;
+    runStep = 0;
+    return;
+  }
+  if (layoutInner === 1) {
+    const d = i % layoutDim;
+    const o = i / layoutDim;
+    if (!layoutBlocked && layoutBlock === 1) {
+      runLength = min(layoutDim - d, left);
+      runGroup0 = d;
+      runStep = 1;
+      return;
+    }
+    const b = d / layoutBlock;
+    runLength = min(min(layoutBlock * (b + 1), layoutDim) - d, left);
+    runGroup0 = layoutBlocked ? o * layoutBlocksPerRow + b : b;
+    runStep = 0;
+    return;
+  }
+  const k = i % layoutInner;
+  const rest = i / layoutInner;
+  const d = rest % layoutDim;
+  const b = d / layoutBlock;
+  runLength = min(layoutInner - k, left);
+  if (layoutBlocked) {
+    runGroup0 = ((rest / layoutDim) * layoutBlocksPerRow + b) * layoutInner + k;
+    runStep = 1;
+  } else {
+    runGroup0 = b;
+    runStep = 0;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reductions. pmin(a, b) is `b < a ? b : a` and pmax(a, b) is `a < b ? b : a`: exactly the JS
+// comparisons, so NaN inputs are skipped and a NaN already in the accumulator stays.
+
+/** Folds max |x| of elements [start, end) into out[group]. */
+export function absMax(xBase: usize, start: u32, end: u32, outPtr: usize): void {
+  let i = start;
+  while (i < end) {
+    nextRun(i, end);
+    const n = runLength;
+    const stop = i + n;
+    if (runStep === 0) {
+      const g = outPtr + ((<usize>runGroup0) << 2);
+      const m0 = load<f32>(g);
+      let a0 = f32x4.splat(m0);
+      let a1 = a0;
+      let a2 = a0;
+      let a3 = a0;
+      let j = i;
+      for (; j + 16 <= stop; j += 16) {
+        const p = xBase + ((<usize>j) << 2);
+        a0 = f32x4.pmax(a0, f32x4.abs(v128.load(p)));
+        a1 = f32x4.pmax(a1, f32x4.abs(v128.load(p, 16)));
+        a2 = f32x4.pmax(a2, f32x4.abs(v128.load(p, 32)));
+        a3 = f32x4.pmax(a3, f32x4.abs(v128.load(p, 48)));
+      }
+      for (; j + 4 <= stop; j += 4) a0 = f32x4.pmax(a0, f32x4.abs(v128.load(xBase + ((<usize>j) << 2))));
+      a0 = f32x4.pmax(f32x4.pmax(a0, a1), f32x4.pmax(a2, a3));
+      let m = f32x4.extract_lane(a0, 0);
+      const l1 = f32x4.extract_lane(a0, 1);
+      const l2 = f32x4.extract_lane(a0, 2);
+      const l3 = f32x4.extract_lane(a0, 3);
+      if (l1 > m) m = l1;
+      if (l2 > m) m = l2;
+      if (l3 > m) m = l3;
+      for (; j < stop; j++) {
+        const a = Mathf.abs(load<f32>(xBase + ((<usize>j) << 2)));
+        if (a > m) m = a;
+      }
+      store<f32>(g, m);
+    } else {
+      let g = outPtr + ((<usize>runGroup0) << 2);
+      let j = i;
+      for (; j + 4 <= stop; j += 4, g += 16) {
+        v128.store(g, f32x4.pmax(v128.load(g), f32x4.abs(v128.load(xBase + ((<usize>j) << 2)))));
+      }
+      for (; j < stop; j++, g += 4) {
+        const a = Mathf.abs(load<f32>(xBase + ((<usize>j) << 2)));
+        if (a > load<f32>(g)) store<f32>(g, a);
+      }
+    }
+    i = stop;
+  }
+}
+
+/** Folds the minimum and maximum of elements [start, end) into min[group] and max[group]. */
+export function minMax(xBase: usize, start: u32, end: u32, minPtr: usize, maxPtr: usize): void {
+  let i = start;
+  while (i < end) {
+    nextRun(i, end);
+    const stop = i + runLength;
+    if (runStep === 0) {
+      const gMin = minPtr + ((<usize>runGroup0) << 2);
+      const gMax = maxPtr + ((<usize>runGroup0) << 2);
+      let lo0 = f32x4.splat(load<f32>(gMin));
+      let hi0 = f32x4.splat(load<f32>(gMax));
+      let lo1 = lo0;
+      let hi1 = hi0;
+      let j = i;
+      for (; j + 8 <= stop; j += 8) {
+        const p = xBase + ((<usize>j) << 2);
+        const v0 = v128.load(p);
+        const v1 = v128.load(p, 16);
+        lo0 = f32x4.pmin(lo0, v0);
+        hi0 = f32x4.pmax(hi0, v0);
+        lo1 = f32x4.pmin(lo1, v1);
+        hi1 = f32x4.pmax(hi1, v1);
+      }
+      for (; j + 4 <= stop; j += 4) {
+        const v = v128.load(xBase + ((<usize>j) << 2));
+        lo0 = f32x4.pmin(lo0, v);
+        hi0 = f32x4.pmax(hi0, v);
+      }
+      lo0 = f32x4.pmin(lo0, lo1);
+      hi0 = f32x4.pmax(hi0, hi1);
+      let mn = f32x4.extract_lane(lo0, 0);
+      let mx = f32x4.extract_lane(hi0, 0);
+      const a = f32x4.extract_lane(lo0, 1);
+      const b = f32x4.extract_lane(lo0, 2);
+      const c = f32x4.extract_lane(lo0, 3);
+      if (a < mn) mn = a;
+      if (b < mn) mn = b;
+      if (c < mn) mn = c;
+      const d = f32x4.extract_lane(hi0, 1);
+      const e = f32x4.extract_lane(hi0, 2);
+      const f = f32x4.extract_lane(hi0, 3);
+      if (d > mx) mx = d;
+      if (e > mx) mx = e;
+      if (f > mx) mx = f;
+      for (; j < stop; j++) {
+        const v = load<f32>(xBase + ((<usize>j) << 2));
+        if (v < mn) mn = v;
+        if (v > mx) mx = v;
+      }
+      store<f32>(gMin, mn);
+      store<f32>(gMax, mx);
+    } else {
+      let gMin = minPtr + ((<usize>runGroup0) << 2);
+      let gMax = maxPtr + ((<usize>runGroup0) << 2);
+      let j = i;
+      for (; j + 4 <= stop; j += 4, gMin += 16, gMax += 16) {
+        const v = v128.load(xBase + ((<usize>j) << 2));
+        v128.store(gMin, f32x4.pmin(v128.load(gMin), v));
+        v128.store(gMax, f32x4.pmax(v128.load(gMax), v));
+      }
+      for (; j < stop; j++, gMin += 4, gMax += 4) {
+        const v = load<f32>(xBase + ((<usize>j) << 2));
+        if (v < load<f32>(gMin)) store<f32>(gMin, v);
+        if (v > load<f32>(gMax)) store<f32>(gMax, v);
+      }
+    }
+    i = stop;
+  }
+}
+
+/** Replaces -0 by +0 in `count` floats: reductions store a zero result as +0. */
+export function canonicalZero(ptr: usize, count: u32): void {
+  const zero = f32x4.splat(0);
+  let j: u32 = 0;
+  for (; j + 4 <= count; j += 4) {
+    const p = ptr + ((<usize>j) << 2);
+    const v = v128.load(p);
+    v128.store(p, v128.bitselect(zero, v, f32x4.eq(v, zero)));
+  }
+  for (; j < count; j++) {
+    const p = ptr + ((<usize>j) << 2);
+    if (load<f32>(p) === 0) store<f32>(p, 0);
+  }
+}
+
+/**
+ * Adds `count` floats into `bins` float64 counters over [lo, hi]. The bin index is computed in
+ * float64 exactly as the JS reference does; a NaN index (Inf * 0) is dropped, as a NaN property
+ * write on a typed array is.
+ */
+export function histogram(xPtr: usize, count: u32, lo: f64, hi: f64, countsPtr: usize, bins: u32): void {
+  if (bins === 0) return;
+  const last = <f64>(bins - 1);
+  const perUnit: f64 = hi > lo ? <f64>bins / (hi - lo) : 0;
+  for (let j: u32 = 0; j < count; j++) {
+    const v = load<f32>(xPtr + ((<usize>j) << 2));
+    if (v !== v) continue;
+    const b = Math.floor((<f64>v - lo) * perUnit);
+    if (b !== b) continue;
+    const k = b < 0 ? 0 : b > last ? last : b;
+    const p = countsPtr + ((<usize>(<u32>k)) << 3);
+    store<f64>(p, load<f64>(p) + 1);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quantization. The fast path works in float32 lanes and is exact when qmin, qmax and every zero
+// point are integers within +/-2^21 (the host checks qmin/qmax, quantFits checks the zero points):
+// then qmin - zp and qmax - zp are exact float32 values, so clamping in float32 equals the JS
+// clamp in float64, and the rounded value fits an i32. Anything else takes the general path,
+// a scalar float64 transcription of the JS code.
+
+// The largest zero point magnitude the float32 path accepts: with |qmin|, |qmax|, |zp| <= 2^21,
+// |qmin - zp| and |qmax - zp| stay below 2^22, where the ROUND_MAGIC_F32 trick is exact.
+const FAST_LIMIT: i32 = 1 << 21;
+
+// 1.5 * 2^23: for |v| < 2^22, v + ROUND_MAGIC_F32 lands where float32 spacing is 1, so the add
+// rounds v half to even, and the sum's bit pattern is ROUND_MAGIC_BITS + round(v). This replaces
+// nearest + trunc_sat (trunc_sat is a long instruction sequence on x86).
+const ROUND_MAGIC_F32: f32 = 12582912.0;
+const ROUND_MAGIC_BITS: i32 = 0x4b400000;
+
+/** 1 when every zero point allows the float32 path. */
+export function quantFits(zpPtr: usize, groups: u32): i32 {
+  for (let g: u32 = 0; g < groups; g++) {
+    const zp = load<i32>(zpPtr + ((<usize>g) << 2));
+    if (zp > FAST_LIMIT || zp < -FAST_LIMIT) return 0;
+  }
+  return 1;
+}
+
+// Storage kinds of quantize output (bytes per element): 4-bit types are written as bytes and
+// packed afterwards by packInt4.
+const STORE_8: i32 = 0;
+const STORE_16: i32 = 1;
+// Any other kind (2) stores 32-bit lanes as they are.
+
+// x / s clamped to [lo, hi] (NaN -> 0), as float32 lanes, before rounding.
+function clampLanes(x: v128, s: v128, lo: v128, hi: v128): v128 {
+  const v = f32x4.div(x, s);
+  const low = v128.and(lo, f32x4.eq(v, v));
+  return v128.bitselect(v128.bitselect(hi, v, f32x4.gt(v, hi)), low, f32x4.gt(v, lo));
+}
+
+// Bit patterns of v + ROUND_MAGIC_F32: round(v) + ROUND_MAGIC_BITS per lane (|v| < 2^22).
+function roundedBits(v: v128): v128 {
+  return f32x4.add(v, f32x4.splat(ROUND_MAGIC_F32));
+}
+
+function storeLanes(p: usize, q: v128, kind: i32): void {
+  if (kind === STORE_8) {
+    v128.store32_lane(p, i8x16.shuffle(q, q, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12, 0, 4, 8, 12), 0);
+  } else if (kind === STORE_16) {
+    v128.store64_lane(p, i8x16.shuffle(q, q, 0, 1, 4, 5, 8, 9, 12, 13, 0, 1, 4, 5, 8, 9, 12, 13), 0);
+  } else {
+    v128.store(p, q);
+  }
+}
+
+function storeOne(p: usize, q: i32, kind: i32): void {
+  if (kind === STORE_8) store<u8>(p, <u8>q);
+  else if (kind === STORE_16) store<u16>(p, <u16>q);
+  else store<i32>(p, q);
+}
+
+// One element of the JS quantizeValue, in float64.
+function quantizeGeneral(x: f32, s: f32, zp: i32, qmin: f64, qmax: f64): f64 {
+  let v = <f64>(x / s);
+  const lo = qmin - <f64>zp;
+  const hi = qmax - <f64>zp;
+  v = !(v > lo) ? (v === v ? lo : 0) : v > hi ? hi : v;
+  return v + ROUNDING_MAGIC - ROUNDING_MAGIC + <f64>zp;
+}
+
+// Converts an integral float64 to the integer a JS typed-array store would keep (modulo 2^32).
+function wrapToI32(q: f64): i32 {
+  // Saturating conversion (non-trapping float-to-int is on by default), then wrap to 32 bits.
+  return <i32>(<i64>q);
+}
+
+/**
+ * Quantizes elements [start, end) into storage of `kind` (0: 1 byte, 1: 2 bytes, 2: 4 bytes per
+ * element) at outBase + width * i. `fast` selects the float32 SIMD path.
+ */
+export function quantize(
+  xBase: usize,
+  start: u32,
+  end: u32,
+  scalePtr: usize,
+  zpPtr: usize,
+  qmin: f64,
+  qmax: f64,
+  outBase: usize,
+  kind: i32,
+  fast: i32,
+): void {
+  const shift: usize = kind === STORE_8 ? 0 : kind === STORE_16 ? 1 : 2;
+  const magicBits = i32x4.splat(ROUND_MAGIC_BITS);
+  const qminV = i32x4.splat(<i32>qmin);
+  const qmaxV = i32x4.splat(<i32>qmax);
+  let i = start;
+  while (i < end) {
+    nextRun(i, end);
+    const stop = i + runLength;
+    let j = i;
+    if (fast !== 0) {
+      if (runStep === 0) {
+        const g = (<usize>runGroup0) << 2;
+        const zp = load<i32>(zpPtr + g);
+        const s = f32x4.splat(load<f32>(scalePtr + g));
+        const zpV = i32x4.splat(zp - ROUND_MAGIC_BITS);
+        const lo = f32x4.splat(<f32>(<i32>qmin - zp));
+        const hi = f32x4.splat(<f32>(<i32>qmax - zp));
+        if (kind === STORE_8) {
+          // 16 elements per store: the hot loop of int8 weight quantization.
+          for (; j + 16 <= stop; j += 16) {
+            const p = xBase + ((<usize>j) << 2);
+            const q0 = i32x4.add(roundedBits(clampLanes(v128.load(p), s, lo, hi)), zpV);
+            const q1 = i32x4.add(roundedBits(clampLanes(v128.load(p, 16), s, lo, hi)), zpV);
+            const q2 = i32x4.add(roundedBits(clampLanes(v128.load(p, 32), s, lo, hi)), zpV);
+            const q3 = i32x4.add(roundedBits(clampLanes(v128.load(p, 48), s, lo, hi)), zpV);
+            const a = i8x16.shuffle(q0, q1, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+            const b = i8x16.shuffle(q2, q3, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+            v128.store(
+              outBase + <usize>j,
+              i8x16.shuffle(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23),
+            );
+          }
+        }
+        for (; j + 4 <= stop; j += 4) {
+          const x = v128.load(xBase + ((<usize>j) << 2));
+          const q = i32x4.add(roundedBits(clampLanes(x, s, lo, hi)), zpV);
+          storeLanes(outBase + ((<usize>j) << shift), q, kind);
+        }
+      } else {
+        let g = (<usize>runGroup0) << 2;
+        for (; j + 4 <= stop; j += 4, g += 16) {
+          const zpV = v128.load(zpPtr + g);
+          const lo = f32x4.convert_i32x4_s(i32x4.sub(qminV, zpV));
+          const hi = f32x4.convert_i32x4_s(i32x4.sub(qmaxV, zpV));
+          const x = v128.load(xBase + ((<usize>j) << 2));
+          const q = i32x4.add(
+            roundedBits(clampLanes(x, v128.load(scalePtr + g), lo, hi)),
+            i32x4.sub(zpV, magicBits),
+          );
+          storeLanes(outBase + ((<usize>j) << shift), q, kind);
+        }
+      }
+    }
+    // The tail of a run, and every element on the general path.
+    for (; j < stop; j++) {
+      const g = (<usize>(runGroup0 + (j - i) * runStep)) << 2;
+      const q = quantizeGeneral(
+        load<f32>(xBase + ((<usize>j) << 2)),
+        load<f32>(scalePtr + g),
+        load<i32>(zpPtr + g),
+        qmin,
+        qmax,
+      );
+      storeOne(outBase + ((<usize>j) << shift), wrapToI32(q), kind);
+    }
+    i = stop;
+  }
+}
+
+// Widening kinds for dequantize input.
+const WIDEN_I8: i32 = 0;
+const WIDEN_U8: i32 = 1;
+const WIDEN_I16: i32 = 2;
+const _WIDEN_U16: i32 = 3;
+
+/** Widens `count` stored integers of `kind` (0 i8, 1 u8, 2 i16, 3 u16) at src to i32 at dst. */
+export function widen(src: usize, count: u32, kind: i32, dst: usize): void {
+  let j: u32 = 0;
+  if (kind === WIDEN_I8 || kind === WIDEN_U8) {
+    const signed = kind === WIDEN_I8;
+    for (; j + 8 <= count; j += 8) {
+      const h = signed ? v128.load8x8_s(src + <usize>j) : v128.load8x8_u(src + <usize>j);
+      const p = dst + ((<usize>j) << 2);
+      v128.store(p, signed ? i32x4.extend_low_i16x8_s(h) : i32x4.extend_low_i16x8_u(h));
+      v128.store(p, signed ? i32x4.extend_high_i16x8_s(h) : i32x4.extend_high_i16x8_u(h), 16);
+    }
+    for (; j < count; j++) {
+      store<i32>(
+        dst + ((<usize>j) << 2),
+        signed ? <i32>load<i8>(src + <usize>j) : <i32>load<u8>(src + <usize>j),
+      );
+    }
+  } else {
+    const signed = kind === WIDEN_I16;
+    for (; j + 4 <= count; j += 4) {
+      const p = src + ((<usize>j) << 1);
+      v128.store(dst + ((<usize>j) << 2), signed ? v128.load16x4_s(p) : v128.load16x4_u(p));
+    }
+    for (; j < count; j++) {
+      const p = src + ((<usize>j) << 1);
+      store<i32>(dst + ((<usize>j) << 2), signed ? <i32>load<i16>(p) : <i32>load<u16>(p));
+    }
+  }
+}
+
+// float32((q - zp) * s) for two lanes, in float64 exactly as JS computes it.
+function dequantPair(q: v128, zp: v128, s: v128): v128 {
+  return f64x2.mul(
+    f64x2.sub(f64x2.convert_low_i32x4_s(q), f64x2.convert_low_i32x4_s(zp)),
+    f64x2.promote_low_f32x4(s),
+  );
+}
+
+/**
+ * Dequantizes i32 values (qBase + 4 * i) of elements [start, end) into float32 at outBase + 4 * i.
+ * Works in float64 lanes, which matches the JS reference for every zero point and storage type.
+ */
+export function dequantize(
+  qBase: usize,
+  start: u32,
+  end: u32,
+  scalePtr: usize,
+  zpPtr: usize,
+  outBase: usize,
+): void {
+  let i = start;
+  while (i < end) {
+    nextRun(i, end);
+    const stop = i + runLength;
+    let j = i;
+    if (runStep === 0) {
+      const g = (<usize>runGroup0) << 2;
+      const zp = i32x4.splat(load<i32>(zpPtr + g));
+      const s = f32x4.splat(load<f32>(scalePtr + g));
+      for (; j + 4 <= stop; j += 4) {
+        const q = v128.load(qBase + ((<usize>j) << 2));
+        const lowPair = f32x4.demote_f64x2_zero(dequantPair(q, zp, s));
+        const highPair = f32x4.demote_f64x2_zero(dequantPair(i64x2.shuffle(q, q, 1, 0), zp, s));
+        v128.store(outBase + ((<usize>j) << 2), i64x2.shuffle(lowPair, highPair, 0, 2));
+      }
+    } else {
+      let g = (<usize>runGroup0) << 2;
+      for (; j + 4 <= stop; j += 4, g += 16) {
+        const q = v128.load(qBase + ((<usize>j) << 2));
+        const zp = v128.load(zpPtr + g);
+        const s = v128.load(scalePtr + g);
+        const lowPair = f32x4.demote_f64x2_zero(dequantPair(q, zp, s));
+        const highPair = f32x4.demote_f64x2_zero(
+          dequantPair(i64x2.shuffle(q, q, 1, 0), i64x2.shuffle(zp, zp, 1, 0), i64x2.shuffle(s, s, 1, 0)),
+        );
+        v128.store(outBase + ((<usize>j) << 2), i64x2.shuffle(lowPair, highPair, 0, 2));
+      }
+    }
+    for (; j < stop; j++) {
+      const g = (<usize>(runGroup0 + (j - i) * runStep)) << 2;
+      const q = <f64>load<i32>(qBase + ((<usize>j) << 2));
+      const v = (q - <f64>load<i32>(zpPtr + g)) * <f64>load<f32>(scalePtr + g);
+      store<f32>(outBase + ((<usize>j) << 2), <f32>v);
+    }
+    i = stop;
+  }
+}
+
+// Fast-path fake quantization of four lanes: the rounded value r is exact in float32, q - zp is
+// r with -0 turned to +0 (as JS's (r + zp) - zp does), and float32(r * s) is exact in float32.
+function fakeLanes(x: v128, s: v128, lo: v128, hi: v128): v128 {
+  const r = f32x4.add(f32x4.nearest(clampLanes(x, s, lo, hi)), f32x4.splat(0));
+  return f32x4.mul(r, s);
+}
+
+// One element of dequantize(quantize(x)) in float64, as the JS reference computes it.
+function fakeGeneral(x: f32, s: f32, zp: i32, qmin: f64, qmax: f64): f32 {
+  const q = quantizeGeneral(x, s, zp, qmin, qmax);
+  return <f32>((q - <f64>zp) * <f64>s);
+}
+
+// quantError's four interleaved float64 partial sums: lanes (p0, p1) and (p2, p3).
+let sumSignal01: v128 = f64x2.splat(0);
+let sumSignal23: v128 = f64x2.splat(0);
+let sumNoise01: v128 = f64x2.splat(0);
+let sumNoise23: v128 = f64x2.splat(0);
+
+/** Clears the four interleaved float64 partial sums of quantError. */
+export function resetError(): void {
+  sumSignal01 = f64x2.splat(0);
+  sumSignal23 = f64x2.splat(0);
+  sumNoise01 = f64x2.splat(0);
+  sumNoise23 = f64x2.splat(0);
+}
+
+/** (p0 + p1) + (p2 + p3) of the signal partial sums. */
+export function errorSignal(): f64 {
+  return (
+    f64x2.extract_lane(sumSignal01, 0) +
+    f64x2.extract_lane(sumSignal01, 1) +
+    (f64x2.extract_lane(sumSignal23, 0) + f64x2.extract_lane(sumSignal23, 1))
+  );
+}
+
+/** (p0 + p1) + (p2 + p3) of the noise partial sums. */
+export function errorNoise(): f64 {
+  return (
+    f64x2.extract_lane(sumNoise01, 0) +
+    f64x2.extract_lane(sumNoise01, 1) +
+    (f64x2.extract_lane(sumNoise23, 0) + f64x2.extract_lane(sumNoise23, 1))
+  );
+}
+
+// Adds one element's signal and noise to partial sum (i mod 4), scalar.
+function accumulateOne(i: u32, x: f32, dq: f32): void {
+  const v = <f64>x;
+  const e = v - <f64>dq;
+  const lane = i & 3;
+  const sv = f64x2.splat(v * v);
+  const nv = f64x2.splat(e * e);
+  const zero = f64x2.splat(0);
+  // Add into exactly one lane (adding +0 to the others keeps them: x + 0 == x bit for bit unless x is -0,
+  // and partial sums of squares are never -0).
+  if (lane < 2) {
+    const m = lane === 0 ? i64x2.shuffle(sv, zero, 0, 3) : i64x2.shuffle(zero, sv, 0, 3);
+    const mn = lane === 0 ? i64x2.shuffle(nv, zero, 0, 3) : i64x2.shuffle(zero, nv, 0, 3);
+    sumSignal01 = f64x2.add(sumSignal01, m);
+    sumNoise01 = f64x2.add(sumNoise01, mn);
+  } else {
+    const m = lane === 2 ? i64x2.shuffle(sv, zero, 0, 3) : i64x2.shuffle(zero, sv, 0, 3);
+    const mn = lane === 2 ? i64x2.shuffle(nv, zero, 0, 3) : i64x2.shuffle(zero, nv, 0, 3);
+    sumSignal23 = f64x2.add(sumSignal23, m);
+    sumNoise23 = f64x2.add(sumNoise23, mn);
+  }
+}
+
+// Adds four elements whose first index is a multiple of 4.
+function accumulateFour(x: v128, dq: v128): void {
+  const xLow = f64x2.promote_low_f32x4(x);
+  const xHigh = f64x2.promote_low_f32x4(i64x2.shuffle(x, x, 1, 0));
+  const eLow = f64x2.sub(xLow, f64x2.promote_low_f32x4(dq));
+  const eHigh = f64x2.sub(xHigh, f64x2.promote_low_f32x4(i64x2.shuffle(dq, dq, 1, 0)));
+  sumSignal01 = f64x2.add(sumSignal01, f64x2.mul(xLow, xLow));
+  sumSignal23 = f64x2.add(sumSignal23, f64x2.mul(xHigh, xHigh));
+  sumNoise01 = f64x2.add(sumNoise01, f64x2.mul(eLow, eLow));
+  sumNoise23 = f64x2.add(sumNoise23, f64x2.mul(eHigh, eHigh));
+}
+
+/**
+ * Fake-quantizes elements [start, end): writes float32 results to outBase + 4 * i, or, when
+ * `sums` is 1, adds signal and noise to the interleaved partial sums instead.
+ */
+export function fakeQuant(
+  xBase: usize,
+  start: u32,
+  end: u32,
+  scalePtr: usize,
+  zpPtr: usize,
+  qmin: f64,
+  qmax: f64,
+  outBase: usize,
+  fast: i32,
+  sums: i32,
+): void {
+  const qminV = i32x4.splat(<i32>qmin);
+  const qmaxV = i32x4.splat(<i32>qmax);
+  let i = start;
+  while (i < end) {
+    nextRun(i, end);
+    const stop = i + runLength;
+    let j = i;
+    if (fast !== 0) {
+      // Align to a multiple of 4 so SIMD lanes line up with the partial sums (element i -> i mod 4).
+      for (; j < stop && (j & 3) !== 0; j++) {
+        const g = (<usize>(runGroup0 + (j - i) * runStep)) << 2;
+        const x = load<f32>(xBase + ((<usize>j) << 2));
+        const dq = fakeGeneral(x, load<f32>(scalePtr + g), load<i32>(zpPtr + g), qmin, qmax);
+        if (sums !== 0) accumulateOne(j, x, dq);
+        else store<f32>(outBase + ((<usize>j) << 2), dq);
+      }
+      if (runStep === 0) {
+        const g = (<usize>runGroup0) << 2;
+        const zp = load<i32>(zpPtr + g);
+        const s = f32x4.splat(load<f32>(scalePtr + g));
+        const lo = f32x4.splat(<f32>(<i32>qmin - zp));
+        const hi = f32x4.splat(<f32>(<i32>qmax - zp));
+        if (sums !== 0) {
+          for (; j + 4 <= stop; j += 4) {
+            const x = v128.load(xBase + ((<usize>j) << 2));
+            accumulateFour(x, fakeLanes(x, s, lo, hi));
+          }
+        } else {
+          for (; j + 4 <= stop; j += 4) {
+            const p = (<usize>j) << 2;
+            v128.store(outBase + p, fakeLanes(v128.load(xBase + p), s, lo, hi));
+          }
+        }
+      } else {
+        for (; j + 4 <= stop; j += 4) {
+          const g = (<usize>(runGroup0 + (j - i))) << 2;
+          const zpV = v128.load(zpPtr + g);
+          const lo = f32x4.convert_i32x4_s(i32x4.sub(qminV, zpV));
+          const hi = f32x4.convert_i32x4_s(i32x4.sub(qmaxV, zpV));
+          const x = v128.load(xBase + ((<usize>j) << 2));
+          const dq = fakeLanes(x, v128.load(scalePtr + g), lo, hi);
+          if (sums !== 0) accumulateFour(x, dq);
+          else v128.store(outBase + ((<usize>j) << 2), dq);
+        }
+      }
+    }
+    for (; j < stop; j++) {
+      const g = (<usize>(runGroup0 + (j - i) * runStep)) << 2;
+      const x = load<f32>(xBase + ((<usize>j) << 2));
+      const dq = fakeGeneral(x, load<f32>(scalePtr + g), load<i32>(zpPtr + g), qmin, qmax);
+      if (sums !== 0) accumulateOne(j, x, dq);
+      else store<f32>(outBase + ((<usize>j) << 2), dq);
+    }
+    i = stop;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4-bit packing, low nibble first.
+
+/** Packs `count` bytes at src into nibbles at dst; an odd count leaves the last high nibble 0. */
+export function packInt4(src: usize, count: u32, dst: usize): void {
+  const pairs = count >> 1;
+  const low = i16x8.splat(0x0f);
+  const high = i16x8.splat(0xf0);
+  let p: u32 = 0;
+  for (; p + 8 <= pairs; p += 8) {
+    // Each 16-bit lane holds an (even, odd) pair: keep the even low nibble, move the odd one up.
+    const v = v128.load(src + ((<usize>p) << 1));
+    const packed = v128.or(v128.and(v, low), v128.and(i16x8.shr_u(v, 4), high));
+    v128.store64_lane(dst + <usize>p, i8x16.narrow_i16x8_u(packed, packed), 0);
+  }
+  for (; p < pairs; p++) {
+    const a = load<u8>(src + ((<usize>p) << 1));
+    const b = load<u8>(src + ((<usize>p) << 1) + 1);
+    store<u8>(dst + <usize>p, (a & 0x0f) | ((b & 0x0f) << 4));
+  }
+  if (count & 1) store<u8>(dst + <usize>pairs, load<u8>(src + <usize>count - 1) & 0x0f);
+}
+
+/** Unpacks `count` nibbles from src into bytes at dst, sign-extending when `signed` is 1. */
+export function unpackInt4(src: usize, count: u32, dst: usize, signed: i32): void {
+  const mask = i8x16.splat(0x0f);
+  const eight = i8x16.splat(8);
+  let j: u32 = 0;
+  for (; j + 32 <= count; j += 32) {
+    const v = v128.load(src + <usize>(j >> 1));
+    let lo = v128.and(v, mask);
+    let hi = i8x16.shr_u(v, 4);
+    if (signed !== 0) {
+      lo = i8x16.sub(v128.xor(lo, eight), eight);
+      hi = i8x16.sub(v128.xor(hi, eight), eight);
+    }
+    const d = dst + <usize>j;
+    v128.store(d, i8x16.shuffle(lo, hi, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
+    v128.store(d, i8x16.shuffle(lo, hi, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), 16);
+  }
+  for (; j < count; j++) {
+    const byte = <i32>load<u8>(src + <usize>(j >> 1));
+    const nibble = j & 1 ? byte >> 4 : byte & 0x0f;
+    store<u8>(dst + <usize>j, signed !== 0 ? (nibble ^ 8) - 8 : nibble);
+  }
+}
+
+/** First free byte after the module's static data: the host lays out its buffers from here. */
+export function heapBase(): usize {
+  return __heap_base;
+}
