@@ -1,0 +1,186 @@
+import { QgrainError, Tensor } from '@qgrain/tensor';
+import { describe, expect, it } from 'vitest';
+import { parseDataArgument, readerKindForPath } from './data-argument.js';
+import { type DataSource, type Sample, bindDataSource, checkSourceInput, zipSources } from './data-source.js';
+import { jsonSource } from './json-source.js';
+import { encodeNpy, npyBytesSource } from './npy.js';
+import { randomSource } from './random-source.js';
+
+async function collect(source: DataSource): Promise<Sample[]> {
+  const out: Sample[] = [];
+  for await (const s of source.samples()) out.push(s);
+  return out;
+}
+
+function npy(shape: number[], dtype: 'float32' | 'float64' = 'float32'): Uint8Array {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const data =
+    dtype === 'float32'
+      ? Float32Array.from({ length: size }, (_, i) => i)
+      : Float64Array.from({ length: size }, (_, i) => i);
+  return encodeNpy(new Tensor(dtype, shape, data));
+}
+
+const REC_INPUT = { name: 'x', dtype: 'float32', shape: [null, 3, 48, 320] } as const;
+
+function errorOf(fn: () => unknown): QgrainError {
+  try {
+    fn();
+  } catch (error) {
+    if (QgrainError.isInstance(error)) return error;
+    throw error;
+  }
+  throw new Error('expected a QgrainError');
+}
+
+describe('checking a source against model inputs', () => {
+  it('a missing sample axis names the input, both shapes, the file and the likely cause', () => {
+    const source = npyBytesSource(npy([3, 48, 300]), 'calib.npy');
+    const error = errorOf(() => checkSourceInput(source.inputs[0]!, REC_INPUT));
+    expect(error.code).toBe('shape-mismatch');
+    expect(error.message).toBe(
+      "input 'x': expected float32 [?, 3, 48, 320], got float32 [3, 48, 300] from calib.npy (sample axis is axis 0: is the sample axis missing?)",
+    );
+  });
+
+  it('a wrong dim names the axis; symbolic dims match anything', () => {
+    const source = npyBytesSource(npy([2, 3, 48, 300]), 'calib.npy');
+    expect(errorOf(() => checkSourceInput(source.inputs[0]!, REC_INPUT)).message).toMatch(
+      /got float32 \[2, 3, 48, 300\] from calib\.npy; axis 3 differs$/,
+    );
+    expect(() =>
+      checkSourceInput(source.inputs[0]!, { name: 'x', dtype: 'float32', shape: ['n', 3, 48, 'w'] }),
+    ).not.toThrow();
+  });
+
+  it('a wrong dtype is a dtype-mismatch with a fix', () => {
+    const source = npyBytesSource(npy([2, 3, 48, 320], 'float64'), 'calib64.npy');
+    const error = errorOf(() => checkSourceInput(source.inputs[0]!, REC_INPUT));
+    expect(error.code).toBe('dtype-mismatch');
+    expect(error.message).toMatch(
+      /^input 'x': expected float32 \[\?, 3, 48, 320\], got float64 \[2, 3, 48, 320\] from calib64\.npy; convert .*astype\('float32'\)/,
+    );
+  });
+});
+
+describe('binding and batching', () => {
+  it('names an unnamed array after the only model input and concatenates batches along axis 0', async () => {
+    const source = npyBytesSource(npy([5, 2]), 'five.npy');
+    const bound = bindDataSource(source, [{ name: 'in', dtype: 'float32', shape: ['batch', 2] }], {
+      batchSize: 2,
+    });
+    const batches = await collect(bound);
+    expect(batches.map((b) => b['in']!.shape)).toEqual([
+      [2, 2],
+      [2, 2],
+      [1, 2],
+    ]);
+    expect([...batches[1]!['in']!.data]).toEqual([4, 5, 6, 7]);
+    expect(bound.count).toBe(5);
+  });
+
+  it('a fixed batch dim sets the batch size and refuses another', async () => {
+    const source = npyBytesSource(npy([4, 2]), 'four.npy');
+    const model = [{ name: 'in', dtype: 'float32', shape: [2, 2] }] as const;
+    expect((await collect(bindDataSource(source, model))).map((b) => b['in']!.shape[0])).toEqual([2, 2]);
+    expect(() => bindDataSource(source, model, { batchSize: 3 })).toThrow(/fixed batch size of 2/);
+  });
+
+  it('an unnamed array cannot feed a model with several inputs; a missing input is named', () => {
+    const source = npyBytesSource(npy([4, 2]), 'four.npy');
+    const inputs = [
+      { name: 'a', dtype: 'float32', shape: [null, 2] },
+      { name: 'b', dtype: 'float32', shape: [null, 2] },
+    ] as const;
+    expect(() => bindDataSource(source, inputs)).toThrow(
+      /four\.npy does not say which input .*--data <input>=four\.npy/,
+    );
+    const onlyA = npyBytesSource(npy([4, 2]), 'a.npy', { inputName: 'a' });
+    expect(() => bindDataSource(onlyA, inputs)).toThrow(/input 'b' has no calibration data/);
+    const both = zipSources([onlyA, npyBytesSource(npy([4, 2]), 'b.npy', { inputName: 'b' })]);
+    expect(() => bindDataSource(both, inputs)).not.toThrow();
+  });
+
+  it('zipping sources with different counts fails', () => {
+    expect(() =>
+      zipSources([
+        npyBytesSource(npy([4, 2]), 'a.npy', { inputName: 'a' }),
+        npyBytesSource(npy([3, 2]), 'b.npy', { inputName: 'b' }),
+      ]),
+    ).toThrow(/different sample counts: a\.npy 4, b\.npy 3/);
+  });
+});
+
+describe('JSON and random sources', () => {
+  it('reads { input: [samples] } as float32 unless told otherwise', async () => {
+    const source = jsonSource(
+      {
+        ids: [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+        scale: [[0.5], [0.25]],
+      },
+      { dtypes: { ids: 'int64' } },
+    );
+    expect(source.inputs.map((i) => [i.name, i.dtype, i.shape])).toEqual([
+      ['ids', 'int64', [2, 3]],
+      ['scale', 'float32', [2, 1]],
+    ]);
+    const samples = await collect(source);
+    expect(samples[1]!['ids']!.data).toEqual(new BigInt64Array([4n, 5n, 6n]));
+    expect(samples[1]!['scale']!.shape).toEqual([1, 1]);
+  });
+
+  it('reads an array of samples and rejects ragged ones', async () => {
+    const samples = await collect(jsonSource([[[1, 2]], [[3, 4]]], { inputName: 'x' }));
+    expect(samples.map((s) => [...s['x']!.data])).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
+    const ragged = jsonSource([[[1, 2], [3]]], { origin: 'r.json' });
+    await expect(collect(ragged)).rejects.toThrow(/r\.json sample 0: ragged nested array/);
+  });
+
+  it('random data is flagged, seeded and shaped like the model input', async () => {
+    const options = {
+      inputs: [{ name: 'x', dtype: 'float32', shape: ['n', 3, 'h'] }] as const,
+      count: 2,
+      seed: 7,
+      dims: { h: 5 },
+    };
+    const a = randomSource(options);
+    expect(a.random).toBe(true);
+    expect(a.inputs[0]!.shape).toEqual([2, 3, 5]);
+    const [first, second] = await collect(a);
+    expect(first!['x']!.shape).toEqual([1, 3, 5]);
+    expect([...first!['x']!.data]).not.toEqual([...second!['x']!.data]);
+    expect([...(await collect(randomSource(options)))[0]!['x']!.data]).toEqual([...first!['x']!.data]);
+    expect([...(await collect(randomSource({ ...options, seed: 8 })))[0]!['x']!.data]).not.toEqual([
+      ...first!['x']!.data,
+    ]);
+    expect(zipSources([a, npyBytesSource(npy([2, 2]), 'b.npy', { inputName: 'b' })]).random).toBe(true);
+  });
+});
+
+describe('--data arguments', () => {
+  it('splits input=path, keeps bare paths, and needs an explicit seed for random', () => {
+    expect(parseDataArgument('x=calib/rec.npy.gz')).toEqual({ inputName: 'x', path: 'calib/rec.npy.gz' });
+    expect(parseDataArgument('calib.npz')).toEqual({ path: 'calib.npz' });
+    expect(parseDataArgument('./odd=name.npy')).toEqual({ path: './odd=name.npy' });
+    expect(parseDataArgument('random:seed=3,count=4')).toEqual({
+      path: 'random',
+      random: { seed: 3, count: 4 },
+    });
+    expect(() => parseDataArgument('random')).toThrow(/explicit integer seed/);
+  });
+
+  it('picks the reader by extension or folder', () => {
+    expect(readerKindForPath('a.NPY', false)).toBe('npy');
+    expect(readerKindForPath('a.npy.gz', false)).toBe('npy.gz');
+    expect(readerKindForPath('a.npz', false)).toBe('npz');
+    expect(readerKindForPath('a.json', false)).toBe('json');
+    expect(readerKindForPath('imgs', true)).toBe('images');
+    expect(() => readerKindForPath('a.csv', false)).toThrow(/a\.csv: unknown calibration data format/);
+  });
+});

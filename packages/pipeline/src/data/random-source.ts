@@ -1,0 +1,111 @@
+// Synthetic inputs, for smoke tests only: ranges calibrated on noise say little about real data,
+// so this source is never a default and carries `random: true` for reports to warn about.
+import {
+  type DType,
+  QgrainError,
+  Tensor,
+  allocate,
+  dtypeInfo,
+  float32ToBfloat16Bits,
+  float32ToFloat16Bits,
+  shapeSize,
+} from '@qgrain/tensor';
+import type { DataSource, ModelInputSpec, Sample } from './data-source.js';
+
+/** Options of {@link randomSource}. */
+export interface RandomSourceOptions {
+  /** The model inputs to generate. */
+  readonly inputs: readonly ModelInputSpec[];
+  /** Number of samples. */
+  readonly count: number;
+  /** Seed; the same seed gives the same samples on every machine. */
+  readonly seed: number;
+  /** Sizes for symbolic dims by name (e.g. { sequence: 128 }); unnamed or unlisted ones become 1. */
+  readonly dims?: Readonly<Record<string, number>>;
+  /** Float values are uniform in [low, high) (default [0, 1)); integers in [low, high] clipped to the dtype. */
+  readonly low?: number;
+  readonly high?: number;
+}
+
+/** mulberry32: tiny, fast and identical on every JS engine, which is all a seeded fill needs. */
+function nextUniform(state: { s: number }): number {
+  state.s = (state.s + 0x6d2b79f5) >>> 0;
+  let t = state.s;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+/** Seeded random samples shaped like the model's inputs (batch axis 1 per sample). */
+export function randomSource(options: RandomSourceOptions): DataSource {
+  const { count, seed } = options;
+  if (!Number.isInteger(count) || count < 1)
+    throw new QgrainError('invalid-argument', `random: count must be a positive integer, got ${count}`);
+  if (!Number.isInteger(seed))
+    throw new QgrainError('invalid-argument', `random: seed must be an integer, got ${seed}`);
+  const low = options.low ?? 0;
+  const high = options.high ?? 1;
+  const shapes = options.inputs.map((input) =>
+    input.shape.map((d, axis) =>
+      axis === 0 ? 1 : typeof d === 'number' ? d : ((d !== null ? options.dims?.[d] : undefined) ?? 1),
+    ),
+  );
+  for (const input of options.inputs) {
+    if (input.dtype === 'int4' || input.dtype === 'uint4') {
+      throw new QgrainError(
+        'unsupported',
+        `random: cannot generate packed ${input.dtype} input '${input.name}'`,
+      );
+    }
+  }
+  const origin = `random (seed ${seed})`;
+  return {
+    description: origin,
+    inputs: options.inputs.map((input, i) => ({
+      name: input.name,
+      dtype: input.dtype,
+      shape: [count, ...shapes[i]!.slice(1)],
+      origin,
+    })),
+    count,
+    random: true,
+    async *samples() {
+      const state = { s: seed >>> 0 };
+      for (let n = 0; n < count; n++) {
+        const sample: Sample = {};
+        options.inputs.forEach((input, i) => {
+          sample[input.name] = fill(input.dtype, shapes[i]!, state, low, high);
+        });
+        yield sample;
+      }
+    },
+  };
+}
+
+function fill(
+  dtype: DType,
+  shape: readonly number[],
+  state: { s: number },
+  low: number,
+  high: number,
+): Tensor {
+  const size = shapeSize(shape);
+  const data = allocate(dtype, size);
+  const info = dtypeInfo(dtype);
+  for (let i = 0; i < size; i++) {
+    const u = nextUniform(state);
+    if (info.isFloat) {
+      const v = low + (high - low) * u;
+      if (dtype === 'float16') (data as Uint16Array)[i] = float32ToFloat16Bits(v);
+      else if (dtype === 'bfloat16') (data as Uint16Array)[i] = float32ToBfloat16Bits(v);
+      else (data as Float32Array)[i] = v;
+    } else {
+      const lo = Math.max(Math.ceil(low), info.min ?? Number.MIN_SAFE_INTEGER);
+      const hi = Math.min(Math.floor(high), info.max ?? Number.MAX_SAFE_INTEGER);
+      const v = lo + Math.floor(u * (hi - lo + 1));
+      if (dtype === 'int64') (data as BigInt64Array)[i] = BigInt(v);
+      else (data as Uint8Array)[i] = v;
+    }
+  }
+  return new Tensor(dtype, shape, data);
+}

@@ -1,0 +1,207 @@
+import { type QParams, quantize } from '@qgrain/granularity';
+import type { Graph, NodeProto } from '@qgrain/onnx';
+import { type Backend, type DType, QgrainError, Tensor, jsBackend, roundHalfToEven } from '@qgrain/tensor';
+
+/** Storage dtypes an activation can be quantized to in QDQ form. */
+export type ActivationStorage = 'uint8' | 'int8' | 'uint16' | 'int16';
+
+function scalarZeroPoint(storage: DType, value: number): Tensor {
+  const t = Tensor.zeros(storage, []);
+  (t.data as Int32Array)[0] = value;
+  return t;
+}
+
+function zeroPointTensor(qp: QParams): Tensor {
+  const dtype = qp.range.storage as DType;
+  const t = Tensor.zeros(dtype, qp.scaleShape);
+  if (dtype === 'int4' || dtype === 'uint4') {
+    const data = t.data as Uint8Array;
+    qp.zeroPoint.forEach((z, i) => {
+      data[i >> 1] = i & 1 ? (data[i >> 1]! & 0x0f) | ((z & 0xf) << 4) : (data[i >> 1]! & 0xf0) | (z & 0xf);
+    });
+  } else {
+    (t.data as Int32Array).set(qp.zeroPoint);
+  }
+  return t;
+}
+
+/** The attributes QuantizeLinear/DequantizeLinear need for a granularity (none for per-tensor). */
+export function qdqAttributes(qp: QParams): Record<string, number> {
+  const g = qp.granularity;
+  if (g.kind === 'per-axis') return { axis: g.axis };
+  if (g.kind === 'per-block') return { axis: g.axis, block_size: g.size };
+  return {};
+}
+
+/** Index just after the node producing `name` (0 for graph inputs and initializers). */
+function insertionPoint(graph: Graph, name: string): number {
+  const producer = graph.producer(name);
+  return producer ? graph.nodes.indexOf(producer) + 1 : 0;
+}
+
+/**
+ * Replaces a float weight initializer by its quantized integers, its scales and zero points, and
+ * a DequantizeLinear that every former reader now reads: a tied weight is quantized once. The
+ * float initializer is removed. Returns the name of the dequantized value.
+ */
+export function emitWeightDequantize(
+  graph: Graph,
+  name: string,
+  values: Float32Array,
+  qp: QParams,
+  backend: Backend = jsBackend,
+): string {
+  const model = graph.model;
+  const storage = qp.range.storage as DType;
+  const quantized = new Tensor(storage, qp.shape, quantize(values, qp, backend) as Tensor['data']);
+  const qName = model.uniqueName(`${name}_quantized`);
+  const scaleName = model.uniqueName(`${name}_scale`);
+  const zpName = model.uniqueName(`${name}_zero_point`);
+  const output = model.uniqueName(`${name}_dequantized`);
+  graph.addInitializer(qName, quantized);
+  graph.addInitializer(scaleName, new Tensor('float32', qp.scaleShape, Float32Array.from(qp.scale)));
+  graph.addInitializer(zpName, zeroPointTensor(qp));
+  graph.replaceUses(name, output);
+  graph.addNode(
+    {
+      opType: 'DequantizeLinear',
+      name: model.uniqueName(`${name}_DequantizeLinear`),
+      inputs: [qName, scaleName, zpName],
+      outputs: [output],
+      attributes: qdqAttributes(qp),
+    },
+    0,
+  );
+  if (!graph.isUsed(name)) graph.removeInitializer(name);
+  return output;
+}
+
+/**
+ * Inserts QuantizeLinear -> DequantizeLinear on an activation with one scale and zero point, and
+ * makes `readers` (default: every node reading it) read the dequantized value. A graph output
+ * keeps its name: the producer's value is renamed and the DequantizeLinear produces the output.
+ * Returns the name of the dequantized value.
+ */
+export function emitActivationQdq(
+  graph: Graph,
+  tensor: string,
+  scale: number,
+  zeroPoint: number,
+  storage: ActivationStorage,
+  readers?: readonly NodeProto[],
+): string {
+  const model = graph.model;
+  if (!(scale > 0) || !Number.isFinite(scale)) {
+    throw new QgrainError(
+      'non-finite-range',
+      `activation '${tensor}': scale ${scale} is not a positive finite number`,
+    );
+  }
+  let source = tensor;
+  let output: string;
+  const isOutput = graph.isOutput(tensor);
+  if (isOutput && readers === undefined) {
+    // Rename the float value so the graph output can become the dequantized one.
+    source = model.uniqueName(`${tensor}_float`);
+    const producer = graph.producer(tensor);
+    if (!producer)
+      throw new QgrainError(
+        'unsupported',
+        `graph output '${tensor}' is not produced by a node; it cannot be quantized`,
+      );
+    // Readers keep reading `tensor`, which is now the dequantized value.
+    producer.output[producer.output.indexOf(tensor)] = source;
+    output = tensor;
+  } else {
+    output = model.uniqueName(`${tensor}_dequantized`);
+  }
+  const scaleName = model.uniqueName(`${tensor}_scale`);
+  const zpName = model.uniqueName(`${tensor}_zero_point`);
+  const quantized = model.uniqueName(`${tensor}_quantized`);
+  graph.addInitializer(scaleName, new Tensor('float32', [], Float32Array.of(scale)));
+  graph.addInitializer(zpName, scalarZeroPoint(storage, zeroPoint));
+  const targets = readers ?? graph.consumers(source);
+  if (!(isOutput && readers === undefined)) {
+    for (const node of targets) {
+      for (let k = 0; k < node.input.length; k++) if (node.input[k] === source) node.input[k] = output;
+    }
+  }
+  const at = insertionPoint(graph, source);
+  graph.addNode(
+    {
+      opType: 'QuantizeLinear',
+      name: model.uniqueName(`${tensor}_QuantizeLinear`),
+      inputs: [source, scaleName, zpName],
+      outputs: [quantized],
+    },
+    at,
+  );
+  graph.addNode(
+    {
+      opType: 'DequantizeLinear',
+      name: model.uniqueName(`${tensor}_DequantizeLinear`),
+      inputs: [quantized, scaleName, zpName],
+      outputs: [output],
+    },
+    at + 1,
+  );
+  return output;
+}
+
+/** INT32 limits of a quantized bias (QLinearConv/QGemm accumulate in int32). */
+const INT32_MAX = 2 ** 31 - 1;
+
+/** What happened to a bias. */
+export type BiasOutcome =
+  | { readonly quantized: true; readonly name: string }
+  | { readonly quantized: false; readonly reason: string };
+
+/**
+ * Quantizes a Conv/Gemm bias to int32 with scale inputScale * weightScale[c] and zero point 0, as
+ * onnxruntime's integer kernels expect. A bias whose integers would overflow int32 (a tiny weight
+ * scale next to a large bias) stays float, and the outcome says so.
+ */
+export function emitBiasDequantize(
+  graph: Graph,
+  name: string,
+  bias: Float32Array,
+  inputScale: number,
+  weightScale: Float32Array,
+): BiasOutcome {
+  const model = graph.model;
+  const channels = bias.length;
+  const scale = new Float32Array(channels);
+  const q = new Int32Array(channels);
+  for (let c = 0; c < channels; c++) {
+    const s = Math.fround(inputScale * weightScale[weightScale.length === 1 ? 0 : c]!);
+    scale[c] = s;
+    const v = roundHalfToEven(bias[c]! / s);
+    if (!Number.isFinite(v) || Math.abs(v) > INT32_MAX) {
+      return {
+        quantized: false,
+        reason: `bias '${name}' channel ${c}: ${bias[c]} / (${inputScale} * ${weightScale[c]}) overflows int32; kept float`,
+      };
+    }
+    q[c] = v;
+  }
+  const qName = model.uniqueName(`${name}_quantized`);
+  const scaleName = model.uniqueName(`${name}_scale`);
+  const zpName = model.uniqueName(`${name}_zero_point`);
+  const output = model.uniqueName(`${name}_dequantized`);
+  graph.addInitializer(qName, new Tensor('int32', [channels], q));
+  graph.addInitializer(scaleName, new Tensor('float32', [channels], scale));
+  graph.addInitializer(zpName, new Tensor('int32', [channels], new Int32Array(channels)));
+  graph.replaceUses(name, output);
+  graph.addNode(
+    {
+      opType: 'DequantizeLinear',
+      name: model.uniqueName(`${name}_DequantizeLinear`),
+      inputs: [qName, scaleName, zpName],
+      outputs: [output],
+      attributes: { axis: 0 },
+    },
+    0,
+  );
+  if (!graph.isUsed(name)) graph.removeInitializer(name);
+  return { quantized: true, name: output };
+}

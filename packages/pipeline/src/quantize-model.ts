@@ -1,0 +1,229 @@
+import {
+  formatQuantSpec,
+  qparamsFromData,
+  qparamsFromRanges,
+  qparamsFromValues,
+  quantizationSqnr,
+  storageCost,
+} from '@qgrain/granularity';
+import { type Model, upgradeOpset } from '@qgrain/onnx';
+import { type Observer, qparamsFromObserver } from '@qgrain/observers';
+import { type Backend, QgrainError, jsBackend } from '@qgrain/tensor';
+import { type FeedSource, calibrateActivations } from './calibrate.js';
+import {
+  type ActivationStorage,
+  emitActivationQdq,
+  emitBiasDequantize,
+  emitWeightDequantize,
+} from './emit-qdq.js';
+import { type Plan, type PlanOptions, planQuantization } from './plan.js';
+import type { RunnerFactory } from './runner.js';
+import { weightView } from './weight-analysis.js';
+
+/** Calibration method used when none is given: see docs for why (MSE-optimal clipping on a histogram). */
+export const DEFAULT_CALIBRATION_METHOD = 'mse';
+
+/** Options of `quantizeModel`. */
+export interface QuantizeModelOptions extends PlanOptions {
+  /** Calibration feeds; required unless every activation has a fixed range or `ranges` covers it. */
+  readonly data?: FeedSource;
+  readonly runner?: RunnerFactory;
+  /** Calibration method text (default 'mse'). */
+  readonly method?: string;
+  /** Ranges from a calibration cache: tensor -> { min, max } (per-tensor numbers). */
+  readonly ranges?: Readonly<Record<string, { min: number; max: number }>>;
+  readonly backend?: Backend;
+  readonly onProgress?: (event: { stage: string; done: number; total: number }) => void;
+}
+
+/** One quantized weight in the report. */
+export interface WeightReport {
+  readonly name: string;
+  readonly nodes: readonly string[];
+  readonly op: string;
+  readonly shape: readonly number[];
+  readonly depthwise: boolean;
+  readonly scheme: string;
+  readonly sqnrDb: number;
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+}
+
+/** One quantized activation in the report. */
+export interface ActivationReport {
+  readonly tensor: string;
+  readonly scheme: string;
+  readonly method: string;
+  readonly min: number;
+  readonly max: number;
+  readonly scale: number;
+  readonly zeroPoint: number;
+  readonly for: readonly string[];
+}
+
+/** What `quantizeModel` did, tensor by tensor. */
+export interface QuantizeReport {
+  readonly opset: { readonly from: number; readonly to: number };
+  readonly weights: readonly WeightReport[];
+  readonly activations: readonly ActivationReport[];
+  readonly biases: ReadonlyArray<{ name: string; node: string; quantized: boolean; note?: string }>;
+  readonly excluded: readonly string[];
+  readonly calibration:
+    | { readonly method: string; readonly batches: number; readonly passes: number }
+    | undefined;
+  readonly notes: readonly string[];
+}
+
+const QDQ_OPSET = 13;
+
+/**
+ * Quantizes a (prepared) float model in place: plan, calibrate, quantize weights, insert Q/DQ.
+ * Raises the opset to 13 when per-axis scales need it.
+ */
+export async function quantizeModel(
+  model: Model,
+  options: QuantizeModelOptions = {},
+): Promise<{ plan: Plan; report: QuantizeReport }> {
+  const backend = options.backend ?? jsBackend;
+  const method = options.method ?? DEFAULT_CALIBRATION_METHOD;
+  const from = model.opsetVersion() ?? QDQ_OPSET;
+  const upgrade = upgradeOpset(model, QDQ_OPSET);
+  const plan = planQuantization(model, options);
+  const notes: string[] = [];
+
+  // 1. Activation ranges: fixed by the user, from a cache, or calibrated on data.
+  const toCalibrate = plan.activations
+    .filter((a) => !a.fixed && !options.ranges?.[a.tensor])
+    .map((a) => a.tensor);
+  let observers = new Map<string, Observer>();
+  let calibration: QuantizeReport['calibration'];
+  if (toCalibrate.length > 0) {
+    if (!options.data || !options.runner) {
+      throw new QgrainError(
+        'invalid-argument',
+        `${toCalibrate.length} activations need calibration data (e.g. '${toCalibrate[0]}'); pass --data, or a calibration cache with --calibration`,
+      );
+    }
+    const result = await calibrateActivations(model, toCalibrate, options.data, {
+      method,
+      runner: options.runner,
+      observer: { backend },
+      onProgress: (e) =>
+        options.onProgress?.({ stage: `calibrate pass ${e.pass}/${e.passes}`, done: e.batch, total: 0 }),
+    });
+    observers = result.observers;
+    calibration = { method, batches: result.batches, passes: result.passes };
+    for (const s of result.skipped) notes.push(`${s.tensor}: ${s.reason}`);
+  }
+
+  // 2. Weights.
+  const graph = model.graph;
+  const weightReports: WeightReport[] = [];
+  const weightScales = new Map<string, Float32Array>();
+  for (const w of plan.weights) {
+    const init = graph.initializer(w.initializer)!;
+    const values = init.toTensor().toFloat32();
+    const view = weightView(w.spec, init.dims, w.role);
+    const qp = qparamsFromData(values, view.shape, w.spec, {
+      backend,
+      context: view.context,
+      name: w.initializer,
+    });
+    const sqnrDb = quantizationSqnr(values, qp, backend);
+    weightScales.set(w.initializer, qp.scale);
+    emitWeightDequantize(
+      graph,
+      w.initializer,
+      values,
+      qp.shape === init.dims ? qp : { ...qp, shape: init.dims },
+      backend,
+    );
+    weightReports.push({
+      name: w.initializer,
+      nodes: w.nodes,
+      op: w.role.op,
+      shape: init.dims,
+      depthwise: w.role.depthwise,
+      scheme: formatQuantSpec(w.spec),
+      sqnrDb,
+      bytesBefore: init.byteLength ?? values.length * 4,
+      bytesAfter: storageCost(view.shape, w.spec, view.context).bytes,
+    });
+  }
+
+  // 3. Activations.
+  const activationReports: ActivationReport[] = [];
+  const activationScales = new Map<string, number>();
+  for (const a of plan.activations) {
+    const qp = a.fixed
+      ? qparamsFromValues([a.fixed.scale], [a.fixed.zeroPoint], a.spec, [])
+      : options.ranges?.[a.tensor]
+        ? qparamsFromRanges([options.ranges[a.tensor]!.min], [options.ranges[a.tensor]!.max], a.spec, [])
+        : qparamsFromObserver(observers.get(a.tensor)!, a.spec, { shape: [] });
+    const storage = qp.range.storage as ActivationStorage;
+    if (!['uint8', 'int8', 'uint16', 'int16'].includes(storage)) {
+      throw new QgrainError(
+        'invalid-spec',
+        `activation '${a.tensor}': ${formatQuantSpec(a.spec)} has no QDQ activation form; use 8 or 16 bits`,
+      );
+    }
+    const scale = qp.scale[0]!;
+    const zeroPoint = qp.zeroPoint[0]!;
+    emitActivationQdq(graph, a.tensor, scale, zeroPoint, storage);
+    activationScales.set(a.tensor, scale);
+    const observed = observers.get(a.tensor)?.range();
+    activationReports.push({
+      tensor: a.tensor,
+      scheme: formatQuantSpec(a.spec),
+      method: a.fixed ? 'fixed' : options.ranges?.[a.tensor] ? 'cache' : method,
+      min: observed ? observed.min[0]! : (qp.range.qmin - zeroPoint) * scale,
+      max: observed ? observed.max[0]! : (qp.range.qmax - zeroPoint) * scale,
+      scale,
+      zeroPoint,
+      for: a.for,
+    });
+  }
+
+  // 4. Biases: int32 where the input is quantized, float otherwise.
+  const biasReports: QuantizeReport['biases'][number][] = [];
+  for (const b of plan.biases) {
+    const inputScale = activationScales.get(b.input);
+    const weightScale = weightScales.get(b.weight);
+    const init = graph.initializer(b.initializer);
+    if (inputScale === undefined || weightScale === undefined || !init) {
+      biasReports.push({
+        name: b.initializer,
+        node: b.node,
+        quantized: false,
+        note: 'input not quantized; kept float',
+      });
+      continue;
+    }
+    const outcome = emitBiasDequantize(
+      graph,
+      b.initializer,
+      init.toTensor().toFloat32(),
+      inputScale,
+      weightScale,
+    );
+    biasReports.push(
+      outcome.quantized
+        ? { name: b.initializer, node: b.node, quantized: true }
+        : { name: b.initializer, node: b.node, quantized: false, note: outcome.reason },
+    );
+    if (!outcome.quantized) notes.push(outcome.reason);
+  }
+
+  return {
+    plan,
+    report: {
+      opset: { from, to: upgrade.to },
+      weights: weightReports,
+      activations: activationReports,
+      biases: biasReports,
+      excluded: plan.excluded,
+      calibration,
+      notes,
+    },
+  };
+}
