@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readModel } from '@qgrain/onnx';
+import { type NpyArray, firstSamples, ocrCalibrationDir, readNpy, realModel } from '@qgrain/test-harness';
+import ort from 'onnxruntime-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { capturedIO } from './captured-io.js';
+import { main } from './program.js';
+
+// BatchNorm folding computes x * (w * s) where the model computed (x * w) * s: float32 rounding
+// moves outputs by a few ulps, far below this bound (relative to the output's largest magnitude).
+const FOLD_TOLERANCE = 1e-4;
+
+/** Largest |a - b| over the largest |b|. */
+function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return diff / scale;
+}
+
+/** Every output of a model file run on one input (the file path lets ORT find external data). */
+async function runModel(path: string, input: NpyArray): Promise<Record<string, Float32Array>> {
+  const session = await ort.InferenceSession.create(path);
+  try {
+    const results = await session.run({
+      [session.inputNames[0]!]: new ort.Tensor('float32', input.data, input.shape),
+    });
+    return Object.fromEntries(session.outputNames.map((name) => [name, results[name]!.data as Float32Array]));
+  } finally {
+    await session.release();
+  }
+}
+
+/** The first `width` columns of NCHW images (the cls model takes 192-wide lines). */
+function cropWidth(input: NpyArray, width: number): NpyArray {
+  const [n, c, h, w] = input.shape as [number, number, number, number];
+  const out = new Float32Array(n * c * h * width);
+  for (let row = 0; row < n * c * h; row++)
+    out.set(input.data.subarray(row * w, row * w + width), row * width);
+  return { shape: [n, c, h, width], data: out };
+}
+
+const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+const calibration = ocrCalibrationDir();
+const recLines = firstSamples(readNpy(join(calibration, 'calib_rec.npy.gz')), 3);
+const detPage = firstSamples(readNpy(join(calibration, 'calib_det.npy.gz')), 1);
+const dir = mkdtempSync(join(tmpdir(), 'qgrain-prepare-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const models = [
+  { id: 'ppocr-v4-det', input: detPage },
+  { id: 'ppocr-v4-rec', input: recLines },
+  { id: 'ppocr-cls', input: cropWidth(recLines, 192) },
+];
+const cases = models.flatMap((m) => [
+  { ...m, externalData: false },
+  { ...m, externalData: true },
+]);
+
+describe('qgrain prepare on PP-OCR models, checked by onnxruntime on real text images', () => {
+  const expected = new Map<string, Record<string, Float32Array>>();
+
+  it.each(cases)('$id (external data: $externalData)', async ({ id, input, externalData }) => {
+    const source = realModel(id).path;
+    const before = sha256(source);
+    const output = join(dir, `${id}${externalData ? '-external' : ''}.onnx`);
+    const io = capturedIO();
+    const code = await main(
+      ['prepare', source, '-o', output, ...(externalData ? ['--external-data'] : [])],
+      io,
+    );
+    expect(io.stderr()).toMatch(
+      /^qgrain: prepared .+: [1-9]\d* Constant nodes lifted, \d+ BatchNorms folded, \d+ Identity\/Dropout removed; wrote .+\n$/,
+    );
+    expect(code).toBe(0);
+    expect(io.stdout()).toBe('');
+    expect(sha256(source)).toBe(before);
+
+    const written = await readModel(output);
+    const storages = written.graph.initializers().map((i) => i.storage);
+    expect(storages.includes('external')).toBe(externalData);
+    expect(
+      written.graph.nodes.filter(
+        (n) => n.opType === 'Constant' && n.attribute.some((a) => (a.t?.dims.length ?? 0) > 0),
+      ),
+    ).toEqual([]);
+
+    if (!expected.has(id)) expected.set(id, await runModel(source, input));
+    const want = expected.get(id)!;
+    const got = await runModel(output, input);
+    expect(Object.keys(got)).toEqual(Object.keys(want));
+    for (const [name, values] of Object.entries(want)) {
+      expect(got[name]!.length).toBe(values.length);
+      expect(relativeError(got[name]!, values)).toBeLessThanOrEqual(FOLD_TOLERANCE);
+    }
+  });
+
+  it('--json reports what was written, on stdout only', async () => {
+    const source = realModel('ppocr-cls').path;
+    const output = join(dir, 'cls-json.onnx');
+    const io = capturedIO();
+    expect(
+      await main(['prepare', source, '-o', output, '--external-data-threshold', '4096', '--json'], io),
+    ).toBe(0);
+    expect(io.stderr()).toBe('');
+    const summary = JSON.parse(io.stdout()) as Record<string, number | string | null>;
+    const dataPath = `${output}.data`;
+    expect(summary.output).toBe(output);
+    expect(summary.data_path).toBe(dataPath);
+    expect(summary.model_bytes).toBe(statSync(output).size);
+    expect(summary.data_bytes).toBe(statSync(dataPath).size);
+    expect(summary.bytes_written).toBe(statSync(output).size + statSync(dataPath).size);
+    expect(summary.batch_norms_folded).toBeGreaterThan(0);
+    // The threshold implies --external-data and keeps tensors under 4096 bytes inline.
+    const written = await readModel(output);
+    for (const init of written.graph.initializers()) {
+      expect(init.storage === 'external').toBe((init.byteLength ?? 0) >= 4096);
+    }
+  });
+
+  it('--no-fold-bn keeps the BatchNormalization nodes', async () => {
+    const source = realModel('ppocr-cls').path;
+    const output = join(dir, 'cls-bn.onnx');
+    const io = capturedIO();
+    expect(await main(['prepare', source, '-o', output, '--no-fold-bn', '--json'], io)).toBe(0);
+    const summary = JSON.parse(io.stdout()) as { batch_norms_folded: number };
+    expect(summary.batch_norms_folded).toBe(0);
+    const original = await readModel(source);
+    const written = await readModel(output);
+    const count = (m: typeof written) =>
+      m.graph.nodes.filter((n) => n.opType === 'BatchNormalization').length;
+    expect(count(original)).toBeGreaterThan(0);
+    expect(count(written)).toBe(count(original));
+  });
+});

@@ -1,0 +1,64 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { BACKEND_CHOICES, DEFAULT_BACKEND } from './backend-option.js';
+import { addInspectCommand } from './commands/inspect.js';
+import { addPrepareCommand } from './commands/prepare.js';
+import { EXIT_OK, EXIT_USAGE, reportFailure } from './exit.js';
+import { type CliIO, processIO } from './io.js';
+
+/** The package version; package.json sits one folder above both src/ and dist/. */
+function packageVersion(): string {
+  const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
+}
+
+/**
+ * The `qgrain` command tree. Commander never exits the process here: it throws, and `main`
+ * turns that into an exit code, so tests and embedders can run commands in-process.
+ */
+export function createProgram(io: CliIO = processIO()): Command {
+  const program = new Command('qgrain')
+    .description('Quantize ONNX models at the granularity each layer needs.')
+    .version(packageVersion(), '-V, --version')
+    .addOption(
+      new Option('--backend <kind>', 'kernels to compute with')
+        .choices(BACKEND_CHOICES)
+        .default(DEFAULT_BACKEND),
+    )
+    // Set before the subcommands are added: commander copies these settings to each of them.
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (text) => io.out(text),
+      writeErr: (text) => io.err(text),
+      // Usage errors are one line, in the same 'qgrain: ...' form as every other failure
+      // (commander puts its "Did you mean ...?" suggestion on a line of its own).
+      outputError: (text, write) =>
+        write(
+          `qgrain: ${text
+            .replace(/^error: /, '')
+            .trim()
+            .replace(/\s*\n\s*/g, ' ')} (see qgrain --help)\n`,
+        ),
+    });
+  addInspectCommand(program, io);
+  addPrepareCommand(program, io);
+  return program;
+}
+
+/**
+ * Runs the command line `args` (without the node and script paths) and returns the exit code:
+ * 0 done, 1 the work failed, 2 the command line was wrong. Never throws, never calls process.exit.
+ */
+export async function main(args: readonly string[], io: CliIO = processIO()): Promise<number> {
+  try {
+    await createProgram(io).parseAsync([...args], { from: 'user' });
+    return EXIT_OK;
+  } catch (error) {
+    // `qgrain` with no command prints the help on stderr: that is a usage error, not `--help`.
+    if (error instanceof CommanderError && error.code === 'commander.help' && error.exitCode !== 0) {
+      return EXIT_USAGE;
+    }
+    return reportFailure(error, io);
+  }
+}
