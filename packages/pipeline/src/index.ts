@@ -45,3 +45,29 @@ export {
 } from './runner.js';
 export { INSPECT_SCHEMES, type SchemeOutcome, analyzeWeight, weightView } from './weight-analysis.js';
 export { WEIGHT_OPS, type WeightAttributes, type WeightRole, weightRoleOf } from './weight-roles.js';
+export {
+  CALIBRATION_CACHE_FORMAT,
+  type CalibrationCache,
+  type CalibrationRange,
+  type ReadCalibrationCacheOptions,
+  feedSourceFromData,
+  formatCalibrationCache,
+  rangesFromCache,
+  readCalibrationCache,
+  sha256Hex,
+  validateCalibrationCache,
+  writeCalibrationCache,
+} from './calibration-cache.js';
+export {
+  type CalibrateModelOptions,
+  activationsToCalibrate,
+  calibrateModel,
+  modelInputSpecs,
+} from './calibrate-model.js';
+export {
+  type CompareOptions,
+  DEFAULT_SQNR_THRESHOLD_DB,
+  type ModelComparison,
+  type TensorComparison,
+  compareModels,
+} from './compare.js';

@@ -58,6 +58,10 @@ export interface PlanOptions {
   /** Only these node names or op types are quantized (default: every supported node). */
   readonly include?: readonly string[];
   readonly overrides?: Readonly<Record<string, TensorOverride>>;
+  /** Quantize weights only: no activation is quantized (the model computes in float). */
+  readonly weightsOnly?: boolean;
+  /** Activations to leave float even where an integer kernel would want them quantized. */
+  readonly floatActivations?: readonly string[];
 }
 
 function matches(node: NodeProto, list: readonly string[] | undefined): boolean {
@@ -97,6 +101,7 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Plan 
   const biases: BiasPlan[] = [];
   const excluded: string[] = [];
   const want = (tensor: string, node: NodeProto): void => {
+    if (options.floatActivations?.includes(tensor)) return;
     const entry = activations.get(tensor) ?? { for: [] };
     if (!entry.for.includes(node.name)) entry.for.push(node.name);
     activations.set(tensor, entry);
@@ -126,6 +131,7 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Plan 
     if (existing) existing.nodes.push(node.name);
     else weights.set(weightName, { nodes: [node.name], role, spec });
 
+    if (options.weightsOnly) continue;
     const input = node.input[0]!;
     if (!graph.initializer(input)) want(input, node);
     want(fusedOutput(graph, node), node);

@@ -9,7 +9,7 @@ import {
 import { type Model, upgradeOpset } from '@qgrain/onnx';
 import { type Observer, qparamsFromObserver } from '@qgrain/observers';
 import { type Backend, QgrainError, jsBackend } from '@qgrain/tensor';
-import { type FeedSource, calibrateActivations } from './calibrate.js';
+import { type CalibrateOptions, type FeedSource, calibrateActivations } from './calibrate.js';
 import {
   type ActivationStorage,
   emitActivationQdq,
@@ -33,6 +33,8 @@ export interface QuantizeModelOptions extends PlanOptions {
   /** Ranges from a calibration cache: tensor -> { min, max } (per-tensor numbers). */
   readonly ranges?: Readonly<Record<string, { min: number; max: number }>>;
   readonly backend?: Backend;
+  /** Histogram options for the observers (bins, minCoverage, ...). */
+  readonly observer?: CalibrateOptions['observer'];
   readonly onProgress?: (event: { stage: string; done: number; total: number }) => void;
 }
 
@@ -107,7 +109,7 @@ export async function quantizeModel(
     const result = await calibrateActivations(model, toCalibrate, options.data, {
       method,
       runner: options.runner,
-      observer: { backend },
+      observer: { ...options.observer, backend },
       onProgress: (e) =>
         options.onProgress?.({ stage: `calibrate pass ${e.pass}/${e.passes}`, done: e.batch, total: 0 }),
     });
@@ -184,7 +186,7 @@ export async function quantizeModel(
     });
   }
 
-  // 4. Biases: int32 where the input is quantized, float otherwise.
+  // 4. Biases to int32 where the input is quantized.
   const biasReports: QuantizeReport['biases'][number][] = [];
   for (const b of plan.biases) {
     const inputScale = activationScales.get(b.input);

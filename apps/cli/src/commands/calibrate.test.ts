@@ -1,0 +1,128 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createModel, writeModel } from '@qgrain/onnx';
+import { encodeNpy, readCalibrationCache, sha256Hex } from '@qgrain/pipeline';
+import { realModels } from '@qgrain/test-harness';
+import { Tensor } from '@qgrain/tensor';
+import { Command } from 'commander';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type CapturedIO, capturedIO } from '../captured-io.js';
+import { reportFailure } from '../exit.js';
+import { registerCalibrateCommand } from './calibrate.js';
+
+const work = mkdtempSync(join(tmpdir(), 'qgrain-cli-calibrate-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const rec = realModels().find((m) => m.id === 'ppocr-v4-rec')!.path;
+const recData = resolve(import.meta.dirname, '../../../../../shared/data/ocr-calibration/calib_rec.npy.gz');
+
+/** Runs `qgrain calibrate ...` in-process, as main() would: an exit code and the captured streams. */
+async function calibrate(args: readonly string[]): Promise<{ code: number; io: CapturedIO }> {
+  const io = capturedIO();
+  const program = new Command('qgrain').exitOverride().configureOutput({
+    writeOut: (text) => io.out(text),
+    writeErr: (text) => io.err(text),
+  });
+  registerCalibrateCommand(program, io);
+  try {
+    await program.parseAsync(['calibrate', ...args], { from: 'user' });
+    return { code: 0, io };
+  } catch (error) {
+    return { code: reportFailure(error, io), io };
+  }
+}
+
+function writeNpy(name: string, tensor: Tensor): string {
+  const path = join(work, name);
+  writeFileSync(path, encodeNpy(tensor));
+  return path;
+}
+
+describe('qgrain calibrate', () => {
+  it('calibrates PP-OCRv4 rec on the shared .npy and writes a cache tied to the model bytes', async () => {
+    const output = join(work, 'rec.json');
+    const { code, io } = await calibrate([
+      rec,
+      '--data',
+      `x=${recData}`,
+      '--method',
+      'minmax',
+      '--batch-size',
+      '16',
+      '-o',
+      output,
+      '--json',
+    ]);
+    expect(io.stderr()).toBe('');
+    expect(code).toBe(0);
+    const summary = JSON.parse(io.stdout());
+    expect(summary).toMatchObject({
+      output,
+      method: 'minmax',
+      tensors: 91,
+      batches: 3,
+      samples: 48,
+      passes: 1,
+      random: false,
+    });
+    const modelBytes = new Uint8Array(readFileSync(rec));
+    const cache = await readCalibrationCache(output, modelBytes);
+    expect(cache.model_sha256).toBe(await sha256Hex(modelBytes));
+    expect(Object.keys(cache.tensors)).toHaveLength(91);
+  });
+
+  it('exits 1 naming the input and both shapes when the .npy has the wrong shape', async () => {
+    const bad = writeNpy(
+      'short.npy',
+      new Tensor('float32', [2, 3, 32, 320], new Float32Array(2 * 3 * 32 * 320)),
+    );
+    const { code, io } = await calibrate([rec, '--data', bad, '-o', join(work, 'bad.json')]);
+    expect(code).toBe(1);
+    expect(io.stdout()).toBe('');
+    expect(io.stderr()).toBe(
+      `qgrain: input 'x': expected float32 [?, 3, 48, ?], got float32 [2, 3, 32, 320] from ${bad}; axis 2 differs\n`,
+    );
+  });
+
+  it('exits 1 naming the input, both dtypes and the fix when the .npy has the wrong dtype', async () => {
+    const bad = writeNpy(
+      'double.npy',
+      new Tensor('float64', [2, 3, 48, 320], new Float64Array(2 * 3 * 48 * 320)),
+    );
+    const { code, io } = await calibrate([rec, '--data', `x=${bad}`, '-o', join(work, 'bad.json')]);
+    expect(code).toBe(1);
+    expect(io.stderr()).toBe(
+      `qgrain: input 'x': expected float32 [?, 3, 48, ?], got float64 [2, 3, 48, 320] from ${bad}; convert the data to float32 (for NumPy: .astype('float32'))\n`,
+    );
+  });
+
+  it('calibrates on explicit random data with a warning, and flags the cache', async () => {
+    const model = createModel({
+      opset: 13,
+      inputs: [{ name: 'x', dtype: 'float32', shape: ['batch', 4] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: ['batch', 2] }],
+      initializers: { w: new Tensor('float32', [4, 2], Float32Array.of(1, -1, 0.5, 2, -0.25, 0, 1, 1)) },
+      nodes: [{ opType: 'MatMul', inputs: ['x', 'w'], outputs: ['y'], name: 'mm' }],
+    });
+    const path = join(work, 'tiny.onnx');
+    await writeModel(model, path);
+    const output = join(work, 'tiny.json');
+    const { code, io } = await calibrate([path, '--data', 'random:seed=1,count=5', '-o', output]);
+    expect(code).toBe(0);
+    expect(io.stderr()).toMatch(/^qgrain: warning: calibrating on random data \(random \(seed 1\)\)/);
+    expect(io.stderr()).toContain(
+      `calibrated 2 activations with mse on 5 samples in 5 batches (1 pass); wrote ${output}`,
+    );
+    const cache = await readCalibrationCache(output, new Uint8Array(readFileSync(path)));
+    expect(cache.random).toBe(true);
+  });
+
+  it('exits 1 on an unknown method, and 2 when -o is missing', async () => {
+    const method = await calibrate([rec, '--data', recData, '--method', 'kl', '-o', join(work, 'm.json')]);
+    expect(method.code).toBe(1);
+    expect(method.io.stderr()).toMatch(/^qgrain: invalid calibration method 'kl'/);
+    const usage = await calibrate([rec, '--data', recData]);
+    expect(usage.code).toBe(2);
+  });
+});

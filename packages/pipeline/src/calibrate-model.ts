@@ -1,0 +1,163 @@
+import { type Int64, type Model, dtypeOfOnnx, int64ToNumber, upgradeOpset } from '@qgrain/onnx';
+import {
+  type CreateObserverOptions,
+  formatCalibrationMethod,
+  parseCalibrationMethod,
+} from '@qgrain/observers';
+import { QgrainError, type Tensor } from '@qgrain/tensor';
+import { type FeedSource, calibrateActivations } from './calibrate.js';
+import {
+  CALIBRATION_CACHE_FORMAT,
+  type CalibrationCache,
+  type CalibrationRange,
+  feedSourceFromData,
+} from './calibration-cache.js';
+import type { DataSource, ModelInputSpec } from './data/data-source.js';
+import { type PlanOptions, planQuantization } from './plan.js';
+import type { RunnerFactory } from './runner.js';
+
+/** The opset quantizeModel raises a model to before planning; calibration must plan the same graph. */
+const QDQ_OPSET = 13;
+
+/** Options of {@link calibrateModel}. */
+export interface CalibrateModelOptions {
+  /**
+   * The float model after `prepareModel`. Its opset is raised to 13 in place, as `quantizeModel`
+   * does, so the planned tensor names are the ones `quantizeModel` will look up.
+   */
+  readonly model: Model;
+  /** SHA-256 (hex) of the .onnx file the model was read from: see `sha256Hex`. */
+  readonly modelSha256: string;
+  /** Calibration data already bound to the model inputs (`bindDataSource`). */
+  readonly source: DataSource;
+  /** Calibration method text: minmax, moving-average[:c], percentile[:P], entropy, mse. */
+  readonly method: string;
+  readonly runner: RunnerFactory;
+  /** Bytes of fetched activations one run may hold (default DEFAULT_CALIBRATION_BUDGET_BYTES). */
+  readonly budgetBytes?: number;
+  /** The plan options quantization will use (include/exclude/overrides), so the same tensors are calibrated. */
+  readonly plan?: PlanOptions;
+  /** Observer options (backend, bins, ...). */
+  readonly observer?: Omit<CreateObserverOptions, 'name'>;
+  /** Called after each batch of each pass. */
+  readonly onProgress?: (event: { pass: number; passes: number; batch: number }) => void;
+}
+
+/** A graph input's declared dimension: a number, a symbolic name, or null when undeclared. */
+function dimOf(dim: { dimValue?: Int64; dimParam?: string }): number | string | null {
+  // protobufjs reads absent fields through the prototype, so only own properties count.
+  if (Object.hasOwn(dim, 'dimParam') && dim.dimParam) return dim.dimParam;
+  if (Object.hasOwn(dim, 'dimValue')) return int64ToNumber(dim.dimValue!, 'input dimension');
+  return null;
+}
+
+/**
+ * The model's real inputs (initializers listed as inputs by old exporters left out) as
+ * `bindDataSource` and the readers' checks take them.
+ */
+export function modelInputSpecs(model: Model): ModelInputSpec[] {
+  const graph = model.graph;
+  return graph.proto.input
+    .filter((value) => !graph.initializer(value.name))
+    .map((value) => {
+      const tensorType = value.type?.tensorType;
+      if (!tensorType) {
+        throw new QgrainError(
+          'unsupported',
+          `model input '${value.name}' is not a tensor; calibration feeds tensors only`,
+        );
+      }
+      const dtype = dtypeOfOnnx(tensorType.elemType);
+      if (!dtype) {
+        throw new QgrainError(
+          'unsupported',
+          `model input '${value.name}' has ONNX element type ${tensorType.elemType}, which qgrain cannot feed`,
+        );
+      }
+      return {
+        name: value.name,
+        dtype,
+        shape: (tensorType.shape?.dim ?? []).map(dimOf),
+      };
+    });
+}
+
+/** The planned activations that need measured ranges (user-fixed ones do not). */
+export function activationsToCalibrate(model: Model, plan: PlanOptions = {}): string[] {
+  return planQuantization(model, plan)
+    .activations.filter((a) => !a.fixed)
+    .map((a) => a.tensor);
+}
+
+/** Counts batches and samples of the last full pass, without holding any batch. */
+function countingFeeds(source: DataSource, seen: { batches: number; samples: number }): FeedSource {
+  const feeds = feedSourceFromData(source);
+  return async function* () {
+    let batches = 0;
+    let samples = 0;
+    for await (const feed of feeds()) {
+      batches++;
+      const first = Object.values(feed)[0] as Tensor | undefined;
+      samples += first?.shape[0] ?? 1;
+      yield feed;
+    }
+    // A probe that stops after one batch must not overwrite the count of a full pass.
+    if (batches >= seen.batches) Object.assign(seen, { batches, samples });
+  };
+}
+
+/**
+ * Calibrates the activations `quantizeModel` will quantize (`planQuantization(model).activations`
+ * without fixed ones) on `source` and returns the calibration cache document. Memory stays flat
+ * in the number of batches: each batch is streamed into the observers and dropped.
+ */
+export async function calibrateModel(options: CalibrateModelOptions): Promise<CalibrationCache> {
+  const { model, source } = options;
+  // Canonical text (`percentile` -> `percentile:99.999`), and a bad method fails before any run.
+  const method = formatCalibrationMethod(parseCalibrationMethod(options.method));
+  upgradeOpset(model, QDQ_OPSET);
+  const tensors = activationsToCalibrate(model, options.plan);
+  const seen = { batches: 0, samples: 0 };
+  const result = await calibrateActivations(model, tensors, countingFeeds(source, seen), {
+    method,
+    runner: options.runner,
+    ...(options.budgetBytes !== undefined ? { budgetBytes: options.budgetBytes } : {}),
+    ...(options.observer ? { observer: options.observer } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  const ranges: Record<string, CalibrationRange> = {};
+  const notes: string[] = [];
+  for (const [name, observer] of result.observers) {
+    const { min, max } = observer.range();
+    if (min.length === 1) {
+      const lo = min[0]!;
+      const hi = max[0]!;
+      if (Number.isFinite(lo) && Number.isFinite(hi)) ranges[name] = { min: lo, max: hi };
+      else {
+        // qparams read a group that saw nothing as [0, 0]; the cache says so explicitly.
+        ranges[name] = { min: 0, max: 0 };
+        notes.push(`${name}: saw no finite value; range set to [0, 0]`);
+      }
+    } else {
+      ranges[name] = {
+        min: Array.from(min, (v) => (Number.isFinite(v) ? v : 0)),
+        max: Array.from(max, (v) => (Number.isFinite(v) ? v : 0)),
+      };
+    }
+    if (observer.nonFiniteCount > 0)
+      notes.push(`${name}: ${observer.nonFiniteCount} infinite values ignored`);
+  }
+  return {
+    format: CALIBRATION_CACHE_FORMAT,
+    model_sha256: options.modelSha256,
+    method,
+    tensors: ranges,
+    batches: result.batches,
+    samples: seen.samples,
+    passes: result.passes,
+    data: source.description,
+    ...(source.random ? { random: true } : {}),
+    ...(result.skipped.length > 0 ? { skipped: result.skipped } : {}),
+    ...(notes.length > 0 ? { notes } : {}),
+  };
+}
