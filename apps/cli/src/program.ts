@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { BACKEND_CHOICES, DEFAULT_BACKEND } from './backend-option.js';
+import { addCalibrateCommand } from './commands/calibrate.js';
 import { addInspectCommand } from './commands/inspect.js';
 import { addPrepareCommand } from './commands/prepare.js';
 import { EXIT_OK, EXIT_USAGE, reportFailure } from './exit.js';
@@ -43,6 +44,7 @@ export function createProgram(io: CliIO = processIO()): Command {
     });
   addInspectCommand(program, io);
   addPrepareCommand(program, io);
+  addCalibrateCommand(program, io);
   return program;
 }
 

@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type CapturedIO, capturedIO } from '../captured-io.js';
 import { reportFailure } from '../exit.js';
-import { registerCalibrateCommand } from './calibrate.js';
+import { addCalibrateCommand } from './calibrate.js';
 
 const work = mkdtempSync(join(tmpdir(), 'qgrain-cli-calibrate-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -24,7 +24,7 @@ async function calibrate(args: readonly string[]): Promise<{ code: number; io: C
     writeOut: (text) => io.out(text),
     writeErr: (text) => io.err(text),
   });
-  registerCalibrateCommand(program, io);
+  addCalibrateCommand(program, io);
   try {
     await program.parseAsync(['calibrate', ...args], { from: 'user' });
     return { code: 0, io };

@@ -126,7 +126,7 @@ export async function calibrateCommand(
  * Adds `qgrain calibrate <model.onnx> --data ... -o <cache.json>`: measures the activation
  * ranges `qgrain quantize` needs, once, into a cache tied to the model's bytes.
  */
-export function registerCalibrateCommand(program: Command, io: CliIO): void {
+export function addCalibrateCommand(program: Command, io: CliIO): void {
   program
     .command('calibrate')
     .description(
