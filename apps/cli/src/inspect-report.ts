@@ -3,6 +3,7 @@ import { formatBytes } from './byte-size.js';
 import { formatTable } from './io.js';
 import type { ModelOverview } from './model-overview.js';
 import { type WeightSurvey, formatDb } from './weight-survey.js';
+import { type JsonNumber, jsonNumber } from '@qgrain/pipeline';
 
 /** Everything `qgrain inspect` found, before it is rendered. */
 export interface InspectResult {
@@ -14,19 +15,6 @@ export interface InspectResult {
   readonly overview: ModelOverview;
   readonly prepare: PrepareSummary;
   readonly survey: WeightSurvey;
-}
-
-/**
- * A number for JSON. JSON has no infinities: +Infinity (quantization was exact) is written as the
- * string "inf" (and -Infinity as "-inf"), so a reader can tell "exact" from "not measured" (null).
- */
-export type JsonNumber = number | 'inf' | '-inf' | null;
-
-/** A number as {@link JsonNumber}. */
-export function jsonNumber(value: number): JsonNumber {
-  if (value === Number.POSITIVE_INFINITY) return 'inf';
-  if (value === Number.NEGATIVE_INFINITY) return '-inf';
-  return Number.isNaN(value) ? null : value;
 }
 
 function mapSchemes<T>(schemes: readonly string[], pick: (scheme: string) => T): Record<string, T> {

@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { BACKEND_CHOICES, DEFAULT_BACKEND } from './backend-option.js';
 import { addCalibrateCommand } from './commands/calibrate.js';
+import { addCompareCommand } from './commands/compare.js';
 import { addInspectCommand } from './commands/inspect.js';
 import { addPrepareCommand } from './commands/prepare.js';
+import { addQuantizeCommand } from './commands/quantize.js';
 import { EXIT_OK, EXIT_USAGE, reportFailure } from './exit.js';
 import { type CliIO, processIO } from './io.js';
 
@@ -45,6 +47,8 @@ export function createProgram(io: CliIO = processIO()): Command {
   addInspectCommand(program, io);
   addPrepareCommand(program, io);
   addCalibrateCommand(program, io);
+  addQuantizeCommand(program, io);
+  addCompareCommand(program, io);
   return program;
 }
 

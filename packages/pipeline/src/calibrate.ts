@@ -1,7 +1,7 @@
 import { type Model, type ValueInfoProto, makeValueInfo, serializeModel } from '@qgrain/onnx';
 import { type CreateObserverOptions, type Observer, createObserver } from '@qgrain/observers';
 import { QgrainError, type Tensor } from '@qgrain/tensor';
-import type { RunnerFactory } from './runner.js';
+import type { Runner, RunnerFactory } from './runner.js';
 
 /** A re-readable stream of model feeds: calibration may pass over the data more than once. */
 export type FeedSource = () => AsyncIterable<Readonly<Record<string, Tensor>>>;
@@ -14,7 +14,11 @@ export interface CalibrateOptions {
   /** Calibration method text (`minmax`, `percentile:99.99`, `entropy`, `mse`, ...) or one per tensor. */
   readonly method: string | ((tensor: string) => string);
   readonly runner: RunnerFactory;
-  /** Bytes of fetched activations one run may hold; more tensors are split into passes. */
+  /**
+   * Bytes of fetched activations calibration may hold at once; more tensors are split into
+   * passes. The sizes are measured on the first batch, which is fetched whole (one run may exceed
+   * the budget once, when a split is needed).
+   */
   readonly budgetBytes?: number;
   /** Options for every observer (backend, bins, ...). */
   readonly observer?: Omit<CreateObserverOptions, 'name'>;
@@ -58,8 +62,15 @@ function floatOutput(name: string): ValueInfoProto {
 /**
  * Runs the float model over the calibration feeds and streams every requested activation into its
  * observer. Memory does not grow with the number of batches: each batch's activations are folded
- * into the observers and dropped. When the activations of one run would exceed the budget, the
- * tensors are split into groups and the data is read once per group.
+ * into the observers and dropped.
+ *
+ * The first pass fetches every tensor from one session and learns their sizes from its first
+ * batch, so a model that fits the budget is read once, by one session, with no extra runs. When
+ * that first batch shows the activations exceed the budget, it is still observed, and the
+ * remaining batches are read once per group of tensors that fits (`packByBudget`), each group
+ * with a session of its own. While the observers fold batch k, onnxruntime already runs batch
+ * k + 1 off the main thread; that overlap holds two batches' activations, so it is used only
+ * when two fit the budget.
  */
 export async function calibrateActivations(
   model: Model,
@@ -81,78 +92,174 @@ export async function calibrateActivations(
   const wanted = tensors.filter((t) => topLevel.has(t));
   const observers = new Map<string, Observer>();
   for (const t of wanted) observers.set(t, createObserver(methodOf(t), { ...options.observer, name: t }));
-
   const budget = options.budgetBytes ?? DEFAULT_CALIBRATION_BUDGET_BYTES;
   const graphInputs = new Set(model.graph.inputNames());
-  // Sizes are learnt from the first batch, fetched in small groups so that learning stays in budget.
-  const sizes = new Map<string, number>();
-  let firstFeed: Readonly<Record<string, Tensor>> | undefined;
-  for await (const feed of feeds()) {
-    firstFeed = feed;
-    break;
-  }
-  if (!firstFeed)
-    throw new QgrainError('invalid-argument', 'the calibration data is empty; give at least one sample');
-  const probeGroups = chunk(wanted, 64);
-  for (const group of probeGroups) {
-    const runner = await options.runner(exposeTensors(model, group));
-    try {
-      const out = await runner.run(pickInputs(firstFeed, graphInputs), fetchNames(group, graphInputs));
-      for (const t of group) sizes.set(t, byteSize(out[t] ?? firstFeed[t]));
-    } finally {
-      await runner.release();
-    }
-  }
-  const passes = packByBudget(wanted, sizes, budget);
-  let batches = 0;
-  for (let p = 0; p < passes.length; p++) {
-    const group = passes[p]!;
-    const runner = await options.runner(exposeTensors(model, group));
-    let batch = 0;
-    try {
-      for await (const feed of feeds()) {
-        const out = await runner.run(pickInputs(feed, graphInputs), fetchNames(group, graphInputs));
-        for (const t of group) {
-          const value = out[t] ?? feed[t];
-          if (!value) throw new QgrainError('internal', `calibration run returned no value for '${t}'`);
-          if (value.dtype !== 'float32') {
-            throw new QgrainError(
-              'unsupported',
-              `activation '${t}' is ${value.dtype}; only float32 activations are calibrated`,
-            );
-          }
-          observers.get(t)!.observe(value.data as Float32Array, value.shape);
-        }
-        batch++;
-        options.onProgress?.({ pass: p + 1, passes: passes.length, batch });
+
+  let groups: string[][] = [wanted];
+  const first = await streamPass({
+    model,
+    group: wanted,
+    feeds,
+    runner: options.runner,
+    observers,
+    graphInputs,
+    skip: 0,
+    decide(out) {
+      // Graph inputs come with the feed; only fetched outputs are held because of calibration.
+      const sizes = new Map<string, number>();
+      let total = 0;
+      for (const t of wanted) {
+        const size = graphInputs.has(t) ? 0 : byteSize(out[t]);
+        sizes.set(t, size);
+        total += size;
       }
-    } finally {
-      await runner.release();
+      if (total > budget) groups = packByBudget(wanted, sizes, budget);
+      return { stop: groups.length > 1, overlap: 2 * total <= budget };
+    },
+    progress: (batch) => options.onProgress?.({ pass: 1, passes: groups.length, batch }),
+  });
+  if (first.batches === 0)
+    throw new QgrainError('invalid-argument', 'the calibration data is empty; give at least one sample');
+  let batches = first.batches;
+  if (groups.length > 1) {
+    for (let p = 0; p < groups.length; p++) {
+      const group = groups[p]!;
+      const result = await streamPass({
+        model,
+        group,
+        feeds,
+        runner: options.runner,
+        observers,
+        graphInputs,
+        // The first batch was observed for every tensor by the run that measured the sizes.
+        skip: 1,
+        decide: (out) => ({
+          stop: false,
+          overlap: 2 * group.reduce((sum, t) => sum + byteSize(out[t]), 0) <= budget,
+        }),
+        progress: (batch) => options.onProgress?.({ pass: p + 1, passes: groups.length, batch }),
+      });
+      batches = result.batches;
     }
-    batches = batch;
   }
-  return { observers, batches, passes: passes.length, skipped };
+  return { observers, batches, passes: groups.length, skipped };
 }
 
-function pickInputs(feed: Readonly<Record<string, Tensor>>, inputs: Set<string>): Record<string, Tensor> {
+/** What one pass needs: the tensors it fetches, where they go, and how it decides its pace. */
+interface PassOptions {
+  readonly model: Model;
+  readonly group: readonly string[];
+  readonly feeds: FeedSource;
+  readonly runner: RunnerFactory;
+  readonly observers: ReadonlyMap<string, Observer>;
+  readonly graphInputs: ReadonlySet<string>;
+  /** Batches at the start of the data that earlier runs already observed. */
+  readonly skip: number;
+  /**
+   * Called once with the first run's outputs, before anything else is started: `stop` ends the
+   * pass after observing that batch; `overlap` lets the next run start before observing.
+   */
+  readonly decide: (out: Readonly<Record<string, Tensor>>) => { stop: boolean; overlap: boolean };
+  /** Called after each observed batch, with its 1-based index in the data. */
+  readonly progress: (batch: number) => void;
+}
+
+interface InFlight {
+  readonly index: number;
+  readonly feed: Readonly<Record<string, Tensor>>;
+  readonly out: Promise<Record<string, Tensor>>;
+}
+
+/**
+ * One read of the data with one session fetching `group`. At most one run is in flight while the
+ * main thread observes the previous batch, so at most two batches' activations are alive.
+ * Returns how many batches the data held (0 when it was empty).
+ */
+async function streamPass(p: PassOptions): Promise<{ batches: number }> {
+  // Graph inputs are already in the feed; only node outputs are fetched.
+  const fetch = p.group.filter((t) => !p.graphInputs.has(t));
+  const iterator = p.feeds()[Symbol.asyncIterator]();
+  let index = 0;
+  let exhausted = false;
+  let runner: Runner | undefined;
+  let pending: InFlight | undefined;
+  const start = async (): Promise<InFlight | undefined> => {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) {
+        exhausted = true;
+        return undefined;
+      }
+      const i = index++;
+      if (i < p.skip) continue;
+      // The session is created only once there is a batch to run it on.
+      runner ??= await p.runner(exposeTensors(p.model, p.group));
+      const feed = next.value;
+      const out = runner.run(pickInputs(feed, p.graphInputs), fetch);
+      // A run still in flight when observing throws is awaited in `finally`; until then its
+      // rejection must not count as unhandled.
+      out.catch(() => undefined);
+      return { index: i, feed, out };
+    }
+  };
+  try {
+    pending = await start();
+    let decided: { stop: boolean; overlap: boolean } | undefined;
+    while (pending) {
+      const current = pending;
+      pending = undefined;
+      const out = await current.out;
+      decided ??= p.decide(out);
+      if (decided.stop) {
+        observeBatch(p.observers, p.group, current.feed, out);
+        p.progress(current.index + 1);
+        break;
+      }
+      // Starting the next run first lets onnxruntime compute it while this thread observes.
+      if (decided.overlap) pending = await start();
+      observeBatch(p.observers, p.group, current.feed, out);
+      p.progress(current.index + 1);
+      if (!decided.overlap) pending = await start();
+    }
+    // A stopped pass counts only what it read; the passes after it count the whole data.
+    return { batches: index };
+  } finally {
+    if (pending) await pending.out.catch(() => undefined);
+    if (!exhausted) await iterator.return?.();
+    await runner?.release();
+  }
+}
+
+function observeBatch(
+  observers: ReadonlyMap<string, Observer>,
+  group: readonly string[],
+  feed: Readonly<Record<string, Tensor>>,
+  out: Readonly<Record<string, Tensor>>,
+): void {
+  for (const t of group) {
+    const value = out[t] ?? feed[t];
+    if (!value) throw new QgrainError('internal', `calibration run returned no value for '${t}'`);
+    if (value.dtype !== 'float32') {
+      throw new QgrainError(
+        'unsupported',
+        `activation '${t}' is ${value.dtype}; only float32 activations are calibrated`,
+      );
+    }
+    observers.get(t)!.observe(value.data as Float32Array, value.shape);
+  }
+}
+
+function pickInputs(
+  feed: Readonly<Record<string, Tensor>>,
+  inputs: ReadonlySet<string>,
+): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   for (const [name, t] of Object.entries(feed)) if (inputs.has(name)) out[name] = t;
   return out;
 }
 
-// Graph inputs are already in the feed; only node outputs are fetched.
-function fetchNames(group: readonly string[], inputs: Set<string>): string[] {
-  return group.filter((t) => !inputs.has(t));
-}
-
 function byteSize(t: Tensor | undefined): number {
   return t ? (t.data as ArrayBufferView).byteLength : 0;
-}
-
-function chunk<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 /** Splits tensors into groups whose fetched bytes fit the budget (a tensor alone may exceed it). */

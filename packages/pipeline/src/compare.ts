@@ -1,7 +1,12 @@
 import { maxAbsError, sqnrFromSums } from '@qgrain/granularity';
 import type { Model } from '@qgrain/onnx';
 import { QgrainError, type Tensor } from '@qgrain/tensor';
-import { DEFAULT_CALIBRATION_BUDGET_BYTES, type FeedSource, exposeTensors, packByBudget } from './calibrate.js';
+import {
+  DEFAULT_CALIBRATION_BUDGET_BYTES,
+  type FeedSource,
+  exposeTensors,
+  packByBudget,
+} from './calibrate.js';
 import type { RunnerFactory } from './runner.js';
 
 /**
@@ -38,6 +43,8 @@ export interface ModelComparison {
 export interface CompareOptions {
   readonly runner: RunnerFactory;
   readonly layerwise?: boolean;
+  /** With `layerwise`, compare only these intermediate tensors (default: every shared one). */
+  readonly tensors?: readonly string[];
   readonly thresholdDb?: number;
   readonly budgetBytes?: number;
 }
@@ -92,14 +99,19 @@ export async function compareModels(
   const outputs = float.graph.outputNames();
   const missing = outputs.filter((o) => !quantized.graph.isOutput(o));
   if (missing.length > 0) {
-    throw new QgrainError('invalid-argument', `the quantized model has no output '${missing[0]}' of the float model; compare a model with its own quantized version`);
+    throw new QgrainError(
+      'invalid-argument',
+      `the quantized model has no output '${missing[0]}' of the float model; compare a model with its own quantized version`,
+    );
   }
   const quantValues = new Set(quantized.graph.nodes.flatMap((n) => n.output));
   const layers: { name: string; op: string; node: string }[] = [];
   if (options.layerwise) {
     for (const node of float.graph.topologicalOrder()) {
       for (const out of node.output) {
-        if (out !== '' && quantValues.has(out) && !outputs.includes(out)) layers.push({ name: out, op: node.opType, node: node.name });
+        if (out === '' || !quantValues.has(out) || outputs.includes(out)) continue;
+        if (options.tensors && !options.tensors.includes(out)) continue;
+        layers.push({ name: out, op: node.opType, node: node.name });
       }
     }
   }
@@ -142,7 +154,8 @@ export async function compareModels(
       for await (const feed of feeds()) {
         const a = await fr.run(feed, fetch);
         const b = await qr.run(feed, fetch);
-        for (const name of fetch) stats.get(name)!.add(floatData(a[name], name, 'float'), floatData(b[name], name, 'quantized'));
+        for (const name of fetch)
+          stats.get(name)!.add(floatData(a[name], name, 'float'), floatData(b[name], name, 'quantized'));
         count++;
       }
       samples = count;
@@ -153,7 +166,15 @@ export async function compareModels(
   }
   const row = (name: string, op: string, node: string): TensorComparison => {
     const s = stats.get(name)!;
-    return { name, op, node, sqnrDb: sqnrFromSums(s.signal, s.noise), cosine: s.cosine(), maxAbsError: s.maxAbs, elements: s.elements };
+    return {
+      name,
+      op,
+      node,
+      sqnrDb: sqnrFromSums(s.signal, s.noise),
+      cosine: s.cosine(),
+      maxAbsError: s.maxAbs,
+      elements: s.elements,
+    };
   };
   const outputRows = outputs.map((o) => {
     const producer = float.graph.producer(o);

@@ -71,3 +71,11 @@ export {
   type TensorComparison,
   compareModels,
 } from './compare.js';
+export { defaultHoldout, splitFeeds } from './holdout.js';
+export {
+  type JsonNumber,
+  type LayerRow,
+  type QuantizationReportDocument,
+  buildReportDocument,
+  jsonNumber,
+} from './report.js';

@@ -5,41 +5,24 @@ import {
   type CalibrationCache,
   DEFAULT_CALIBRATION_BUDGET_BYTES,
   DEFAULT_CALIBRATION_METHOD,
-  bindDataSource,
   calibrateModel,
-  modelInputSpecs,
   nodeRunnerFactory,
-  openDataArguments,
   sha256Hex,
   writeCalibrationCache,
 } from '@qgrain/pipeline';
 import { type Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_BACKEND, type GlobalOptions, resolveBackend } from '../backend-option.js';
+import { type DataOptions, addDataOptions, openModelData } from '../data-options.js';
 import { type CliIO, progress } from '../io.js';
 import { refuseOverwritingInput } from '../output-guard.js';
 
 const MIB = 1024 * 1024;
 
-interface CalibrateCommandOptions {
-  readonly data: readonly string[];
-  readonly preprocess?: string;
-  readonly filter?: string;
+interface CalibrateCommandOptions extends DataOptions {
   readonly method: string;
-  readonly batchSize?: number;
   readonly budget?: number;
   readonly output: string;
   readonly json?: boolean;
-}
-
-function collect(value: string, previous: readonly string[] = []): string[] {
-  return [...previous, value];
-}
-
-function positiveInteger(text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < 1)
-    throw new InvalidArgumentError('expected a positive whole number');
-  return value;
 }
 
 function positiveMiB(text: string): number {
@@ -88,19 +71,8 @@ export async function calibrateCommand(
   await refuseOverwritingInput(model, [output]);
   const modelSha256 = await sha256Hex(new Uint8Array(await readFile(model.source)));
   prepareModel(model, { foldBatchNorm: true });
-  const inputs = modelInputSpecs(model);
-  const raw = await openDataArguments(options.data, {
-    modelInputs: inputs,
-    ...(options.preprocess !== undefined ? { preprocess: options.preprocess } : {}),
-    ...(options.filter !== undefined ? { filter: options.filter } : {}),
-  });
   const batchSize = options.batchSize ?? 1;
-  const source = bindDataSource(raw, inputs, { batchSize });
-  if (source.random) {
-    io.err(
-      `qgrain: warning: calibrating on random data (${source.description}); the ranges will not fit real inputs, so use them for smoke tests only\n`,
-    );
-  }
+  const source = await openModelData(model, options, io);
   const backend = await resolveBackend(globals.backend ?? DEFAULT_BACKEND, io);
   const bar = progress(io, 'calibrating');
   const batches = source.count === undefined ? 0 : Math.ceil(source.count / batchSize);
@@ -127,31 +99,16 @@ export async function calibrateCommand(
  * ranges `qgrain quantize` needs, once, into a cache tied to the model's bytes.
  */
 export function addCalibrateCommand(program: Command, io: CliIO): void {
-  program
+  const command = program
     .command('calibrate')
     .description(
       'run the float model over calibration data and save the activation ranges quantization needs to a cache file',
     )
     .argument('<model>', 'the .onnx file (never modified)')
-    .requiredOption(
-      '--data <input=path>',
-      'calibration data: <input>=<file or folder>, a bare path for a single-input model, or random:seed=N (repeatable)',
-      collect,
-    )
-    .option(
-      '--preprocess <spec>',
-      'how image folders become tensors, e.g. "size=224x224,mean=imagenet,std=imagenet"',
-    )
-    .option('--filter <glob>', 'image file names to use from a folder, e.g. "rec_*.png"')
     .option(
       '--method <method>',
       'minmax, moving-average[:c], percentile[:P], entropy or mse',
       DEFAULT_CALIBRATION_METHOD,
-    )
-    .option(
-      '--batch-size <n>',
-      'samples per model run when the batch dimension is symbolic (default 1)',
-      positiveInteger,
     )
     .option(
       '--budget <MiB>',
@@ -159,8 +116,9 @@ export function addCalibrateCommand(program: Command, io: CliIO): void {
       positiveMiB,
     )
     .requiredOption('-o, --output <cache.json>', 'where to write the calibration cache')
-    .option('--json', 'write a JSON summary on stdout instead of the line on stderr')
-    .action(async (path: string, options: CalibrateCommandOptions, command: Command) => {
+    .option('--json', 'write a JSON summary on stdout instead of the line on stderr');
+  addDataOptions(command, true).action(
+    async (path: string, options: CalibrateCommandOptions, command: Command) => {
       const { output, cache } = await calibrateCommand(
         path,
         options,
@@ -169,5 +127,6 @@ export function addCalibrateCommand(program: Command, io: CliIO): void {
       );
       if (options.json) io.out(`${JSON.stringify(summaryJson(resolve(path), output, cache), null, 2)}\n`);
       else io.err(summaryLine(output, cache));
-    });
+    },
+  );
 }

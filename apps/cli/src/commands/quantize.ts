@@ -1,0 +1,233 @@
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, basename } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { type Model, parseModel, prepareModel, readModel, serializeModel, writeModel } from '@qgrain/onnx';
+import {
+  DEFAULT_ACTIVATION_SCHEME,
+  DEFAULT_CALIBRATION_METHOD,
+  DEFAULT_WEIGHT_SCHEME,
+  type QuantizationReportDocument,
+  buildReportDocument,
+  compareModels,
+  defaultHoldout,
+  feedSourceFromData,
+  nodeRunnerFactory,
+  quantizeModel,
+  rangesFromCache,
+  readCalibrationCache,
+  splitFeeds,
+} from '@qgrain/pipeline';
+import { QgrainError } from '@qgrain/tensor';
+import { type Command, InvalidArgumentError } from 'commander';
+import { DEFAULT_BACKEND, type GlobalOptions, resolveBackend } from '../backend-option.js';
+import { formatBytes } from '../byte-size.js';
+import { type DataOptions, addDataOptions, openModelData } from '../data-options.js';
+import { UsageError } from '../exit.js';
+import { type CliIO, formatTable, progress } from '../io.js';
+import { refuseOverwritingInput } from '../output-guard.js';
+
+interface QuantizeCommandOptions extends DataOptions {
+  readonly output: string;
+  readonly calibration?: string;
+  readonly method: string;
+  readonly weights: string;
+  readonly activations: string;
+  readonly exclude?: readonly string[];
+  readonly report?: string;
+  readonly holdout?: number;
+  readonly json?: boolean;
+}
+
+function commaList(value: string, previous: readonly string[] = []): string[] {
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== ''),
+  ];
+}
+
+function wholeNumber(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value))
+    throw new InvalidArgumentError('expected a whole number, e.g. 1');
+  return value;
+}
+
+/** Writes text atomically: a temporary file in the same folder, then a rename. */
+async function writeTextAtomically(path: string, text: string): Promise<void> {
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeFile(temp, text);
+    await rename(temp, path);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw new QgrainError('io', `cannot write ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function fmt(value: number | string | null, digits = 1): string {
+  if (value === null) return '-';
+  if (typeof value === 'string') return value;
+  return value.toFixed(digits);
+}
+
+/** The report as a table (stderr): one row per quantized layer, then model-level lines. */
+export function reportTable(doc: QuantizationReportDocument): string {
+  const rows = doc.layers.map((l) => [
+    l.node,
+    l.op,
+    l.depthwise ? 'yes' : 'no',
+    l.scheme,
+    fmt(l.weight_sqnr_db),
+    l.input ? `${l.input.min.toPrecision(3)}..${l.input.max.toPrecision(3)}` : 'float',
+    fmt(l.output_sqnr_db),
+  ]);
+  const table = formatTable(
+    ['layer', 'op', 'dw', 'weights', 'w SQNR dB', 'input range', 'out SQNR dB'],
+    rows,
+  );
+  const outputs = Object.entries(doc.model_output_sqnr_db)
+    .map(([name, v]) => `${name} ${fmt(v)} dB`)
+    .join(', ');
+  const lines = [
+    table,
+    '',
+    `model output SQNR vs float (${doc.holdout_batches} held-back batches): ${outputs || 'not measured (no held-back data)'}`,
+    `size ${formatBytes(doc.size.before)} -> ${formatBytes(doc.size.after)} (${(doc.size.ratio * 100).toFixed(1)}%)`,
+    ...doc.warnings.map((w) => `warning: ${w}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Reads, prepares, calibrates (or reads a calibration cache), quantizes and writes a model, and
+ * measures the result on held-back batches. Nothing is written until everything has succeeded,
+ * and then atomically.
+ */
+export async function quantizeCommand(
+  path: string,
+  options: QuantizeCommandOptions,
+  globals: Partial<GlobalOptions>,
+  io: CliIO,
+): Promise<QuantizationReportDocument> {
+  const model = await readModel(path);
+  const output = resolve(options.output);
+  const reportPath = options.report === undefined ? undefined : resolve(options.report);
+  await refuseOverwritingInput(model, reportPath ? [output, reportPath] : [output]);
+  if (reportPath === output)
+    throw new UsageError('--report and -o name the same file; give the report its own path');
+  if (!options.data && !options.calibration) {
+    throw new UsageError('quantize needs calibration data (--data) or a calibration cache (--calibration)');
+  }
+  const inputBytes = new Uint8Array(await readFile(model.source));
+  const backend = await resolveBackend(globals.backend ?? DEFAULT_BACKEND, io);
+  prepareModel(model, { foldBatchNorm: true });
+  const floatModel = parseModel(serializeModel(model), { source: model.source });
+
+  const warnings: string[] = [];
+  const runner = nodeRunnerFactory();
+  let calibration: ReturnType<typeof splitFeeds>['calibration'] | undefined;
+  let holdout: ReturnType<typeof splitFeeds>['holdout'] | undefined;
+  let held = 0;
+  if (options.data) {
+    const source = await openModelData(model, options, io);
+    if (source.random)
+      warnings.push(`calibrated on random data (${source.description}): ranges do not describe real inputs`);
+    const batches = source.count === undefined ? 0 : Math.ceil(source.count / (options.batchSize ?? 1));
+    held = Math.min(options.holdout ?? defaultHoldout(batches), Math.max(batches - 1, 0));
+    const parts = splitFeeds(feedSourceFromData(source), batches, held);
+    calibration = parts.calibration;
+    holdout = held > 0 ? parts.holdout : undefined;
+  }
+  const ranges = options.calibration
+    ? rangesFromCache(
+        await readCalibrationCache(resolve(options.calibration), inputBytes, { modelPath: model.source }),
+      )
+    : undefined;
+
+  const bar = progress(io, 'quantizing');
+  let result: Awaited<ReturnType<typeof quantizeModel>>;
+  try {
+    result = await quantizeModel(model, {
+      weights: options.weights,
+      activations: options.activations,
+      method: options.method,
+      ...(options.exclude ? { exclude: options.exclude } : {}),
+      ...(ranges ? { ranges } : {}),
+      ...(calibration ? { data: calibration, runner } : {}),
+      backend,
+      onProgress: (e) => bar.update(e.done, e.total),
+    });
+  } finally {
+    bar.done();
+  }
+
+  const nodeOutputs = new Map(model.graph.nodes.map((n) => [n.name, n.output[0] ?? '']));
+  const comparison = holdout
+    ? await compareModels(floatModel, model, holdout, {
+        runner,
+        layerwise: true,
+        tensors: [...nodeOutputs.values()].filter((o) => o !== ''),
+      })
+    : undefined;
+  const written = await writeModel(model, output);
+  const doc = buildReportDocument({
+    input: model.source,
+    output,
+    settings: {
+      weights: options.weights,
+      activations: options.activations,
+      method: options.calibration ? 'cache' : options.method,
+      exclude: options.exclude ?? [],
+      backend: backend.name,
+    },
+    report: result.report,
+    comparison,
+    nodeOutputs,
+    sizeBefore: (await stat(model.source)).size,
+    sizeAfter: written.modelBytes + written.dataBytes,
+    holdoutBatches: held,
+    warnings,
+  });
+  if (reportPath) await writeTextAtomically(reportPath, `${JSON.stringify(doc, null, 2)}\n`);
+  return doc;
+}
+
+/** Adds `qgrain quantize <in.onnx> -o <out.onnx> --data ...`. */
+export function addQuantizeCommand(program: Command, io: CliIO): void {
+  const command = program
+    .command('quantize')
+    .description(
+      'quantize a float model to QDQ int8 (weights per channel, activations calibrated per tensor) and report the cost per layer',
+    )
+    .argument('<model>', 'the float .onnx model (never modified)')
+    .requiredOption('-o, --output <path>', 'where to write the quantized model')
+    .option(
+      '--calibration <cache.json>',
+      'activation ranges from qgrain calibrate instead of calibrating here',
+    )
+    .option(
+      '--method <method>',
+      'calibration method: minmax, percentile[:P], entropy or mse',
+      DEFAULT_CALIBRATION_METHOD,
+    )
+    .option('--weights <scheme>', 'weight scheme', DEFAULT_WEIGHT_SCHEME)
+    .option('--activations <scheme>', 'activation scheme (per-tensor)', DEFAULT_ACTIVATION_SCHEME)
+    .option('--exclude <node|op,...>', 'node names or op types to keep float (repeatable)', commaList)
+    .option(
+      '--holdout <batches>',
+      'batches held back from calibration to measure the result (default: one in eight)',
+      wholeNumber,
+    )
+    .option('--report <report.json>', 'write the report as JSON')
+    .option('--json', 'print the report as JSON on stdout instead of the table on stderr');
+  addDataOptions(command, false).action(
+    async (path: string, options: QuantizeCommandOptions, cmd: Command) => {
+      const doc = await quantizeCommand(path, options, cmd.optsWithGlobals<Partial<GlobalOptions>>(), io);
+      if (options.json) io.out(`${JSON.stringify(doc, null, 2)}\n`);
+      else io.err(reportTable(doc));
+    },
+  );
+}
