@@ -1,7 +1,7 @@
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { type Model, parseModel, prepareModel, readModel, serializeModel, writeModel } from '@qgrain/onnx';
+import { parseModel, prepareModel, readModel, serializeModel, writeModel } from '@qgrain/onnx';
 import {
   DEFAULT_ACTIVATION_SCHEME,
   DEFAULT_CALIBRATION_METHOD,
