@@ -42,3 +42,4 @@ export { liftConstants } from './lift-constants.js';
 export { type PrepareOptions, type PrepareSummary, prepareModel } from './prepare-model.js';
 export { removeIdentities } from './remove-identity.js';
 export { type OpsetUpgrade, minimumIrVersion, upgradeOpset } from './upgrade-opset.js';
+export { elementTypes } from './element-types.js';

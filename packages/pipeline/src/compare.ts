@@ -1,5 +1,5 @@
 import { maxAbsError, sqnrFromSums } from '@qgrain/granularity';
-import type { Model } from '@qgrain/onnx';
+import { type Model, OnnxDataType, elementTypes } from '@qgrain/onnx';
 import { QgrainError, type Tensor } from '@qgrain/tensor';
 import {
   DEFAULT_CALIBRATION_BUDGET_BYTES,
@@ -106,11 +106,14 @@ export async function compareModels(
   }
   const quantValues = new Set(quantized.graph.nodes.flatMap((n) => n.output));
   const layers: { name: string; op: string; node: string }[] = [];
+  // Only float tensors carry quantization error; shapes and indices are left out.
+  const types = options.layerwise ? elementTypes(float.graph) : new Map<string, number>();
   if (options.layerwise) {
     for (const node of float.graph.topologicalOrder()) {
       for (const out of node.output) {
         if (out === '' || !quantValues.has(out) || outputs.includes(out)) continue;
         if (options.tensors && !options.tensors.includes(out)) continue;
+        if (types.get(out) !== OnnxDataType.FLOAT) continue;
         layers.push({ name: out, op: node.opType, node: node.name });
       }
     }

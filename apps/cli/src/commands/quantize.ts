@@ -169,7 +169,7 @@ export async function quantizeCommand(
     ? await compareModels(floatModel, model, holdout, {
         runner,
         layerwise: true,
-        tensors: [...nodeOutputs.values()].filter((o) => o !== ''),
+        tensors: result.report.weights.flatMap((w) => w.nodes.map((n) => nodeOutputs.get(n) ?? '')),
       })
     : undefined;
   const written = await writeModel(model, output);

@@ -1,0 +1,132 @@
+// Accuracy of `qgrain quantize` with default settings on the PaddleOCR models, the way a user
+// runs it: the built CLI quantizes PP-OCRv4 det and rec calibrated on ocr-calibration, then the
+// float and the quantized models run in onnxruntime-node on ocr-eval (never used to calibrate):
+// rec character error rate against the true text, det text-mask IoU (probability > 0.3) against
+// the float model's mask.
+//
+//   pnpm eval:ocr [--json] [--shared <dir>] [-- extra qgrain quantize flags]
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  characterErrorRate,
+  ctcGreedyDecode,
+  loadPaddleDictionary,
+  maskIoU,
+  readNpy,
+  realModel,
+} from '@qgrain/test-harness';
+import ort from 'onnxruntime-node';
+
+/** The det mask threshold: PaddleOCR's DB post-processing binarises the probability map at 0.3. */
+const DET_MASK_THRESHOLD = 0.3;
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '../../..');
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const sharedAt = args.indexOf('--shared');
+const shared = sharedAt >= 0 ? resolve(args[sharedAt + 1]!) : join(repo, '..', 'shared', 'data');
+const extra = args.includes('--') ? args.slice(args.indexOf('--') + 1) : [];
+if (!existsSync(join(shared, 'ocr-eval', 'manifest.json'))) {
+  console.error(
+    `eval: OCR data not found under ${shared}; pass --shared <dir> (the folder holding ocr-calibration and ocr-eval)`,
+  );
+  process.exit(1);
+}
+const cli = join(repo, 'apps/cli/dist/cli.js');
+if (!existsSync(cli)) {
+  console.error('eval: apps/cli/dist/cli.js is missing; run pnpm build first');
+  process.exit(1);
+}
+
+const work = mkdtempSync(join(tmpdir(), 'qgrain-eval-'));
+
+function quantize(model: string, calibration: string, name: string): string {
+  const out = join(work, `${name}-int8.onnx`);
+  execFileSync(process.execPath, [cli, 'quantize', model, '-o', out, '--data', calibration, ...extra], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return out;
+}
+
+async function outputs(
+  modelPath: string,
+  data: { shape: number[]; data: Float32Array },
+): Promise<Float32Array[]> {
+  const session = await ort.InferenceSession.create(modelPath);
+  const per = data.data.length / data.shape[0]!;
+  const sampleShape = [1, ...data.shape.slice(1)];
+  const out: Float32Array[] = [];
+  for (let i = 0; i < data.shape[0]!; i++) {
+    const x = new ort.Tensor('float32', data.data.slice(i * per, (i + 1) * per), sampleShape);
+    const result = await session.run({ [session.inputNames[0]!]: x });
+    out.push(result[session.outputNames[0]!]!.data as Float32Array);
+  }
+  await session.release();
+  return out;
+}
+
+try {
+  const det = realModel('ppocr-v4-det').path;
+  const rec = realModel('ppocr-v4-rec').path;
+  const detQ = quantize(det, join(shared, 'ocr-calibration/calib_det.npy.gz'), 'det');
+  const recQ = quantize(rec, join(shared, 'ocr-calibration/calib_rec.npy.gz'), 'rec');
+
+  const detEval = readNpy(join(shared, 'ocr-eval/eval_det.npy.gz'));
+  const detFloat = await outputs(det, detEval);
+  const detInt8 = await outputs(detQ, detEval);
+  const pages = detFloat.map((f, i) => maskIoU(f, detInt8[i]!, DET_MASK_THRESHOLD));
+  const pooled = maskIoU(
+    Float32Array.from(detFloat.flatMap((f) => [...f])),
+    Float32Array.from(detInt8.flatMap((q) => [...q])),
+    DET_MASK_THRESHOLD,
+  );
+
+  const recEval = readNpy(join(shared, 'ocr-eval/eval_rec.npy.gz'));
+  const dictionary = loadPaddleDictionary(join(dirname(rec), 'ppocr_keys_v1.txt'));
+  const truths = (
+    JSON.parse(readFileSync(join(shared, 'ocr-eval/manifest.json'), 'utf8')) as { rec: { text: string }[] }
+  ).rec.map((r) => r.text);
+  const decode = (scores: Float32Array[]) =>
+    scores.map((s) => ctcGreedyDecode(s, s.length / dictionary.length, dictionary.length, dictionary));
+  const cerFloat = characterErrorRate(decode(await outputs(rec, recEval)), truths);
+  const cerInt8 = characterErrorRate(decode(await outputs(recQ, recEval)), truths);
+
+  const result = {
+    flags: extra,
+    det: {
+      eval_pages: detEval.shape[0],
+      mask_iou_pooled: pooled,
+      mask_iou_per_page: pages,
+      bytes_float: statSync(det).size,
+      bytes_int8: statSync(detQ).size,
+    },
+    rec: {
+      eval_lines: recEval.shape[0],
+      cer_float: cerFloat,
+      cer_int8: cerInt8,
+      cer_increase_points: (cerInt8 - cerFloat) * 100,
+      bytes_float: statSync(rec).size,
+      bytes_int8: statSync(recQ).size,
+    },
+  };
+  if (json) {
+    console.log(JSON.stringify(result, null, 2));
+  } else {
+    const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+    console.log(
+      `qgrain quantize ${extra.join(' ') || '(default settings)'}, calibrated on ocr-calibration, measured on ocr-eval`,
+    );
+    console.log(
+      `det: text-mask IoU vs float (p > ${DET_MASK_THRESHOLD}) ${pooled.toFixed(4)} over ${detEval.shape[0]} pages (per page ${pages.map((p) => p.toFixed(3)).join(' ')}); size ${((result.det.bytes_int8 / result.det.bytes_float) * 100).toFixed(1)}% of float`,
+    );
+    console.log(
+      `rec: CER float ${pct(cerFloat)}, int8 ${pct(cerInt8)} (+${result.rec.cer_increase_points.toFixed(2)} points) over ${recEval.shape[0]} lines; size ${((result.rec.bytes_int8 / result.rec.bytes_float) * 100).toFixed(1)}% of float`,
+    );
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
