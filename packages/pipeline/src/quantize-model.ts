@@ -1,4 +1,5 @@
 import {
+  type QParams,
   formatQuantSpec,
   qparamsFromData,
   qparamsFromRanges,
@@ -118,42 +119,8 @@ export async function quantizeModel(
     for (const s of result.skipped) notes.push(`${s.tensor}: ${s.reason}`);
   }
 
-  // 2. Weights.
+  // 2. Activations (first: their scales bound the weight scales that int32 biases allow).
   const graph = model.graph;
-  const weightReports: WeightReport[] = [];
-  const weightScales = new Map<string, Float32Array>();
-  for (const w of plan.weights) {
-    const init = graph.initializer(w.initializer)!;
-    const values = init.toTensor().toFloat32();
-    const view = weightView(w.spec, init.dims, w.role);
-    const qp = qparamsFromData(values, view.shape, w.spec, {
-      backend,
-      context: view.context,
-      name: w.initializer,
-    });
-    const sqnrDb = quantizationSqnr(values, qp, backend);
-    weightScales.set(w.initializer, qp.scale);
-    emitWeightDequantize(
-      graph,
-      w.initializer,
-      values,
-      qp.shape === init.dims ? qp : { ...qp, shape: init.dims },
-      backend,
-    );
-    weightReports.push({
-      name: w.initializer,
-      nodes: w.nodes,
-      op: w.role.op,
-      shape: init.dims,
-      depthwise: w.role.depthwise,
-      scheme: formatQuantSpec(w.spec),
-      sqnrDb,
-      bytesBefore: init.byteLength ?? values.length * 4,
-      bytesAfter: storageCost(view.shape, w.spec, view.context).bytes,
-    });
-  }
-
-  // 3. Activations.
   const activationReports: ActivationReport[] = [];
   const activationScales = new Map<string, number>();
   for (const a of plan.activations) {
@@ -183,6 +150,41 @@ export async function quantizeModel(
       scale,
       zeroPoint,
       for: a.for,
+    });
+  }
+
+  // 3. Weights, with a channel's scale widened where its bias would otherwise overflow int32.
+  const weightReports: WeightReport[] = [];
+  const weightScales = new Map<string, Float32Array>();
+  for (const w of plan.weights) {
+    const init = graph.initializer(w.initializer)!;
+    const values = init.toTensor().toFloat32();
+    const view = weightView(w.spec, init.dims, w.role);
+    const measured = qparamsFromData(values, view.shape, w.spec, {
+      backend,
+      context: view.context,
+      name: w.initializer,
+    });
+    const qp = widenForBiases(measured, w.initializer, plan, activationScales, graph, notes);
+    const sqnrDb = quantizationSqnr(values, qp, backend);
+    weightScales.set(w.initializer, qp.scale);
+    emitWeightDequantize(
+      graph,
+      w.initializer,
+      values,
+      qp.shape === init.dims ? qp : { ...qp, shape: init.dims },
+      backend,
+    );
+    weightReports.push({
+      name: w.initializer,
+      nodes: w.nodes,
+      op: w.role.op,
+      shape: init.dims,
+      depthwise: w.role.depthwise,
+      scheme: formatQuantSpec(w.spec),
+      sqnrDb,
+      bytesBefore: init.byteLength ?? values.length * 4,
+      bytesAfter: storageCost(view.shape, w.spec, view.context).bytes,
     });
   }
 
@@ -228,4 +230,50 @@ export async function quantizeModel(
       notes,
     },
   };
+}
+
+/** Largest |bias / (inputScale * weightScale)| allowed: int32's range, less a margin for float rounding. */
+const INT32_BIAS_LIMIT = 2 ** 31 - 1 - 2 ** 10;
+
+/**
+ * An int32 bias needs |b| / (s_x * s_w) to fit int32. A channel with almost-zero weights (a dead
+ * filter after BatchNorm folding) gets a tiny s_w and would overflow; widening that channel's
+ * weight scale costs nothing measurable (its weights are ~0) and keeps the layer on the integer
+ * kernel, where a float bias would not. Each widening is noted for the report.
+ */
+function widenForBiases(
+  qp: QParams,
+  weight: string,
+  plan: Plan,
+  activationScales: ReadonlyMap<string, number>,
+  graph: Model['graph'],
+  notes: string[],
+): QParams {
+  let scale: Float32Array | undefined;
+  for (const b of plan.biases) {
+    const inputScale = activationScales.get(b.input);
+    const init = b.weight === weight ? graph.initializer(b.initializer) : undefined;
+    if (inputScale === undefined || !init) continue;
+    const bias = init.toTensor().toFloat32();
+    const current = scale ?? qp.scale;
+    for (let c = 0; c < bias.length; c++) {
+      const g = current.length === 1 ? 0 : c;
+      const needed = Math.abs(bias[c]!) / (inputScale * INT32_BIAS_LIMIT);
+      if (current[g]! >= needed) continue;
+      scale ??= Float32Array.from(qp.scale);
+      const widened = Math.fround(needed * (1 + 2 ** -20));
+      notes.push(
+        `weight '${weight}' channel ${g}: scale widened from ${scale[g]} to ${widened} so that bias '${b.initializer}' fits int32`,
+      );
+      scale[g] = widened;
+    }
+  }
+  return scale ? qparamsFromValues(scale, qp.zeroPoint, qp.spec, qp.shape, { context: contextOf(qp) }) : qp;
+}
+
+function contextOf(qp: QParams): { channelAxis?: number; blockAxis?: number } {
+  const g = qp.granularity;
+  if (g.kind === 'per-axis') return { channelAxis: g.axis };
+  if (g.kind === 'per-block') return { blockAxis: g.axis };
+  return {};
 }

@@ -1,4 +1,4 @@
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseModel, prepareModel, readModel, serializeModel, writeModel } from '@qgrain/onnx';
@@ -172,6 +172,8 @@ export async function quantizeCommand(
         tensors: result.report.weights.flatMap((w) => w.nodes.map((n) => nodeOutputs.get(n) ?? '')),
       })
     : undefined;
+  // An output folder that does not exist yet is created, as users expect of -o.
+  await mkdir(dirname(output), { recursive: true });
   const written = await writeModel(model, output);
   const doc = buildReportDocument({
     input: model.source,
@@ -191,7 +193,10 @@ export async function quantizeCommand(
     holdoutBatches: held,
     warnings,
   });
-  if (reportPath) await writeTextAtomically(reportPath, `${JSON.stringify(doc, null, 2)}\n`);
+  if (reportPath) {
+    await mkdir(dirname(reportPath), { recursive: true });
+    await writeTextAtomically(reportPath, `${JSON.stringify(doc, null, 2)}\n`);
+  }
   return doc;
 }
 
