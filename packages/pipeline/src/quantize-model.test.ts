@@ -1,0 +1,139 @@
+import { createModel, parseModel, serializeModel } from '@qgrain/onnx';
+import { Tensor } from '@qgrain/tensor';
+import { SeededRandom, randomFloat32 } from '@qgrain/test-harness';
+import ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import type { FeedSource } from './calibrate.js';
+import { quantizeModel } from './quantize-model.js';
+import { nodeRunnerFactory } from './runner.js';
+
+// A small two-branch CNN: conv_a and conv_b share one weight (tied), conv_c has a channel whose
+// weights are ~0 next to a large bias (its int32 bias would overflow), and a Gemm head.
+function smallModel() {
+  const rng = new SeededRandom(7);
+  const w = (n: number, scale = 0.3) => Float32Array.from({ length: n }, () => rng.normal() * scale);
+  const tied = new Tensor('float32', [4, 3, 3, 3], w(108));
+  const cWeights = w(4 * 4 * 3 * 3);
+  cWeights.fill(1e-30, 0, 36); // output channel 0: a dead filter
+  return createModel({
+    opset: 13,
+    inputs: [{ name: 'x', dtype: 'float32', shape: [1, 3, 8, 8] }],
+    outputs: [{ name: 'y', dtype: 'float32', shape: [1, 5] }],
+    initializers: {
+      tied,
+      bias_ab: new Tensor('float32', [4], w(4)),
+      w_c: new Tensor('float32', [4, 4, 3, 3], cWeights),
+      b_c: new Tensor('float32', [4], Float32Array.of(5, 0.1, -0.2, 0.3)),
+      w_g: new Tensor('float32', [64, 5], w(320, 0.1)),
+      b_g: new Tensor('float32', [5], w(5)),
+      shape: new Tensor('int64', [2], BigInt64Array.of(1n, -1n)),
+      pool_axes: new Tensor('int64', [1], BigInt64Array.of(2n)),
+    },
+    nodes: [
+      {
+        name: 'conv_a',
+        opType: 'Conv',
+        inputs: ['x', 'tied', 'bias_ab'],
+        outputs: ['a'],
+        attributes: { pads: [1, 1, 1, 1] },
+      },
+      {
+        name: 'conv_b',
+        opType: 'Conv',
+        inputs: ['x', 'tied', 'bias_ab'],
+        outputs: ['b'],
+        attributes: { pads: [1, 1, 1, 1] },
+      },
+      { name: 'relu_a', opType: 'Relu', inputs: ['a'], outputs: ['ra'] },
+      { name: 'add', opType: 'Add', inputs: ['ra', 'b'], outputs: ['s'] },
+      {
+        name: 'conv_c',
+        opType: 'Conv',
+        inputs: ['s', 'w_c', 'b_c'],
+        outputs: ['c'],
+        attributes: { pads: [1, 1, 1, 1], strides: [2, 2] },
+      },
+      { name: 'flat', opType: 'Reshape', inputs: ['c', 'shape'], outputs: ['f'] },
+      { name: 'head', opType: 'Gemm', inputs: ['f', 'w_g', 'b_g'], outputs: ['y'] },
+    ],
+  });
+}
+
+const feeds: FeedSource = async function* () {
+  for (let i = 0; i < 6; i++) yield { x: new Tensor('float32', [1, 3, 8, 8], randomFloat32(192, 100 + i)) };
+};
+
+async function quantized(options: Parameters<typeof quantizeModel>[1] = {}) {
+  const model = smallModel();
+  const result = await quantizeModel(model, { data: feeds, runner: nodeRunnerFactory(), ...options });
+  return { model, ...result, bytes: serializeModel(model) };
+}
+
+describe('quantizeModel on a small CNN', () => {
+  it('stores a tied weight once, as int8 read through one DequantizeLinear', async () => {
+    const { model, report } = await quantized();
+    const tied = report.weights.find((w) => w.name === 'tied')!;
+    expect(tied.nodes).toEqual(['conv_a', 'conv_b']);
+    const inits = model.graph.initializers();
+    expect(inits.filter((i) => i.name.startsWith('tied_quantized'))).toHaveLength(1);
+    expect(inits.find((i) => i.name === 'tied')).toBeUndefined();
+    const conv = (name: string) => model.graph.nodes.find((n) => n.name === name)!;
+    expect(conv('conv_a').input[1]).toBe(conv('conv_b').input[1]);
+    for (const w of inits.filter((i) => i.name.endsWith('_quantized') && !i.name.startsWith('b'))) {
+      expect(['int8', 'int32']).toContain(w.dtype);
+    }
+  });
+
+  it('widens the scale of a dead channel so that its bias fits int32, and says so', async () => {
+    const { model, report } = await quantized();
+    const bias = report.biases.find((b) => b.name === 'b_c')!;
+    expect(bias.quantized).toBe(true);
+    expect(
+      report.notes.some(
+        (n) => n.includes("weight 'w_c' channel 0: scale widened") && n.includes("bias 'b_c'"),
+      ),
+    ).toBe(true);
+    const q = model.graph.initializers().find((i) => i.name.startsWith('b_c_quantized'))!;
+    expect(q.dtype).toBe('int32');
+  });
+
+  it('keeps an excluded node float: no DequantizeLinear feeds it and its weight stays float32', async () => {
+    const { model, report } = await quantized({ exclude: ['head'] });
+    expect(report.excluded).toEqual(['head']);
+    const head = model.graph.nodes.find((n) => n.name === 'head')!;
+    expect(head.input[1]).toBe('w_g');
+    expect(model.graph.initializer('w_g')?.dtype).toBe('float32');
+    expect(model.graph.producer(head.input[0]!)?.opType).not.toBe('DequantizeLinear');
+  });
+
+  it('excluding an op type keeps every node of that type float', async () => {
+    const { model } = await quantized({ exclude: ['Conv'] });
+    for (const name of ['tied', 'w_c']) expect(model.graph.initializer(name)?.dtype).toBe('float32');
+    expect(model.graph.initializer('w_g')).toBeUndefined();
+  });
+
+  it('is deterministic: quantizing twice gives identical bytes', async () => {
+    const first = await quantized();
+    const second = await quantized();
+    expect(Buffer.from(first.bytes).equals(Buffer.from(second.bytes))).toBe(true);
+  });
+
+  it('gives a model onnxruntime runs, close to the float one', async () => {
+    const { bytes } = await quantized();
+    const float = await ort.InferenceSession.create(serializeModel(smallModel()));
+    const quant = await ort.InferenceSession.create(bytes);
+    const x = new ort.Tensor('float32', randomFloat32(192, 999), [1, 3, 8, 8]);
+    const a = (await float.run({ x })).y!.data as Float32Array;
+    const b = (await quant.run({ x })).y!.data as Float32Array;
+    let signal = 0;
+    let noise = 0;
+    a.forEach((v, i) => {
+      signal += v * v;
+      noise += (v - b[i]!) ** 2;
+    });
+    // int8 end to end on a random 4-layer net calibrated on 6 samples measures ~17 dB; a wrong
+    // scale, axis or zero point anywhere drops it below 0 dB.
+    expect(10 * Math.log10(signal / noise)).toBeGreaterThan(12);
+    expect(parseModel(bytes).opsetVersion()).toBe(13);
+  });
+});
