@@ -1,0 +1,138 @@
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { readModel } from '@qgrain/onnx';
+import { encodeNpy } from '@qgrain/pipeline';
+import { Tensor } from '@qgrain/tensor';
+import { ocrCalibrationDir, readNpy, realModel } from '@qgrain/test-harness';
+import ort from 'onnxruntime-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { capturedIO } from './captured-io.js';
+import { main } from './program.js';
+
+/**
+ * Stored bytes over the float model's. int8 weights alone are 25% of a float model; det and rec
+ * (large convs and MatMuls) stay under 30%. The 0.57 MB direction classifier cannot: its int32
+ * biases and float32 per-channel scales (what onnxruntime's integer kernels take) add ~9% and the
+ * Q/DQ graph ~10%, so it lands near 47%; the bound there only guards against growth.
+ */
+const MAX_SIZE_RATIO: Record<string, number> = { det: 0.3, rec: 0.3, cls: 0.5 };
+const WEIGHT_OPS = new Set(['Conv', 'ConvTranspose', 'MatMul', 'Gemm']);
+
+let work: string;
+const data: Record<string, string> = {};
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'qgrain-quantize-'));
+  const calib = ocrCalibrationDir();
+  const det = readNpy(join(calib, 'calib_det.npy.gz'));
+  const rec = readNpy(join(calib, 'calib_rec.npy.gz'));
+  // Few samples keep the test quick; accuracy on the full sets is measured by pnpm eval:ocr.
+  const take = (a: { shape: number[]; data: Float32Array }, n: number, width?: number) => {
+    const [, c, h, w] = a.shape as [number, number, number, number];
+    const outW = width ?? w;
+    const out = new Float32Array(n * c * h * outW);
+    for (let i = 0; i < n * c * h; i++) out.set(a.data.subarray(i * w, i * w + outW), i * outW);
+    return new Tensor('float32', [n, c, h, outW], out);
+  };
+  const write = (name: string, t: Tensor) => {
+    const path = join(work, `${name}.npy`);
+    writeFileSync(path, encodeNpy(t));
+    data[name] = path;
+  };
+  write('det', take(det, 3));
+  write('rec', take(rec, 8));
+  write('cls', take(rec, 8, 192)); // the direction classifier reads 48x192 crops of text lines
+});
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+async function run(args: string[]) {
+  const io = capturedIO();
+  const code = await main(args, io);
+  return { code, stdout: io.stdout(), stderr: io.stderr() };
+}
+
+const MODELS = [
+  ['ppocr-v4-det', 'det'],
+  ['ppocr-v4-rec', 'rec'],
+  ['ppocr-cls', 'cls'],
+] as const;
+const METHODS = ['default', 'minmax', 'percentile', 'entropy', 'mse'] as const;
+
+describe.each(MODELS)('qgrain quantize %s', (id, set) => {
+  it.each(METHODS)('%s: loads and runs in onnxruntime-node, weights int8, size bound', async (method) => {
+    const source = realModel(id).path;
+    const before = readFileSync(source);
+    const out = join(work, `${id}-${method}.onnx`);
+    const args = ['quantize', source, '-o', out, '--data', data[set]!];
+    if (method !== 'default') args.push('--method', method);
+    const result = await run(args);
+    expect(result.stderr).toContain('size ');
+    expect(result.code).toBe(0);
+    expect(readFileSync(source).equals(before)).toBe(true);
+    expect(statSync(out).size / statSync(source).size).toBeLessThanOrEqual(MAX_SIZE_RATIO[set]!);
+
+    const model = await readModel(out);
+    // Every constant weight is stored as int8 behind a DequantizeLinear; MatMuls of two
+    // activations (attention) have no weight.
+    let weights = 0;
+    for (const node of model.graph.nodes.filter((n) => WEIGHT_OPS.has(n.opType))) {
+      const name = node.input[1]!;
+      expect(model.graph.initializer(name), `float weight '${name}' left on ${node.name}`).toBeUndefined();
+      const dq = model.graph.producer(name);
+      if (dq?.opType !== 'DequantizeLinear') continue;
+      expect(model.graph.initializer(dq.input[0]!)?.dtype, `weight '${dq.input[0]}'`).toBe('int8');
+      weights++;
+    }
+    expect(weights).toBeGreaterThan(10);
+    const session = await ort.InferenceSession.create(out);
+    const sample = readNpy(data[set]!.replace(/\.npy$/, '.npy'));
+    const per = sample.data.length / sample.shape[0]!;
+    const x = new ort.Tensor('float32', sample.data.slice(0, per), [1, ...sample.shape.slice(1)]);
+    const y = (await session.run({ [session.inputNames[0]!]: x }))[session.outputNames[0]!]!;
+    expect((y.data as Float32Array).every(Number.isFinite)).toBe(true);
+    await session.release();
+  });
+});
+
+describe('qgrain quantize safety', () => {
+  it('refuses to overwrite its input and leaves it unchanged', async () => {
+    const copy = join(work, 'rec-copy.onnx');
+    writeFileSync(copy, readFileSync(realModel('ppocr-v4-rec').path));
+    const before = readFileSync(copy);
+    const result = await run(['quantize', copy, '-o', copy, '--data', data.rec!]);
+    expect(result.code).toBe(2);
+    expect(readFileSync(copy).equals(before)).toBe(true);
+  });
+
+  it('a failing run (data of the wrong shape) exits 1 and leaves no output file behind', async () => {
+    const dir = mkdtempSync(join(work, 'fail-'));
+    const out = join(dir, 'out.onnx');
+    const result = await run([
+      'quantize',
+      realModel('ppocr-v4-rec').path,
+      '-o',
+      out,
+      '--data',
+      data.det!,
+      '--report',
+      join(dir, 'r.json'),
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/input 'x': expected float32/);
+    expect(readdirSync(dir)).toEqual([]);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('is deterministic: two runs write byte-identical models', async () => {
+    const a = join(work, 'det-a.onnx');
+    const b = join(work, 'det-b.onnx');
+    for (const out of [a, b])
+      expect(
+        (await run(['quantize', realModel('ppocr-v4-det').path, '-o', out, '--data', data.det!])).code,
+      ).toBe(0);
+    expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
+  });
+});
