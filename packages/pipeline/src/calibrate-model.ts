@@ -37,7 +37,7 @@ export interface CalibrateModelOptions {
   readonly budgetBytes?: number;
   /** The plan options quantization will use (include/exclude/overrides), so the same tensors are calibrated. */
   readonly plan?: PlanOptions;
-  /** Observer options (backend, bins, ...). */
+  /** Observer options (backend, bins, ...); the backend defaults to `selectBackend('auto')`. */
   readonly observer?: Omit<CreateObserverOptions, 'name'>;
   /** Called after each batch of each pass. */
   readonly onProgress?: (event: { pass: number; passes: number; batch: number }) => void;

@@ -1,6 +1,7 @@
 import { type Model, type ValueInfoProto, makeValueInfo, serializeModel } from '@qgrain/onnx';
 import { type CreateObserverOptions, type Observer, createObserver } from '@qgrain/observers';
 import { QgrainError, type Tensor } from '@qgrain/tensor';
+import { selectBackend } from '@qgrain/wasm';
 import type { Runner, RunnerFactory } from './runner.js';
 
 /** A re-readable stream of model feeds: calibration may pass over the data more than once. */
@@ -20,7 +21,10 @@ export interface CalibrateOptions {
    * the budget once, when a split is needed).
    */
   readonly budgetBytes?: number;
-  /** Options for every observer (backend, bins, ...). */
+  /**
+   * Options for every observer (backend, bins, ...). Without a backend, the WASM SIMD one is
+   * used where the runtime has it (`selectBackend('auto')`), the JS reference otherwise.
+   */
   readonly observer?: Omit<CreateObserverOptions, 'name'>;
   /** Called after each batch of each pass. */
   readonly onProgress?: (event: { pass: number; passes: number; batch: number }) => void;
@@ -90,8 +94,11 @@ export async function calibrateActivations(
       reason: 'not a value of the main graph (inside a subgraph?); not calibrated',
     }));
   const wanted = tensors.filter((t) => topLevel.has(t));
+  // One backend for all observers: a WASM instance owns its memory, so sharing it keeps one heap.
+  const backend = options.observer?.backend ?? (await selectBackend('auto'));
   const observers = new Map<string, Observer>();
-  for (const t of wanted) observers.set(t, createObserver(methodOf(t), { ...options.observer, name: t }));
+  for (const t of wanted)
+    observers.set(t, createObserver(methodOf(t), { ...options.observer, backend, name: t }));
   const budget = options.budgetBytes ?? DEFAULT_CALIBRATION_BUDGET_BYTES;
   const graphInputs = new Set(model.graph.inputNames());
 
