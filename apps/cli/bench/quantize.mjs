@@ -7,14 +7,13 @@
 //
 //   node apps/cli/bench/quantize.mjs [--json] [--runs N]   (after pnpm build)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDataSource } from '@qgrain/pipeline';
 import ort from 'onnxruntime-node';
-
 
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '../dist/cli.js');
@@ -39,14 +38,22 @@ async function feedsOf(dataArgs) {
 }
 
 function toOrt(sample) {
-  return Object.fromEntries(Object.entries(sample).map(([k, t]) => [k === '' || k === undefined ? 'x' : k, new ort.Tensor('float32', t.data, [...t.shape])]));
+  return Object.fromEntries(
+    Object.entries(sample).map(([k, t]) => [
+      k === '' || k === undefined ? 'x' : k,
+      new ort.Tensor('float32', t.data, [...t.shape]),
+    ]),
+  );
 }
 
 /** Session creation plus one run per sample: what calibration cannot avoid doing once. */
 async function plainRun(model, feeds, inputName) {
   const t0 = performance.now();
   const session = await ort.InferenceSession.create(model);
-  for (const f of feeds) await session.run({ [inputName]: new ort.Tensor('float32', Object.values(f)[0].data, [...Object.values(f)[0].shape]) });
+  for (const f of feeds)
+    await session.run({
+      [inputName]: new ort.Tensor('float32', Object.values(f)[0].data, [...Object.values(f)[0].shape]),
+    });
   await session.release();
   return performance.now() - t0;
 }
@@ -63,12 +70,29 @@ try {
   const det = join(assets, 'ch_PP-OCRv4_det_infer.onnx');
   const detImages = join(here, '../examples/ocr-det-calibration');
   const detFlags = ['--data', detImages, '--preprocess', 'size=640x640,mean=imagenet,std=imagenet'];
-  const detFeeds = await feedsOf({ path: detImages, options: { preprocess: 'size=640x640,mean=imagenet,std=imagenet' } });
-  const jobs = [{ name: 'det', model: det, flags: detFlags, feeds: detFeeds, what: `${detFeeds.length} pages (bundled images)` }];
+  const detFeeds = await feedsOf({
+    path: detImages,
+    options: { preprocess: 'size=640x640,mean=imagenet,std=imagenet' },
+  });
+  const jobs = [
+    {
+      name: 'det',
+      model: det,
+      flags: detFlags,
+      feeds: detFeeds,
+      what: `${detFeeds.length} pages (bundled images)`,
+    },
+  ];
   if (existsSync(join(shared, 'calib_rec.npy.gz'))) {
     const recNpy = join(shared, 'calib_rec.npy.gz');
     const recFeeds = await feedsOf({ path: recNpy, options: {} });
-    jobs.push({ name: 'rec', model: join(assets, 'ch_PP-OCRv4_rec_infer.onnx'), flags: ['--data', recNpy], feeds: recFeeds, what: `${recFeeds.length} lines (ocr-calibration)` });
+    jobs.push({
+      name: 'rec',
+      model: join(assets, 'ch_PP-OCRv4_rec_infer.onnx'),
+      flags: ['--data', recNpy],
+      feeds: recFeeds,
+      what: `${recFeeds.length} lines (ocr-calibration)`,
+    });
   } else {
     console.error(`bench: ${shared} not found; rec is skipped`);
   }
@@ -82,7 +106,14 @@ try {
       p.push(await plainRun(job.model, job.feeds, 'x'));
       quantized[job.name] = out;
     }
-    rows.push({ bench: 'quantize_wall_time', model: job.name, data: job.what, qgrain_ms: median(q), plain_float_ms: median(p), ratio: median(q) / median(p) });
+    rows.push({
+      bench: 'quantize_wall_time',
+      model: job.name,
+      data: job.what,
+      qgrain_ms: median(q),
+      plain_float_ms: median(p),
+      ratio: median(q) / median(p),
+    });
   }
   // Latency of the quantized det against the float one, interleaved so that load affects both.
   const page = toOrt(detFeeds[0]);
@@ -102,7 +133,14 @@ try {
     await qs.run(feed);
     tq.push(performance.now() - t);
   }
-  rows.push({ bench: 'det_latency', model: 'det', data: '1 page 640x640', float_ms: median(tf), int8_ms: median(tq), ratio: median(tq) / median(tf) });
+  rows.push({
+    bench: 'det_latency',
+    model: 'det',
+    data: '1 page 640x640',
+    float_ms: median(tf),
+    int8_ms: median(tq),
+    ratio: median(tq) / median(tf),
+  });
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
@@ -111,9 +149,13 @@ if (json) console.log(JSON.stringify(rows, null, 2));
 else {
   for (const r of rows) {
     if (r.bench === 'det_latency') {
-      console.log(`det latency: float ${r.float_ms.toFixed(1)} ms, int8 ${r.int8_ms.toFixed(1)} ms -> ${r.ratio.toFixed(3)}x (median of ${Math.max(RUNS * 3, 15)} interleaved runs; < 1 means the integer kernels pay)`);
+      console.log(
+        `det latency: float ${r.float_ms.toFixed(1)} ms, int8 ${r.int8_ms.toFixed(1)} ms -> ${r.ratio.toFixed(3)}x (median of ${Math.max(RUNS * 3, 15)} interleaved runs; < 1 means the integer kernels pay)`,
+      );
     } else {
-      console.log(`${r.model} quantize wall time on ${r.data}: qgrain ${r.qgrain_ms.toFixed(0)} ms, plain float model ${r.plain_float_ms.toFixed(0)} ms -> ${r.ratio.toFixed(2)}x (target <= 2.5x; median of ${RUNS})`);
+      console.log(
+        `${r.model} quantize wall time on ${r.data}: qgrain ${r.qgrain_ms.toFixed(0)} ms, plain float model ${r.plain_float_ms.toFixed(0)} ms -> ${r.ratio.toFixed(2)}x (target <= 2.5x; median of ${RUNS})`,
+      );
     }
   }
 }

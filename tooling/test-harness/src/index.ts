@@ -1,6 +1,12 @@
 export { assertAllClose, assertBitEqual, float32Bits } from './assertions.js';
 export { type RealModel, realModel, realModels } from './models.js';
-export { type Distribution, SPECIAL_FLOAT32, SeededRandom, randomFloat32, randomWithSpecials } from './random.js';
+export {
+  type Distribution,
+  SPECIAL_FLOAT32,
+  SeededRandom,
+  randomFloat32,
+  randomWithSpecials,
+} from './random.js';
 export { type ReadmeExample, readmeExamples, runExample } from './readme-examples.js';
 export { characterErrorRate, ctcGreedyDecode, editDistance, loadPaddleDictionary, maskIoU } from './ocr.js';
 export { type NpyArray, firstSamples, ocrCalibrationDir, readNpy } from './npy.js';
