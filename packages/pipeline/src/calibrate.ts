@@ -56,6 +56,38 @@ export function exposeTensors(model: Model, tensors: readonly string[]): Uint8Ar
   }
 }
 
+/** Names of the in-graph reductions that stand in for a tensor observed only through its extremes. */
+function extremaNames(tensor: string): { min: string; max: string } {
+  return { min: `${tensor}::qgrain_min`, max: `${tensor}::qgrain_max` };
+}
+
+/**
+ * Model bytes for one calibration pass: `full` tensors become graph outputs as they are; each of
+ * `extrema` gets a ReduceMin and a ReduceMax over all its axes, and only those two scalars are
+ * fetched. A min-max or moving-average observer needs nothing more of a batch than its minimum
+ * and maximum, and onnxruntime reduces in place far faster than a copy of the tensor reaches
+ * JavaScript. The model itself is left as it was.
+ */
+export function calibrationModel(
+  model: Model,
+  full: readonly string[],
+  extrema: readonly string[],
+): Uint8Array {
+  const graph = model.graph;
+  const added = extrema.flatMap((t) => {
+    const names = extremaNames(t);
+    return [
+      graph.addNode({ opType: 'ReduceMin', inputs: [t], outputs: [names.min], attributes: { keepdims: 0 } }),
+      graph.addNode({ opType: 'ReduceMax', inputs: [t], outputs: [names.max], attributes: { keepdims: 0 } }),
+    ];
+  });
+  try {
+    return exposeTensors(model, [...full, ...extrema.flatMap((t) => Object.values(extremaNames(t)))]);
+  } finally {
+    for (const node of added) graph.removeNode(node);
+  }
+}
+
 // Only float activations are calibrated; their shapes may depend on the batch, so none is declared.
 function floatOutput(name: string): ValueInfoProto {
   const info = makeValueInfo({ name, dtype: 'float32', shape: [] });
@@ -101,6 +133,13 @@ export async function calibrateActivations(
     observers.set(t, createObserver(methodOf(t), { ...options.observer, backend, name: t }));
   const budget = options.budgetBytes ?? DEFAULT_CALIBRATION_BUDGET_BYTES;
   const graphInputs = new Set(model.graph.inputNames());
+  // Per-tensor min-max and moving-average observers see each batch through its extremes only.
+  const extrema = new Set(
+    wanted.filter((t) => {
+      const o = observers.get(t)!;
+      return !graphInputs.has(t) && o.kind !== 'histogram' && o.config.granularity.kind === 'per-tensor';
+    }),
+  );
 
   let groups: string[][] = [wanted];
   const first = await streamPass({
@@ -110,6 +149,7 @@ export async function calibrateActivations(
     runner: options.runner,
     observers,
     graphInputs,
+    extrema,
     skip: 0,
     decide(out) {
       // Graph inputs come with the feed; only fetched outputs are held because of calibration.
@@ -138,6 +178,7 @@ export async function calibrateActivations(
         runner: options.runner,
         observers,
         graphInputs,
+        extrema,
         // The first batch was observed for every tensor by the run that measured the sizes.
         skip: 1,
         decide: (out) => ({
@@ -160,6 +201,8 @@ interface PassOptions {
   readonly runner: RunnerFactory;
   readonly observers: ReadonlyMap<string, Observer>;
   readonly graphInputs: ReadonlySet<string>;
+  /** Tensors fetched as their minimum and maximum only (see calibrationModel). */
+  readonly extrema: ReadonlySet<string>;
   /** Batches at the start of the data that earlier runs already observed. */
   readonly skip: number;
   /**
@@ -184,7 +227,9 @@ interface InFlight {
  */
 async function streamPass(p: PassOptions): Promise<{ batches: number }> {
   // Graph inputs are already in the feed; only node outputs are fetched.
-  const fetch = p.group.filter((t) => !p.graphInputs.has(t));
+  const full = p.group.filter((t) => !p.graphInputs.has(t) && !p.extrema.has(t));
+  const reduced = p.group.filter((t) => p.extrema.has(t));
+  const fetch = [...full, ...reduced.flatMap((t) => Object.values(extremaNames(t)))];
   const iterator = p.feeds()[Symbol.asyncIterator]();
   let index = 0;
   let exhausted = false;
@@ -200,7 +245,7 @@ async function streamPass(p: PassOptions): Promise<{ batches: number }> {
       const i = index++;
       if (i < p.skip) continue;
       // The session is created only once there is a batch to run it on.
-      runner ??= await p.runner(exposeTensors(p.model, p.group));
+      runner ??= await p.runner(calibrationModel(p.model, full, reduced));
       const feed = next.value;
       const out = runner.run(pickInputs(feed, p.graphInputs), fetch);
       // A run still in flight when observing throws is awaited in `finally`; until then its
@@ -218,13 +263,13 @@ async function streamPass(p: PassOptions): Promise<{ batches: number }> {
       const out = await current.out;
       decided ??= p.decide(out);
       if (decided.stop) {
-        observeBatch(p.observers, p.group, current.feed, out);
+        observeBatch(p, current.feed, out);
         p.progress(current.index + 1);
         break;
       }
       // Starting the next run first lets onnxruntime compute it while this thread observes.
       if (decided.overlap) pending = await start();
-      observeBatch(p.observers, p.group, current.feed, out);
+      observeBatch(p, current.feed, out);
       p.progress(current.index + 1);
       if (!decided.overlap) pending = await start();
     }
@@ -238,12 +283,22 @@ async function streamPass(p: PassOptions): Promise<{ batches: number }> {
 }
 
 function observeBatch(
-  observers: ReadonlyMap<string, Observer>,
-  group: readonly string[],
+  p: Pick<PassOptions, 'observers' | 'group' | 'extrema'>,
   feed: Readonly<Record<string, Tensor>>,
   out: Readonly<Record<string, Tensor>>,
 ): void {
+  const { observers, group } = p;
   for (const t of group) {
+    if (p.extrema.has(t)) {
+      const names = extremaNames(t);
+      const lo = out[names.min];
+      const hi = out[names.max];
+      if (!lo || !hi) throw new QgrainError('internal', `calibration run returned no extremes for '${t}'`);
+      observers
+        .get(t)!
+        .observe(Float32Array.of((lo.data as Float32Array)[0]!, (hi.data as Float32Array)[0]!), [2]);
+      continue;
+    }
     const value = out[t] ?? feed[t];
     if (!value) throw new QgrainError('internal', `calibration run returned no value for '${t}'`);
     if (value.dtype !== 'float32') {
