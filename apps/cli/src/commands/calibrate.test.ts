@@ -110,7 +110,7 @@ describe('qgrain calibrate', () => {
     const output = join(work, 'tiny.json');
     const { code, io } = await calibrate([path, '--data', 'random:seed=1,count=5', '-o', output]);
     expect(code).toBe(0);
-    expect(io.stderr()).toMatch(/^qgrain: warning: calibrating on random data \(random \(seed 1\)\)/);
+    expect(io.stderr()).toMatch(/^qgrain: warning: using random data \(random \(seed 1\)\)/);
     expect(io.stderr()).toContain(
       `calibrated 2 activations with mse on 5 samples in 5 batches (1 pass); wrote ${output}`,
     );
