@@ -233,6 +233,78 @@ export function histogram(xPtr: usize, count: u32, lo: f64, hi: f64, countsPtr: 
   }
 }
 
+// The tabled histogram: the same bin indices as `histogram`, computed two float64 lanes at a time,
+// counted in u32 sub-counters and added to the float64 counts once per call (histogramFold).
+// Each bin owns four u32 counters (16 bytes), one per element index mod 4, so runs of equal values
+// (the zeros after a ReLU) update four different addresses instead of waiting on one
+// load-add-store chain. Slot `bins` collects the skipped NaN indices, which keeps the loop
+// branch-free.
+
+/** Zeroes the (bins + 1) x 4 u32 counters at tablePtr. */
+export function histogramReset(tablePtr: usize, bins: u32): void {
+  memory.fill(tablePtr, 0, (<usize>bins + 1) << 4);
+}
+
+// Bin index + 2^52 of two float64 values, as float64 lanes: floor((v - lo) * perUnit) clamped to
+// [0, bins - 1], NaN to `bins`. Clamping before the floor is the same as after (the bounds are
+// integers and floor is monotonic). pmax(y, 0) and pmin(t, last) keep a NaN, the final
+// pmin(binsV, u) turns it into bins; adding 2^52 to an integer below 2^52 leaves it in the low
+// 32 bits.
+function binPair(v: v128, loV: v128, perUnitV: v128, lastV: v128, binsV: v128): v128 {
+  const y = f64x2.mul(f64x2.sub(v, loV), perUnitV);
+  const c = f64x2.pmin(binsV, f64x2.pmin(f64x2.pmax(y, f64x2.splat(0)), lastV));
+  return f64x2.add(f64x2.floor(c), f64x2.splat(4503599627370496.0));
+}
+
+function countAt(tablePtr: usize, index: u32, lane: usize): void {
+  const p = tablePtr + ((<usize>index) << 4) + lane;
+  store<u32>(p, load<u32>(p) + 1);
+}
+
+/** Counts `count` floats at xPtr into the (bins + 1) x 4 u32 counters at tablePtr. */
+export function histogramTable(xPtr: usize, count: u32, lo: f64, hi: f64, tablePtr: usize, bins: u32): void {
+  const lastV = f64x2.splat(<f64>(bins - 1));
+  const binsV = f64x2.splat(<f64>bins);
+  const loV = f64x2.splat(lo);
+  const perUnitV = f64x2.splat(hi > lo ? <f64>bins / (hi - lo) : 0);
+  let j: u32 = 0;
+  for (; j + 4 <= count; j += 4) {
+    const x = v128.load(xPtr + ((<usize>j) << 2));
+    const a = binPair(f64x2.promote_low_f32x4(x), loV, perUnitV, lastV, binsV);
+    const b = binPair(f64x2.promote_low_f32x4(i64x2.shuffle(x, x, 1, 0)), loV, perUnitV, lastV, binsV);
+    countAt(tablePtr, i32x4.extract_lane(a, 0), 0);
+    countAt(tablePtr, i32x4.extract_lane(a, 2), 4);
+    countAt(tablePtr, i32x4.extract_lane(b, 0), 8);
+    countAt(tablePtr, i32x4.extract_lane(b, 2), 12);
+  }
+  for (; j < count; j++) {
+    const v = f64x2.splat(<f64>load<f32>(xPtr + ((<usize>j) << 2)));
+    countAt(tablePtr, i32x4.extract_lane(binPair(v, loV, perUnitV, lastV, binsV), 0), 0);
+  }
+}
+
+/**
+ * Adds the u32 counters at tablePtr to the `bins` float64 counts. Adding n at once equals adding 1
+ * n times when every intermediate value is exact: true for an integral count c with
+ * -2^53 <= c and c + n <= 2^53. Other counts (fractional, huge, NaN, infinite) get the n
+ * additions one by one, as the reference makes them.
+ */
+export function histogramFold(tablePtr: usize, countsPtr: usize, bins: u32): void {
+  for (let k: u32 = 0; k < bins; k++) {
+    const t = tablePtr + ((<usize>k) << 4);
+    const n = <f64>load<u32>(t) + <f64>load<u32>(t, 4) + <f64>load<u32>(t, 8) + <f64>load<u32>(t, 12);
+    if (n === 0) continue;
+    const p = countsPtr + ((<usize>k) << 3);
+    let c = load<f64>(p);
+    if (Math.floor(c) === c && c >= -9007199254740992.0 && c <= 9007199254740992.0 - n) {
+      c += n;
+    } else {
+      for (let i: f64 = 0; i < n; i++) c += 1;
+    }
+    store<f64>(p, c);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Quantization. The fast path works in float32 lanes and is exact when qmin, qmax and every zero
 // point are integers within +/-2^21 (the host checks qmin/qmax, quantFits checks the zero points):
@@ -293,6 +365,133 @@ function storeOne(p: usize, q: i32, kind: i32): void {
   else store<i32>(p, q);
 }
 
+// How quantRun turns i32 results into storage. Its results always lie in [qmin, qmax], so when
+// that range fits the storage type a saturating narrow (one instruction per pair of vectors)
+// never saturates and gives the same bits as the truncating JS typed-array store.
+const NARROW_NONE: i32 = 0;
+const NARROW_S: i32 = 1;
+const NARROW_U: i32 = 2;
+
+function narrowMode(kind: i32, qmin: f64, qmax: f64): i32 {
+  if (kind === STORE_8) {
+    if (qmin >= -128 && qmax <= 127) return NARROW_S;
+    if (qmin >= 0 && qmax <= 255) return NARROW_U;
+  } else if (kind === STORE_16) {
+    if (qmin >= -32768 && qmax <= 32767) return NARROW_S;
+    if (qmin >= 0 && qmax <= 65535) return NARROW_U;
+  }
+  return NARROW_NONE;
+}
+
+// The quantRun family is specialised at compile time by marker type parameters, so every hot loop
+// is branch-free (AssemblyScript folds the sizeof/isSigned tests of each instance):
+// - Q: f32 multiplies by an exact reciprocal, f64 divides;
+// - N: the byte/16-bit store, i8 a signed saturating narrow, u8 an unsigned one, i32 truncation.
+
+// round(clamp(x / s)) + zp as i32 lanes, for a group whose zero point lies in [qmin, qmax].
+// - NaN quotients become +0 before clamping: the JS result for NaN is the zero point, i.e. a
+//   rounded value of 0, which the clamp keeps because lo <= 0 <= hi.
+// - Adding ROUND_MAGIC_F32 before clamping (against lo + magic and hi + magic, both exact) is the
+//   same as clamping first: rounding is monotonic, so a quotient at or beyond a bound still lands
+//   at or beyond it, and quotients strictly inside the bounds are below 2^22 in magnitude, where
+//   the add rounds half to even exactly. pmax/pmin are single min/max instructions on x86.
+// - The sum's bits are ROUND_MAGIC_BITS + round(v); zpAdj = zp - ROUND_MAGIC_BITS finishes.
+function quantLanes<Q>(x: v128, s: v128, loM: v128, hiM: v128, zpAdj: v128): v128 {
+  let q: v128;
+  if (sizeof<Q>() === 4) q = f32x4.mul(x, s);
+  else q = f32x4.div(x, s);
+  const v = v128.and(q, f32x4.eq(q, q));
+  const r = f32x4.pmin(f32x4.pmax(f32x4.add(v, f32x4.splat(ROUND_MAGIC_F32)), loM), hiM);
+  return i32x4.add(r, zpAdj);
+}
+
+// Byte outputs of quantRun, 16 per iteration.
+function quantBytes<Q, N>(
+  xBase: usize,
+  j: u32,
+  stop: u32,
+  outBase: usize,
+  s: v128,
+  loM: v128,
+  hiM: v128,
+  zpAdj: v128,
+): u32 {
+  for (; j + 16 <= stop; j += 16) {
+    const p = xBase + ((<usize>j) << 2);
+    const q0 = quantLanes<Q>(v128.load(p), s, loM, hiM, zpAdj);
+    const q1 = quantLanes<Q>(v128.load(p, 16), s, loM, hiM, zpAdj);
+    const q2 = quantLanes<Q>(v128.load(p, 32), s, loM, hiM, zpAdj);
+    const q3 = quantLanes<Q>(v128.load(p, 48), s, loM, hiM, zpAdj);
+    let out: v128;
+    if (sizeof<N>() === 1 && isSigned<N>()) {
+      out = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3));
+    } else if (sizeof<N>() === 1) {
+      // Values are in [0, 255]: the signed 16-bit narrow is exact, the unsigned one finishes.
+      out = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3));
+    } else {
+      // The range does not fit the byte type: keep the low bytes, as a typed-array store does.
+      const a = i8x16.shuffle(q0, q1, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+      const b = i8x16.shuffle(q2, q3, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+      out = i8x16.shuffle(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+    }
+    v128.store(outBase + <usize>j, out);
+  }
+  return j;
+}
+
+// 16-bit outputs of quantRun, 8 per iteration, when the range fits the storage (N is i8 or u8).
+function quantShorts<Q, N>(
+  xBase: usize,
+  j: u32,
+  stop: u32,
+  outBase: usize,
+  s: v128,
+  loM: v128,
+  hiM: v128,
+  zpAdj: v128,
+): u32 {
+  for (; j + 8 <= stop; j += 8) {
+    const p = xBase + ((<usize>j) << 2);
+    const q0 = quantLanes<Q>(v128.load(p), s, loM, hiM, zpAdj);
+    const q1 = quantLanes<Q>(v128.load(p, 16), s, loM, hiM, zpAdj);
+    let out: v128;
+    if (isSigned<N>()) out = i16x8.narrow_i32x4_s(q0, q1);
+    else out = i16x8.narrow_i32x4_u(q0, q1);
+    v128.store(outBase + ((<usize>j) << 1), out);
+  }
+  return j;
+}
+
+// Quantizes the single-group elements [j, stop) with quantLanes: 16 (bytes) or 8 (16-bit) per
+// iteration, then 4 at a time; returns where the scalar tail starts.
+function quantRun<Q>(
+  xBase: usize,
+  j: u32,
+  stop: u32,
+  outBase: usize,
+  kind: i32,
+  narrow: i32,
+  s: v128,
+  loM: v128,
+  hiM: v128,
+  zpAdj: v128,
+): u32 {
+  if (kind === STORE_8) {
+    if (narrow === NARROW_S) j = quantBytes<Q, i8>(xBase, j, stop, outBase, s, loM, hiM, zpAdj);
+    else if (narrow === NARROW_U) j = quantBytes<Q, u8>(xBase, j, stop, outBase, s, loM, hiM, zpAdj);
+    else j = quantBytes<Q, i32>(xBase, j, stop, outBase, s, loM, hiM, zpAdj);
+  } else if (kind === STORE_16) {
+    if (narrow === NARROW_S) j = quantShorts<Q, i8>(xBase, j, stop, outBase, s, loM, hiM, zpAdj);
+    else if (narrow === NARROW_U) j = quantShorts<Q, u8>(xBase, j, stop, outBase, s, loM, hiM, zpAdj);
+  }
+  const shift: usize = kind === STORE_8 ? 0 : kind === STORE_16 ? 1 : 2;
+  for (; j + 4 <= stop; j += 4) {
+    const q = quantLanes<Q>(v128.load(xBase + ((<usize>j) << 2)), s, loM, hiM, zpAdj);
+    storeLanes(outBase + ((<usize>j) << shift), q, kind);
+  }
+  return j;
+}
+
 // One element of the JS quantizeValue, in float64.
 function quantizeGeneral(x: f32, s: f32, zp: i32, qmin: f64, qmax: f64): f64 {
   let v = <f64>(x / s);
@@ -328,6 +527,7 @@ export function quantize(
   const magicBits = i32x4.splat(ROUND_MAGIC_BITS);
   const qminV = i32x4.splat(<i32>qmin);
   const qmaxV = i32x4.splat(<i32>qmax);
+  const narrow = fast !== 0 ? narrowMode(kind, qmin, qmax) : NARROW_NONE;
   let i = start;
   while (i < end) {
     nextRun(i, end);
@@ -339,28 +539,47 @@ export function quantize(
         const zp = load<i32>(zpPtr + g);
         const s = f32x4.splat(load<f32>(scalePtr + g));
         const zpV = i32x4.splat(zp - ROUND_MAGIC_BITS);
-        const lo = f32x4.splat(<f32>(<i32>qmin - zp));
-        const hi = f32x4.splat(<f32>(<i32>qmax - zp));
-        if (kind === STORE_8) {
-          // 16 elements per store: the hot loop of int8 weight quantization.
-          for (; j + 16 <= stop; j += 16) {
-            const p = xBase + ((<usize>j) << 2);
-            const q0 = i32x4.add(roundedBits(clampLanes(v128.load(p), s, lo, hi)), zpV);
-            const q1 = i32x4.add(roundedBits(clampLanes(v128.load(p, 16), s, lo, hi)), zpV);
-            const q2 = i32x4.add(roundedBits(clampLanes(v128.load(p, 32), s, lo, hi)), zpV);
-            const q3 = i32x4.add(roundedBits(clampLanes(v128.load(p, 48), s, lo, hi)), zpV);
-            const a = i8x16.shuffle(q0, q1, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
-            const b = i8x16.shuffle(q2, q3, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
-            v128.store(
-              outBase + <usize>j,
-              i8x16.shuffle(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23),
-            );
+        const lo = <i32>qmin - zp;
+        const hi = <i32>qmax - zp;
+        if (lo <= 0 && hi >= 0) {
+          // The zero point lies in [qmin, qmax], so NaN's result (the zero point) is inside the
+          // clamp range too and the short quantLanes formulation applies.
+          const sc = load<f32>(scalePtr + g);
+          const recip: f32 = <f32>1 / sc;
+          const loM = f32x4.splat(<f32>lo + ROUND_MAGIC_F32);
+          const hiM = f32x4.splat(<f32>hi + ROUND_MAGIC_F32);
+          // recip * sc is exact in float64; when it is 1, recip is exactly 1 / sc (sc is a power of
+          // two whose reciprocal is a float32), x * recip and x / sc are the same real number and
+          // so round to the same float32: the multiply is bit-identical to the division.
+          if (<f64>recip * <f64>sc === 1) {
+            j = quantRun<f32>(xBase, j, stop, outBase, kind, narrow, f32x4.splat(recip), loM, hiM, zpV);
+          } else {
+            j = quantRun<f64>(xBase, j, stop, outBase, kind, narrow, s, loM, hiM, zpV);
           }
-        }
-        for (; j + 4 <= stop; j += 4) {
-          const x = v128.load(xBase + ((<usize>j) << 2));
-          const q = i32x4.add(roundedBits(clampLanes(x, s, lo, hi)), zpV);
-          storeLanes(outBase + ((<usize>j) << shift), q, kind);
+        } else {
+          const loV = f32x4.splat(<f32>lo);
+          const hiV = f32x4.splat(<f32>hi);
+          if (kind === STORE_8) {
+            // 16 elements per store: the hot loop of int8 weight quantization.
+            for (; j + 16 <= stop; j += 16) {
+              const p = xBase + ((<usize>j) << 2);
+              const q0 = i32x4.add(roundedBits(clampLanes(v128.load(p), s, loV, hiV)), zpV);
+              const q1 = i32x4.add(roundedBits(clampLanes(v128.load(p, 16), s, loV, hiV)), zpV);
+              const q2 = i32x4.add(roundedBits(clampLanes(v128.load(p, 32), s, loV, hiV)), zpV);
+              const q3 = i32x4.add(roundedBits(clampLanes(v128.load(p, 48), s, loV, hiV)), zpV);
+              const a = i8x16.shuffle(q0, q1, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+              const b = i8x16.shuffle(q2, q3, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+              v128.store(
+                outBase + <usize>j,
+                i8x16.shuffle(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23),
+              );
+            }
+          }
+          for (; j + 4 <= stop; j += 4) {
+            const x = v128.load(xBase + ((<usize>j) << 2));
+            const q = i32x4.add(roundedBits(clampLanes(x, s, loV, hiV)), zpV);
+            storeLanes(outBase + ((<usize>j) << shift), q, kind);
+          }
         }
       } else {
         let g = (<usize>runGroup0) << 2;

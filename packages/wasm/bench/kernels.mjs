@@ -7,7 +7,7 @@ import { jsBackend, perAxisLayout, perBlockLayout, perTensorLayout } from '@qgra
 import { createWasmBackend } from '../dist/index.js';
 
 // Medians of this many timed runs (after one warm-up) per measurement.
-const RUNS = 5;
+const RUNS = 7;
 const SIZES = [1 << 20, 1 << 24];
 // Channels of the [C, K] weight in the per-channel cases: a typical conv/linear output dim.
 const CHANNELS = 256;
@@ -20,15 +20,20 @@ function median(values) {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-function time(fn) {
-  fn();
-  const runs = [];
+// Median seconds of each function. The functions run round-robin (one warm-up round, then RUNS
+// timed rounds), so on a shared machine a burst of background load hits the kernels and the copy
+// baseline alike instead of whichever happened to be measuring at the time.
+function timeRounds(fns) {
+  for (const fn of fns) fn();
+  const runs = fns.map(() => []);
   for (let r = 0; r < RUNS; r++) {
-    const t0 = performance.now();
-    fn();
-    runs.push(performance.now() - t0);
+    fns.forEach((fn, k) => {
+      const t0 = performance.now();
+      fn();
+      runs[k].push(performance.now() - t0);
+    });
   }
-  return median(runs) / 1000;
+  return runs.map((t) => median(t) / 1000);
 }
 
 function fill(x, seed) {
@@ -79,13 +84,15 @@ for (const n of SIZES) {
   for (const [kernel, bytes, run] of kernels) {
     const plain = (pair) => pair.plain;
     const resident = (pair) => pair.resident.array;
-    const jsTime = time(() => run(jsBackend, () => plainX, plain));
-    const wasmTime = time(() => run(wasm, () => residentX.array, resident));
-    const stagedTime = time(() => run(wasm, () => plainX, plain));
     // A copy of the same number of bytes the kernel moves, counted the same way (read + written).
     const src = new Uint8Array(bytes / 2);
     const dst = new Uint8Array(bytes / 2);
-    const copyTime = time(() => dst.set(src));
+    const [jsTime, wasmTime, stagedTime, copyTime] = timeRounds([
+      () => run(jsBackend, () => plainX, plain),
+      () => run(wasm, () => residentX.array, resident),
+      () => run(wasm, () => plainX, plain),
+      () => dst.set(src),
+    ]);
     const gbps = (t) => Number((bytes / t / 1e9).toFixed(2));
     rows.push({
       kernel,

@@ -29,6 +29,9 @@ interface KernelExports {
   minMax(xBase: number, start: number, end: number, min: number, max: number): void;
   canonicalZero(ptr: number, count: number): void;
   histogram(x: number, count: number, lo: number, hi: number, counts: number, bins: number): void;
+  histogramReset(table: number, bins: number): void;
+  histogramTable(x: number, count: number, lo: number, hi: number, table: number, bins: number): void;
+  histogramFold(table: number, counts: number, bins: number): void;
   quantFits(zp: number, groups: number): number;
   quantize(
     xBase: number,
@@ -298,16 +301,25 @@ class WasmKernels implements WasmBackend {
   }
 
   histogram(x: Float32Array, lo: number, hi: number, counts: Float64Array): void {
+    const bins = counts.length;
+    if (bins === 0) return;
+    // The tabled kernel pays for zeroing and folding 4 u32 counters per bin: worth it once the
+    // call has more elements than counters.
+    const tabled = x.length >= 4 * (bins + 1);
     const [xr, countsr] = this.offsets(x, counts);
-    const s = this.scratch(counts.length * 8);
+    // groupA holds the float64 counts, groupB the (bins + 1) x 16-byte u32 table.
+    const s = this.scratch(tabled ? 16 * (bins + 1) : 8 * bins);
     x = this.revive(x, xr);
     counts = this.revive(counts, countsr);
     this.copyIn(counts, 0, counts.byteLength, s.groupA);
+    if (tabled) this.k.histogramReset(s.groupB, bins);
     for (let c0 = 0; c0 < x.length; c0 += CHUNK_ELEMENTS) {
       const len = Math.min(CHUNK_ELEMENTS, x.length - c0);
       const base = this.floatInput(x, xr, c0, len, s.chunkIn);
-      this.k.histogram(base + c0 * 4, len, lo, hi, s.groupA, counts.length);
+      if (tabled) this.k.histogramTable(base + c0 * 4, len, lo, hi, s.groupB, bins);
+      else this.k.histogram(base + c0 * 4, len, lo, hi, s.groupA, bins);
     }
+    if (tabled) this.k.histogramFold(s.groupB, s.groupA, bins);
     this.copyOut(s.groupA, counts.byteLength, counts, 0);
   }
 

@@ -8,6 +8,7 @@ import {
   type QuantRange,
   type QuantStorage,
   allocateQuantStorage,
+  groupOf,
   jsBackend,
   perAxisLayout,
   perBlockLayout,
@@ -27,11 +28,35 @@ export type LayoutSpec =
       readonly block: number;
     };
 
-/** How zero points are drawn: all 0, random in [qmin, qmax], or from just below to far beyond 2^21 (the WASM float32 path's limit). */
-export type ZeroPointSpec = 'zero' | 'random' | 'far';
+/**
+ * How zero points are drawn: all 0, random in [qmin, qmax], from just below to far beyond 2^21
+ * (the WASM float32 path's limit), or just outside [qmin, qmax] (where a NaN's result, the zero
+ * point, lies outside the clamp range).
+ */
+export type ZeroPointSpec = 'zero' | 'random' | 'far' | 'outside';
 
-/** How scales are drawn: mixed positive magnitudes with exact ties, or including 0/NaN/Inf/negative/subnormal. */
-export type ScaleSpec = 'normal' | 'special';
+/**
+ * How scales are drawn: mixed positive magnitudes with exact ties, including 0/NaN/Inf/negative/
+ * subnormal, or powers of two (where x / s equals x times an exact reciprocal) from 2^-149 to 2^127
+ * mixed with their float32 neighbours (which are not).
+ */
+export type ScaleSpec = 'normal' | 'special' | 'pow2';
+
+/**
+ * Input data of the quantize-family kernels: random with specials and ties of 2^-4, or 'ties':
+ * for each element's own group scale s, x = float32((k + 1/2) * s) and its float32 neighbours, so
+ * quotients sit exactly on, or one or two ulps beside, a rounding tie.
+ */
+export type QuantDataSpec = 'random' | 'ties';
+
+/**
+ * Start values of histogram counts: small integers and fractions, or 'edge' values where adding
+ * n at once and adding 1 n times could differ (near 2^53, negative, fractional, NaN, infinite).
+ */
+export type CountSpec = 'small' | 'edge';
+
+/** Data of histogram cases: random with specials, or 'relu': mostly exact zeros and bin edges. */
+export type HistogramDataSpec = 'random' | 'relu';
 
 /** One conformance case. */
 export type ConformanceCase =
@@ -48,6 +73,8 @@ export type ConformanceCase =
       readonly lo: number;
       readonly hi: number;
       readonly bins: number;
+      readonly counts?: CountSpec;
+      readonly data?: HistogramDataSpec;
     }
   | {
       readonly kernel: 'quantize' | 'dequantize' | 'fakeQuant' | 'quantError';
@@ -56,6 +83,7 @@ export type ConformanceCase =
       readonly zeroPoint: ZeroPointSpec;
       readonly scale: ScaleSpec;
       readonly seed: number;
+      readonly data?: QuantDataSpec;
     }
   | {
       readonly kernel: 'packInt4' | 'unpackInt4';
@@ -88,6 +116,24 @@ export const CONFORMANCE_RANGES: readonly QuantRange[] = [
   { storage: 'int32', qmin: -2147483648, qmax: 2147483647 },
   { storage: 'int4', qmin: -8, qmax: 7 },
   { storage: 'uint4', qmin: 0, qmax: 15 },
+];
+
+/**
+ * Ranges wider than their storage type (a typed-array store wraps them), or exactly filling it:
+ * the WASM backend may only use saturating narrows when the range fits the storage.
+ */
+export const STORAGE_EDGE_RANGES: readonly QuantRange[] = [
+  { storage: 'int8', qmin: -300, qmax: 300 },
+  { storage: 'uint8', qmin: -5, qmax: 260 },
+  { storage: 'uint8', qmin: -5, qmax: 250 },
+  { storage: 'int8', qmin: -100, qmax: 200 },
+  { storage: 'int8', qmin: -200, qmax: 100 },
+  { storage: 'uint8', qmin: 0, qmax: 255 },
+  { storage: 'int16', qmin: -40000, qmax: 40000 },
+  { storage: 'int16', qmin: -40000, qmax: 30000 },
+  { storage: 'uint16', qmin: -3, qmax: 70000 },
+  { storage: 'uint16', qmin: -3, qmax: 65000 },
+  { storage: 'int4', qmin: -8, qmax: 7 },
 ];
 
 /** Layouts: every kind, odd sizes, per-axis on first/middle/last axes, ragged blocks, large tensors. */
@@ -141,6 +187,29 @@ function buildCases(): ConformanceCase[] {
       }
     }
   }
+  // Fast paths of quantization: power-of-two scales, exact and near ties of each group's own scale,
+  // zero points outside [qmin, qmax], ranges wider than (or filling) their storage; short and
+  // long single-group runs, and per-axis/per-block layouts.
+  const fastPathLayouts: readonly LayoutSpec[] = [
+    { kind: 'per-tensor', shape: [1031] },
+    { kind: 'per-axis', shape: [17, 33], axis: 0 },
+    { kind: 'per-axis', shape: [33, 17], axis: 1 },
+    { kind: 'per-block', shape: [6, 100], axis: 1, block: 32 },
+    { kind: 'per-axis', shape: [7, 30001], axis: 0 },
+  ];
+  for (const layout of fastPathLayouts) {
+    for (const range of [...CONFORMANCE_RANGES, ...STORAGE_EDGE_RANGES]) {
+      for (const kernel of ['quantize', 'fakeQuant', 'quantError'] as const) {
+        for (const scale of ['normal', 'pow2'] as const) {
+          const zeroPoint = range.qmin < 0 ? 'zero' : 'random';
+          cases.push({ kernel, layout, range, zeroPoint, scale, seed: seed++, data: 'ties' });
+          cases.push({ kernel, layout, range, zeroPoint, scale: 'pow2', seed: seed++ });
+          cases.push({ kernel, layout, range, zeroPoint: 'outside', scale, seed: seed++, data: 'ties' });
+        }
+      }
+      cases.push({ kernel: 'dequantize', layout, range, zeroPoint: 'random', scale: 'pow2', seed: seed++ });
+    }
+  }
   for (const [lo, hi, bins] of [
     [-4, 4, 2048],
     [-4, 4, 7],
@@ -153,6 +222,29 @@ function buildCases(): ConformanceCase[] {
     cases.push({ kernel: 'histogram', length: 1031, seed: seed++, lo, hi, bins });
   }
   cases.push({ kernel: 'histogram', length: LARGE, seed: seed++, lo: -6, hi: 6, bins: 2048 });
+  // Lengths on both sides of the WASM backend's switch to sub-counters (4 x (bins + 1) elements),
+  // awkward ranges, start counts where adding n at once could differ from adding 1 n times, and
+  // ReLU-like data (long runs of one bin, values exactly on bin edges and on hi).
+  for (const [length, lo, hi, bins] of [
+    [8, 0, 1, 1],
+    [9, 0, 1, 1],
+    [35, -1, 1, 7],
+    [36, -1, 1, 8],
+    [1031, 0, 6, 64],
+    [LARGE, 0, 6, 3],
+    [LARGE, 0, 0, 9],
+    [LARGE, 2, -2, 9],
+    [LARGE, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, 5],
+    [LARGE, 0, Number.POSITIVE_INFINITY, 5],
+    [LARGE, -(2 ** -140), 2 ** -140, 33],
+    [LARGE, -1, 1e-30, 100_000],
+  ] as const) {
+    for (const counts of ['small', 'edge'] as const) {
+      for (const data of ['random', 'relu'] as const) {
+        cases.push({ kernel: 'histogram', length, seed: seed++, lo, hi, bins, counts, data });
+      }
+    }
+  }
   for (const length of [0, 1, 2, 31, 32, 33, 1031, LARGE]) {
     for (const signed of [true, false]) {
       cases.push({ kernel: 'packInt4', length, signed, seed: seed++ });
@@ -190,12 +282,12 @@ export function conformanceCaseName(c: ConformanceCase): string {
     case 'absMax':
       return `${c.kernel} ${describeLayout(c.layout)}${c.streamed ? ' streamed' : ''} #${c.seed}`;
     case 'histogram':
-      return `histogram n=${c.length} [${c.lo}, ${c.hi}] bins=${c.bins} #${c.seed}`;
+      return `histogram n=${c.length} [${c.lo}, ${c.hi}] bins=${c.bins}${c.counts === 'edge' ? ' edge-counts' : ''}${c.data === 'relu' ? ' relu' : ''} #${c.seed}`;
     case 'packInt4':
     case 'unpackInt4':
       return `${c.kernel} n=${c.length} ${c.signed ? 'signed' : 'unsigned'} #${c.seed}`;
     default:
-      return `${c.kernel} ${c.range.storage}[${c.range.qmin},${c.range.qmax}] ${describeLayout(c.layout)} zp=${c.zeroPoint} scale=${c.scale} #${c.seed}`;
+      return `${c.kernel} ${c.range.storage}[${c.range.qmin},${c.range.qmax}] ${describeLayout(c.layout)} zp=${c.zeroPoint} scale=${c.scale}${c.data === 'ties' ? ' ties' : ''} #${c.seed}`;
   }
 }
 
@@ -206,13 +298,53 @@ function elementCount(spec: LayoutSpec): number {
 // Scales a quantizer could meet, including the awkward ones.
 const SPECIAL_SCALES = [0, Number.NaN, Number.POSITIVE_INFINITY, -0.05, 2 ** -140, 1e-30, 3e38, TIE_SCALE];
 
+// Exponents of power-of-two scales: 2^-149 and 2^-140 have no float32 reciprocal, 2^-127 is a
+// subnormal scale that has one, 2^127's reciprocal is subnormal.
+const POW2_EXPONENTS = [-149, -140, -127, -126, -60, -20, -7, -4, -1, 0, 1, 5, 20, 60, 126, 127];
+
 function makeScales(groups: number, spec: ScaleSpec, rng: SeededRandom): Float32Array {
   const scale = new Float32Array(groups);
   for (let g = 0; g < groups; g++) {
-    if (spec === 'special' && rng.next() < 0.5) scale[g] = rng.pick(SPECIAL_SCALES);
+    if (spec === 'pow2') {
+      const p = (rng.next() < 0.1 ? -1 : 1) * 2 ** rng.pick(POW2_EXPONENTS);
+      // One in four is a neighbour of the power of two: close, but no exact reciprocal.
+      const r = rng.next();
+      scale[g] = r < 0.125 ? p * (1 + 2 ** -23) : r < 0.25 ? p * (1 - 2 ** -24) : p;
+    } else if (spec === 'special' && rng.next() < 0.5) scale[g] = rng.pick(SPECIAL_SCALES);
     else scale[g] = rng.next() < 0.3 ? TIE_SCALE : 10 ** rng.uniform(-3, 0.5);
   }
   return scale;
+}
+
+const tieF32 = new Float32Array(1);
+const tieU32 = new Uint32Array(tieF32.buffer);
+
+// Exact and near ties of each element's group scale: x = float32((k + 1/2) * s) moved by -2..2
+// float32 steps, with k over the range (and a little beyond), plus NaN, infinities, zeros and
+// exact multiples k * s.
+function makeTies(
+  layout: GroupLayout,
+  n: number,
+  range: QuantRange,
+  scale: Float32Array,
+  rng: SeededRandom,
+): Float32Array {
+  const x = new Float32Array(n);
+  const span = Math.min(range.qmax - range.qmin, 4096);
+  for (let i = 0; i < n; i++) {
+    const s = scale[groupOf(layout, i)]!;
+    const r = rng.next();
+    if (r < 0.02) {
+      x[i] = rng.pick([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, -0]);
+      continue;
+    }
+    const k = rng.int(-span - 2, span + 2);
+    tieF32[0] = r < 0.1 ? k * s : (k + 0.5) * s;
+    const step = rng.int(-2, 2);
+    if (tieF32[0] !== 0 && Number.isFinite(tieF32[0]!)) tieU32[0] = tieU32[0]! + step;
+    x[i] = tieF32[0]!;
+  }
+  return x;
 }
 
 function makeZeroPoints(
@@ -225,6 +357,8 @@ function makeZeroPoints(
   for (let g = 0; g < groups; g++) {
     if (spec === 'random') zp[g] = rng.int(Math.max(range.qmin, -(2 ** 30)), Math.min(range.qmax, 2 ** 30));
     else if (spec === 'far') zp[g] = (rng.next() < 0.5 ? -1 : 1) * rng.int(2 ** 21 - 2, 2 ** 30);
+    else if (spec === 'outside')
+      zp[g] = rng.next() < 0.5 ? range.qmax + rng.int(1, 300) : range.qmin - rng.int(1, 300);
   }
   return zp;
 }
@@ -270,8 +404,38 @@ function runCase(c: ConformanceCase, backend: Backend): Outputs {
     }
     case 'histogram': {
       const x = randomWithSpecials(c.length, c.seed, 0.01);
+      if (c.data === 'relu') {
+        // Mostly exact zeros, some values exactly on bin edges or on hi, the rest left as drawn.
+        const width = (c.hi - c.lo) / c.bins;
+        for (let i = 0; i < x.length; i++) {
+          const r = rng.next();
+          if (r < 0.6) x[i] = 0;
+          else if (r < 0.75) x[i] = c.lo + rng.int(0, c.bins) * width;
+          else if (r < 0.8) x[i] = c.hi;
+        }
+      }
       // Fractional start counts: the kernel must add exactly as the reference does.
-      const counts = new Float64Array(c.bins).map(() => (rng.next() < 0.5 ? 0 : rng.int(0, 9) + 0.25));
+      const counts = new Float64Array(c.bins).map(() =>
+        c.counts === 'edge'
+          ? rng.pick([
+              0,
+              0,
+              7,
+              -3,
+              -0,
+              0.25,
+              2 ** 52 - 0.5,
+              2 ** 53 - 5,
+              2 ** 53,
+              -(2 ** 53),
+              1e300,
+              Number.NaN,
+              Number.POSITIVE_INFINITY,
+            ])
+          : rng.next() < 0.5
+            ? 0
+            : rng.int(0, 9) + 0.25,
+      );
       backend.histogram(x, c.lo, c.hi, counts);
       return [counts];
     }
@@ -300,7 +464,10 @@ function runCase(c: ConformanceCase, backend: Backend): Outputs {
         backend.dequantize(q, layout, scale, zeroPoint, c.range, out);
         return [out];
       }
-      const x = randomWithSpecials(n, c.seed, TIE_SCALE);
+      const x =
+        c.data === 'ties'
+          ? makeTies(layout, n, c.range, scale, rng)
+          : randomWithSpecials(n, c.seed, TIE_SCALE);
       if (c.kernel === 'quantize') {
         const out = allocateQuantStorage(c.range, n);
         backend.quantize(x, layout, scale, zeroPoint, c.range, out);
