@@ -95,6 +95,17 @@ const REWRITES: Readonly<Record<string, Rewrite>> = {
   Squeeze: axesToInput,
   Unsqueeze: axesToInput,
   ReduceSum: axesToInput,
+  // Opset 18 moved the axes of the rest of the Reduce family from an attribute to input 1, with
+  // the same meaning (absent axes still reduce over every axis), so the same rewrite applies.
+  ReduceMean: axesToInput,
+  ReduceMax: axesToInput,
+  ReduceMin: axesToInput,
+  ReduceProd: axesToInput,
+  ReduceL1: axesToInput,
+  ReduceL2: axesToInput,
+  ReduceLogSum: axesToInput,
+  ReduceLogSumExp: axesToInput,
+  ReduceSumSquare: axesToInput,
   Softmax: flattenedSoftmax,
   LogSoftmax: flattenedSoftmax,
   Hardmax: flattenedSoftmax,
@@ -134,7 +145,7 @@ function flattenedSoftmax(graph: Graph, node: NodeProto): void {
 
 /**
  * Raises the default operator set of a model to `target`, rewriting the nodes whose signature or
- * meaning changed on the way (Clip, Slice, Squeeze/Unsqueeze, ReduceSum, Softmax family) in every
+ * meaning changed on the way (Clip, Slice, Squeeze/Unsqueeze, the Reduce family, Softmax family) in every
  * graph. Refuses, naming the node, when an operator changes in a way qgrain does not rewrite. The
  * IR version is raised to what the opset needs.
  */

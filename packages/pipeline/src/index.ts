@@ -79,3 +79,36 @@ export {
   buildReportDocument,
   jsonNumber,
 } from './report.js';
+export {
+  BLOCKED_QDQ_OPSET,
+  type BlockWeightReport,
+  DEFAULT_WEIGHT_ONLY_SCHEME,
+  MAX_WEIGHT_BLOCK,
+  MIN_WEIGHT_BLOCK,
+  type WeightOnlyFormat,
+  type WeightOnlyOptions,
+  type WeightOnlyReport,
+  quantizeWeightsOnly,
+} from './block-weights.js';
+export {
+  CLIP_SEARCH_MIN_RATIO,
+  CLIP_SEARCH_STEPS,
+  type ClipMethod,
+  groupSquaredErrors,
+  searchClipping,
+} from './clip-search.js';
+export {
+  MATMUL_NBITS_ACCURACY_FLOAT32,
+  MATMUL_NBITS_MIN_BLOCK,
+  MS_DOMAIN,
+  MS_DOMAIN_VERSION,
+  type MatMulNBitsWeight,
+  emitMatMulNBits,
+  packMatMulNBits,
+} from './matmul-nbits.js';
+export {
+  DYNAMIC_SCHEMES,
+  type DynamicOptions,
+  type DynamicReport,
+  quantizeDynamic,
+} from './dynamic-per-token.js';

@@ -6,13 +6,18 @@ import {
   DEFAULT_ACTIVATION_SCHEME,
   DEFAULT_CALIBRATION_METHOD,
   DEFAULT_WEIGHT_SCHEME,
+  DEFAULT_WEIGHT_ONLY_SCHEME,
   type QuantizationReportDocument,
+  type QuantizeReport,
+  type WeightOnlyFormat,
   buildReportDocument,
   compareModels,
   defaultHoldout,
   feedSourceFromData,
   nodeRunnerFactory,
+  quantizeDynamic,
   quantizeModel,
+  quantizeWeightsOnly,
   rangesFromCache,
   readCalibrationCache,
   splitFeeds,
@@ -36,6 +41,47 @@ interface QuantizeCommandOptions extends DataOptions {
   readonly report?: string;
   readonly holdout?: number;
   readonly json?: boolean;
+  /** Quantize weights only (no activation, no calibration data needed). */
+  readonly weightsOnly?: boolean;
+  /** Form of block-quantized weights: blocked DequantizeLinear or MatMulNBits. */
+  readonly format: WeightOnlyFormat;
+  /** Clipping range of each weight block: round-to-nearest or the MSE grid search. */
+  readonly clip: 'rtn' | 'mse';
+  /** Activation scheme computed at run time (int8/per-token or uint8/per-tensor). */
+  readonly dynamic?: string;
+}
+
+/** What the stored weights cost and how the file size compares with that, for the weight-only and dynamic modes. */
+export interface WeightStorageSummary {
+  readonly elements: number;
+  readonly bytes_before: number;
+  readonly bytes_after: number;
+  readonly bits_per_weight: number;
+  /** Per layer, in report order: stored bits per weight element (scales, zero points, padding included). */
+  readonly layers: ReadonlyArray<{
+    readonly weight: string;
+    readonly form: string;
+    readonly bits_per_weight: number;
+  }>;
+  /** The prepared float model's size with each quantized weight's float bytes replaced by its stored bytes. */
+  readonly predicted_file_bytes: number;
+  readonly file_bytes: number;
+}
+
+/** The report document of `qgrain quantize`, with the storage summary of the modes that have one. */
+export type QuantizeCommandDocument = QuantizationReportDocument & {
+  readonly weight_storage?: WeightStorageSummary;
+};
+
+const FORMATS: readonly WeightOnlyFormat[] = ['qdq', 'matmulnbits'];
+const CLIP_METHODS = ['rtn', 'mse'] as const;
+
+function oneOf<T extends string>(values: readonly T[]): (text: string) => T {
+  return (text) => {
+    if (!(values as readonly string[]).includes(text))
+      throw new InvalidArgumentError(`expected one of ${values.join(', ')}`);
+    return text as T;
+  };
 }
 
 function commaList(value: string, previous: readonly string[] = []): string[] {
@@ -74,7 +120,7 @@ function fmt(value: number | string | null, digits = 1): string {
 }
 
 /** The report as a table (stderr): one row per quantized layer, then model-level lines. */
-export function reportTable(doc: QuantizationReportDocument): string {
+export function reportTable(doc: QuantizeCommandDocument): string {
   const rows = doc.layers.map((l) => [
     l.node,
     l.op,
@@ -96,9 +142,24 @@ export function reportTable(doc: QuantizationReportDocument): string {
     '',
     `model output SQNR vs float (${doc.holdout_batches} held-back batches): ${outputs || 'not measured (no held-back data)'}`,
     `size ${formatBytes(doc.size.before)} -> ${formatBytes(doc.size.after)} (${(doc.size.ratio * 100).toFixed(1)}%)`,
+    ...storageLines(doc.weight_storage),
     ...doc.warnings.map((w) => `warning: ${w}`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+function storageLines(storage: WeightStorageSummary | undefined): string[] {
+  if (!storage) return [];
+  const table = formatTable(
+    ['weight', 'form', 'bits/weight'],
+    storage.layers.map((l) => [l.weight, l.form, l.bits_per_weight.toFixed(3)]),
+  );
+  return [
+    '',
+    table,
+    `weights: ${storage.elements} elements, ${storage.bits_per_weight.toFixed(3)} bits per weight, ${formatBytes(storage.bytes_before)} -> ${formatBytes(storage.bytes_after)}`,
+    `file: ${storage.file_bytes} bytes; predicted from the weights ${storage.predicted_file_bytes} bytes (graph overhead ${storage.file_bytes - storage.predicted_file_bytes} bytes)`,
+  ];
 }
 
 /**
@@ -111,20 +172,25 @@ export async function quantizeCommand(
   options: QuantizeCommandOptions,
   globals: Partial<GlobalOptions>,
   io: CliIO,
-): Promise<QuantizationReportDocument> {
+): Promise<QuantizeCommandDocument> {
   const model = await readModel(path);
   const output = resolve(options.output);
   const reportPath = options.report === undefined ? undefined : resolve(options.report);
   await refuseOverwritingInput(model, reportPath ? [output, reportPath] : [output]);
   if (reportPath === output)
     throw new UsageError('--report and -o name the same file; give the report its own path');
-  if (!options.data && !options.calibration) {
+  if (options.weightsOnly && options.dynamic)
+    throw new UsageError('--weights-only and --dynamic are two different modes; pick one');
+  // Weight-only and dynamic models have no activation range to calibrate; data, when given, measures.
+  const dataFree = options.weightsOnly === true || options.dynamic !== undefined;
+  if (!dataFree && !options.data && !options.calibration) {
     throw new UsageError('quantize needs calibration data (--data) or a calibration cache (--calibration)');
   }
   const inputBytes = new Uint8Array(await readFile(model.source));
   const backend = await resolveBackend(globals.backend ?? DEFAULT_BACKEND, io);
   prepareModel(model, { foldBatchNorm: true });
-  const floatModel = parseModel(serializeModel(model), { source: model.source });
+  const floatBytes = serializeModel(model);
+  const floatModel = parseModel(floatBytes, { source: model.source });
 
   const warnings: string[] = [];
   const runner = nodeRunnerFactory();
@@ -136,7 +202,9 @@ export async function quantizeCommand(
     if (source.random)
       warnings.push(`calibrated on random data (${source.description}): ranges do not describe real inputs`);
     const batches = source.count === undefined ? 0 : Math.ceil(source.count / (options.batchSize ?? 1));
-    held = Math.min(options.holdout ?? defaultHoldout(batches), Math.max(batches - 1, 0));
+    held = dataFree
+      ? batches
+      : Math.min(options.holdout ?? defaultHoldout(batches), Math.max(batches - 1, 0));
     const parts = splitFeeds(feedSourceFromData(source), batches, held);
     calibration = parts.calibration;
     holdout = held > 0 ? parts.holdout : undefined;
@@ -148,56 +216,128 @@ export async function quantizeCommand(
     : undefined;
 
   const bar = progress(io, 'quantizing');
-  let result: Awaited<ReturnType<typeof quantizeModel>>;
+  let result: { report: QuantizeReport };
+  // A per-block scheme with --weights-only takes the block path; other weight-only schemes the QDQ one.
+  const blockWeights = options.weightsOnly === true && /\/per-block:/.test(weightsScheme(options));
   try {
-    result = await quantizeModel(model, {
-      weights: options.weights,
-      activations: options.activations,
-      method: options.method,
-      ...(options.exclude ? { exclude: options.exclude } : {}),
-      ...(ranges ? { ranges } : {}),
-      ...(calibration ? { data: calibration, runner } : {}),
-      backend,
-      onProgress: (e) => bar.update(e.done, e.total),
-    });
+    if (blockWeights) {
+      result = {
+        report: quantizeWeightsOnly(model, {
+          weights: weightsScheme(options),
+          format: options.format,
+          clip: options.clip,
+          ...(options.exclude ? { exclude: options.exclude } : {}),
+          backend,
+        }),
+      };
+    } else if (options.dynamic) {
+      result = {
+        report: quantizeDynamic(model, {
+          activations: options.dynamic,
+          weights: options.weights,
+          ...(options.exclude ? { exclude: options.exclude } : {}),
+          backend,
+        }),
+      };
+    } else
+      result = await quantizeModel(model, {
+        ...(options.weightsOnly ? { weightsOnly: true } : {}),
+        weights: options.weights,
+        activations: options.activations,
+        method: options.method,
+        ...(options.exclude ? { exclude: options.exclude } : {}),
+        ...(ranges ? { ranges } : {}),
+        ...(calibration ? { data: calibration, runner } : {}),
+        backend,
+        onProgress: (e) => bar.update(e.done, e.total),
+      });
   } finally {
     bar.done();
   }
 
-  const nodeOutputs = new Map(model.graph.nodes.map((n) => [n.name, n.output[0] ?? '']));
+  // MatMulNBits and dynamic rewrites replace a node but keep its output name: fall back to the float model's.
+  const nodeOutputs = new Map(
+    [...floatModel.graph.nodes, ...model.graph.nodes].map((n) => [n.name, n.output[0] ?? '']),
+  );
   const comparison = holdout
     ? await compareModels(floatModel, model, holdout, {
         runner,
         layerwise: true,
-        tensors: result.report.weights.flatMap((w) => w.nodes.map((n) => nodeOutputs.get(n) ?? '')),
+        tensors: result.report.weights
+          .flatMap((w) => w.nodes.map((n) => nodeOutputs.get(n) ?? ''))
+          .filter((t) => t !== ''),
       })
     : undefined;
   // An output folder that does not exist yet is created, as users expect of -o.
   await mkdir(dirname(output), { recursive: true });
   const written = await writeModel(model, output);
+  const sizeBefore = (await stat(model.source)).size;
+  const sizeAfter = written.modelBytes + written.dataBytes;
   const doc = buildReportDocument({
     input: model.source,
     output,
     settings: {
-      weights: options.weights,
-      activations: options.activations,
-      method: options.calibration ? 'cache' : options.method,
+      weights: blockWeights ? weightsScheme(options) : options.weights,
+      activations: options.weightsOnly ? 'float' : (options.dynamic ?? options.activations),
+      mode: options.weightsOnly ? 'weights-only' : options.dynamic ? 'dynamic' : 'static',
+      ...(blockWeights ? { format: options.format, clip: options.clip } : {}),
+      method: dataFree ? 'none' : options.calibration ? 'cache' : options.method,
       exclude: options.exclude ?? [],
       backend: backend.name,
     },
     report: result.report,
     comparison,
     nodeOutputs,
-    sizeBefore: (await stat(model.source)).size,
-    sizeAfter: written.modelBytes + written.dataBytes,
+    sizeBefore,
+    sizeAfter,
     holdoutBatches: held,
     warnings,
   });
+  const full: QuantizeCommandDocument = dataFree
+    ? { ...doc, weight_storage: storageSummary(result.report, floatBytes.byteLength, sizeAfter) }
+    : doc;
   if (reportPath) {
     await mkdir(dirname(reportPath), { recursive: true });
-    await writeTextAtomically(reportPath, `${JSON.stringify(doc, null, 2)}\n`);
+    await writeTextAtomically(reportPath, `${JSON.stringify(full, null, 2)}\n`);
   }
-  return doc;
+  return full;
+}
+
+/** `--weights` as given; with --weights-only and the default left alone, the block default. */
+function weightsScheme(options: QuantizeCommandOptions): string {
+  return options.weightsOnly && options.weights === DEFAULT_WEIGHT_SCHEME
+    ? DEFAULT_WEIGHT_ONLY_SCHEME
+    : options.weights;
+}
+
+/**
+ * Stored bytes per weight and the file size they predict: the prepared float model's size (what
+ * was quantized, Constant nodes lifted and BatchNorms folded) with each weight's float bytes
+ * replaced by its stored bytes. What remains is the graph's own overhead: the new nodes, names and
+ * tensor headers.
+ */
+function storageSummary(
+  report: QuantizeReport,
+  preparedBytes: number,
+  sizeAfter: number,
+): WeightStorageSummary {
+  const layers = report.weights.map((w) => {
+    const elements = w.shape.reduce((a, b) => a * b, 1);
+    const form = 'form' in w && typeof w.form === 'string' ? w.form : 'qdq';
+    return { weight: w.name, form, bits_per_weight: (w.bytesAfter * 8) / elements, elements };
+  });
+  const elements = layers.reduce((a, l) => a + l.elements, 0);
+  const before = report.weights.reduce((a, w) => a + w.bytesBefore, 0);
+  const after = report.weights.reduce((a, w) => a + w.bytesAfter, 0);
+  return {
+    elements,
+    bytes_before: before,
+    bytes_after: after,
+    bits_per_weight: elements > 0 ? (after * 8) / elements : 0,
+    layers: layers.map(({ elements: _, ...l }) => l),
+    predicted_file_bytes: preparedBytes - before + after,
+    file_bytes: sizeAfter,
+  };
 }
 
 /** Adds `qgrain quantize <in.onnx> -o <out.onnx> --data ...`. */
@@ -225,6 +365,26 @@ export function addQuantizeCommand(program: Command, io: CliIO): void {
       '--holdout <batches>',
       'batches held back from calibration to measure the result (default: one in eight)',
       wholeNumber,
+    )
+    .option(
+      '--weights-only',
+      'quantize weights only (MatMul/Gemm/Gather with a per-block scheme); no data needed',
+    )
+    .option(
+      '--format <form>',
+      'block weights as qdq (DequantizeLinear-21) or matmulnbits (com.microsoft)',
+      oneOf(FORMATS),
+      'qdq',
+    )
+    .option(
+      '--clip <method>',
+      'block clipping range: rtn (full range) or mse (grid search per block)',
+      oneOf(CLIP_METHODS),
+      'rtn',
+    )
+    .option(
+      '--dynamic <scheme>',
+      'dynamic W8A8 for MatMul/Gemm: activations int8/per-token or uint8/per-tensor; no data needed',
     )
     .option('--report <report.json>', 'write the report as JSON')
     .option('--json', 'print the report as JSON on stdout instead of the table on stderr');

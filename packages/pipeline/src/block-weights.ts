@@ -1,0 +1,404 @@
+import {
+  type QParams,
+  type QuantSpec,
+  formatQuantSpec,
+  parseQuantSpec,
+  qparamsFromData,
+  quantizationSqnr,
+  quantize,
+  storageCost,
+} from '@qgrain/granularity';
+import { type Graph, type Model, OnnxDataType, readFloat, readInt, upgradeOpset } from '@qgrain/onnx';
+import {
+  type Backend,
+  type DType,
+  QgrainError,
+  Tensor,
+  float32ArrayToFloat16,
+  jsBackend,
+} from '@qgrain/tensor';
+import { type ClipMethod, searchClipping } from './clip-search.js';
+import { qdqAttributes } from './emit-qdq.js';
+import { type MatMulNBitsWeight, emitMatMulNBits, packMatMulNBits } from './matmul-nbits.js';
+import { planQuantization } from './plan.js';
+import type { QuantizeReport, WeightReport } from './quantize-model.js';
+import { weightView } from './weight-analysis.js';
+import type { WeightRole } from './weight-roles.js';
+
+/** The two forms a block-quantized weight can take in the written model. */
+export type WeightOnlyFormat = 'qdq' | 'matmulnbits';
+
+/** DequantizeLinear with block_size exists from opset 21 on. */
+export const BLOCKED_QDQ_OPSET = 21;
+
+/** Block sizes the weight-only path accepts: below 16 the scales cost more than they buy, above 256 block-wise is per-channel in all but name. */
+export const MIN_WEIGHT_BLOCK = 16;
+export const MAX_WEIGHT_BLOCK = 256;
+
+/** Integer types for block weights: what DequantizeLinear-21 and MatMulNBits both store. */
+const BLOCK_STORAGE = new Set(['int4', 'uint4', 'int8']);
+
+const F16_NBITS_NOTE = "MatMulNBits keeps float32 scales (they take A's type)";
+
+/** Default scheme of `--weights-only`: int4 blocks of 32 along the reduction axis, as GPTQ/AWQ/ORT's tools use. */
+export const DEFAULT_WEIGHT_ONLY_SCHEME = 'int4/per-block:32';
+
+/** Options of `quantizeWeightsOnly`. */
+export interface WeightOnlyOptions {
+  /** A per-block scheme, e.g. `int4/per-block:32/f16-scale` (default DEFAULT_WEIGHT_ONLY_SCHEME). */
+  readonly weights?: string;
+  readonly format?: WeightOnlyFormat;
+  /** Round-to-nearest on the full range (default) or a grid search of each block's clipping range. */
+  readonly clip?: ClipMethod;
+  /** Node names or op types that stay float. */
+  readonly exclude?: readonly string[];
+  readonly backend?: Backend;
+}
+
+/** A weight in the report, with what its stored form costs and, after a clip search, what it gained. */
+export interface BlockWeightReport extends WeightReport {
+  /** Stored bits per weight element: values, scales and zero points (MatMulNBits padding included). */
+  readonly bitsPerWeight: number;
+  /** The form written: blocked DequantizeLinear or MatMulNBits. */
+  readonly form: WeightOnlyFormat;
+  /** SQNR of round-to-nearest on the full range, for comparison with `sqnrDb` after a clip search. */
+  readonly rtnSqnrDb: number;
+}
+
+/** What `quantizeWeightsOnly` did; shaped like quantizeModel's report so the same document builder reads it. */
+export interface WeightOnlyReport extends QuantizeReport {
+  readonly weights: readonly BlockWeightReport[];
+  readonly totals: {
+    readonly elements: number;
+    readonly bytesBefore: number;
+    readonly bytesAfter: number;
+    readonly bitsPerWeight: number;
+  };
+}
+
+interface Candidate {
+  readonly initializer: string;
+  readonly nodes: string[];
+  readonly role: WeightRole;
+}
+
+/** MatMul/Gemm weights from the shared planner, plus Gather tables (embeddings), which it does not plan. */
+function candidates(model: Model, spec: string, exclude: readonly string[] | undefined): Candidate[] {
+  const plan = planQuantization(model, {
+    weights: spec,
+    weightsOnly: true,
+    include: ['MatMul', 'Gemm'],
+    ...(exclude ? { exclude } : {}),
+  });
+  const out: Candidate[] = plan.weights.map((w) => ({
+    initializer: w.initializer,
+    nodes: [...w.nodes],
+    role: w.role,
+  }));
+  const graph = model.graph;
+  for (const node of graph.nodes) {
+    if (node.opType !== 'Gather' || (node.domain !== '' && node.domain !== 'ai.onnx')) continue;
+    if (exclude && (exclude.includes(node.name) || exclude.includes('Gather'))) continue;
+    const init = graph.initializer(node.input[0]!);
+    if (init?.dims.length !== 2 || !['float32', 'float16'].includes(init.dtype ?? '')) continue;
+    // A table gathered along rows is read one row at a time: its blocks run along each row.
+    if (readInt(node, 'axis', 0) !== 0 || graph.initializer(node.input[1]!)) continue;
+    const existing = out.find((c) => c.initializer === init.name);
+    if (existing) {
+      existing.nodes.push(node.name);
+      continue;
+    }
+    out.push({
+      initializer: init.name,
+      nodes: [node.name],
+      role: {
+        op: 'Gather',
+        input: 0,
+        channelAxis: 0,
+        blockView: init.dims,
+        blockAxis: 1,
+        depthwise: false,
+        group: 1,
+      },
+    });
+  }
+  return out;
+}
+
+function checkSpec(spec: QuantSpec, text: string): void {
+  const g = spec.granularity;
+  if (g.kind !== 'per-block' || g.size < MIN_WEIGHT_BLOCK || g.size > MAX_WEIGHT_BLOCK) {
+    throw new QgrainError(
+      'invalid-spec',
+      `weight-only block quantization needs a per-block scheme with blocks of ${MIN_WEIGHT_BLOCK} to ${MAX_WEIGHT_BLOCK}, got '${text}'; e.g. int4/per-block:32`,
+    );
+  }
+  const storage =
+    spec.type.bits <= 4
+      ? `${spec.type.signed ? '' : 'u'}int4`
+      : `${spec.type.signed ? '' : 'u'}int${spec.type.bits}`;
+  if (!BLOCK_STORAGE.has(storage) || spec.reduceRange) {
+    throw new QgrainError(
+      'invalid-spec',
+      `weight-only block quantization stores int4, uint4 or int8, got '${text}'; use one of those types`,
+    );
+  }
+}
+
+/**
+ * Replaces a weight by its block-quantized integers behind an opset-21 DequantizeLinear (axis and
+ * block_size). A signed symmetric spec has all-zero zero points, which ONNX lets us omit; float16
+ * scales make DequantizeLinear output float16, so a Cast brings the weight back to its own type.
+ */
+function emitBlockedDequantize(
+  graph: Graph,
+  name: string,
+  dtype: DType,
+  values: Float32Array,
+  qp: QParams,
+  backend: Backend,
+): void {
+  const model = graph.model;
+  const storage = qp.range.storage as DType;
+  const qName = model.uniqueName(`${name}_quantized`);
+  const sName = model.uniqueName(`${name}_scale`);
+  graph.addInitializer(qName, new Tensor(storage, qp.shape, quantize(values, qp, backend) as Tensor['data']));
+  const f16 = qp.spec.scaleType === 'float16';
+  graph.addInitializer(
+    sName,
+    f16
+      ? new Tensor('float16', qp.scaleShape, float32ArrayToFloat16(qp.scale))
+      : new Tensor('float32', qp.scaleShape, Float32Array.from(qp.scale)),
+  );
+  const inputs = [qName, sName];
+  if (!(qp.spec.symmetric && qp.spec.type.signed)) {
+    const zName = model.uniqueName(`${name}_zero_point`);
+    const z = Tensor.zeros(storage, qp.scaleShape);
+    if (storage === 'int4' || storage === 'uint4') {
+      const packed = z.data as Uint8Array;
+      qp.zeroPoint.forEach((v, i) => {
+        packed[i >> 1]! |= (v & 0x0f) << ((i & 1) * 4);
+      });
+    } else (z.data as Int8Array).set(qp.zeroPoint);
+    graph.addInitializer(zName, z);
+    inputs.push(zName);
+  }
+  const output = model.uniqueName(`${name}_dequantized`);
+  const scaleType: DType = f16 ? 'float16' : 'float32';
+  const dqOut = scaleType === dtype ? output : model.uniqueName(`${name}_dequantized_${scaleType}`);
+  graph.replaceUses(name, output);
+  graph.addNode(
+    {
+      opType: 'DequantizeLinear',
+      name: model.uniqueName(`${name}_DequantizeLinear`),
+      inputs,
+      outputs: [dqOut],
+      attributes: qdqAttributes(qp),
+    },
+    0,
+  );
+  if (dqOut !== output) {
+    graph.addNode(
+      {
+        opType: 'Cast',
+        name: model.uniqueName(`${name}_Cast`),
+        inputs: [dqOut],
+        outputs: [output],
+        attributes: { to: dtype === 'float16' ? OnnxDataType.FLOAT16 : OnnxDataType.FLOAT },
+      },
+      1,
+    );
+  }
+  if (!graph.isUsed(name)) graph.removeInitializer(name);
+}
+
+/** Why a node cannot become MatMulNBits (it then keeps the QDQ form), or undefined when it can. */
+function nbitsBlocker(
+  graph: Graph,
+  nodeName: string,
+  spec: QuantSpec,
+  dims: readonly number[],
+  role: WeightRole,
+  dtype: DType,
+): string | undefined {
+  const node = graph.nodes.find((n) => n.name === nodeName);
+  if (!node) return 'node not found';
+  if (dtype !== 'float32') return `weight is ${dtype}; MatMulNBits scales take A's type, float32 here`;
+  if (role.op === 'Gather') return 'Gather reads a table, not a MatMul weight';
+  if (dims.length !== 2) return `weight has rank ${dims.length}; MatMulNBits takes a 2-D B`;
+  const g = spec.granularity;
+  if (
+    g.kind !== 'per-block' ||
+    (g.axis !== undefined && g.axis !== role.blockAxis && g.axis - 2 !== role.blockAxis)
+  )
+    return 'blocks do not run along the reduction axis';
+  if ((g.size & (g.size - 1)) !== 0) return `block size ${g.size} is not a power of 2`;
+  if (role.op === 'Gemm') {
+    if (readInt(node, 'transA', 0) !== 0 || readFloat(node, 'alpha', 1) !== 1)
+      return 'Gemm with transA or alpha';
+    if (node.input[2] && readFloat(node, 'beta', 1) !== 1) return 'Gemm with beta';
+  }
+  return undefined;
+}
+
+function transpose2d(values: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c]!;
+  return out;
+}
+
+/**
+ * Weight-only block quantization of MatMul and Gemm weights (and Gather tables): each weight is
+ * cut into blocks along its reduction axis, quantized by the Backend, and written either as an
+ * opset-21 blocked DequantizeLinear feeding the float op (`qdq`) or as onnxruntime's
+ * com.microsoft.MatMulNBits (`matmulnbits`; Gather tables, and nodes MatMulNBits cannot express,
+ * keep the QDQ form and a note says why). Activations stay float: no calibration data is needed.
+ */
+export function quantizeWeightsOnly(model: Model, options: WeightOnlyOptions = {}): WeightOnlyReport {
+  const backend = options.backend ?? jsBackend;
+  const text = options.weights ?? DEFAULT_WEIGHT_ONLY_SCHEME;
+  const spec = parseQuantSpec(text);
+  checkSpec(spec, text);
+  const format = options.format ?? 'qdq';
+  const graph = model.graph;
+  const from = model.opsetVersion() ?? BLOCKED_QDQ_OPSET;
+  const notes: string[] = [];
+  const list = candidates(model, text, options.exclude);
+  const plannedNodes = new Set(list.flatMap((c) => c.nodes));
+  const excluded = graph.nodes
+    .filter(
+      (n) =>
+        ['MatMul', 'Gemm'].includes(n.opType) &&
+        !plannedNodes.has(n.name) &&
+        graph.initializer(n.input[1] ?? ''),
+    )
+    .map((n) => n.name);
+
+  // Decide each weight's form first: the opset is raised only when some weight stays QDQ.
+  interface Work extends Candidate {
+    readonly values: Float32Array;
+    readonly dtype: DType;
+    readonly qp: QParams;
+    readonly rtnSqnrDb: number;
+    readonly view: ReturnType<typeof weightView>;
+    readonly nbits: boolean;
+  }
+  const work: Work[] = [];
+  for (const c of list) {
+    const init = graph.initializer(c.initializer)!;
+    const dtype = init.dtype!;
+    let values = init.toTensor().toFloat32();
+    let nbits = false;
+    if (format === 'matmulnbits') {
+      const blockers = c.nodes
+        .map((n) => nbitsBlocker(graph, n, spec, init.dims, c.role, dtype))
+        .filter((b) => b !== undefined);
+      // Every reader must take MatMulNBits, or the float weight would have to stay for the others.
+      const readers = graph.consumers(c.initializer).length;
+      if (blockers.length === 0 && readers === c.nodes.length) nbits = true;
+      else
+        notes.push(
+          `${c.initializer}: kept as blocked DequantizeLinear (${blockers[0] ?? 'read by other ops too'})`,
+        );
+    }
+    let view = weightView(spec, init.dims, c.role);
+    if (nbits && c.role.blockAxis === 1) {
+      // Gemm with transB stores B as [N, K]; MatMulNBits wants blocks along K of a [K, N] view.
+      values = transpose2d(values, init.dims[0]!, init.dims[1]!);
+      view = { shape: [init.dims[1]!, init.dims[0]!], context: { channelAxis: 1, blockAxis: 0 } };
+    }
+    const rtn = qparamsFromData(values, view.shape, spec, {
+      backend,
+      context: view.context,
+      name: c.initializer,
+    });
+    const rtnSqnrDb = quantizationSqnr(values, rtn, backend);
+    const qp = options.clip === 'mse' ? searchClipping(values, rtn) : rtn;
+    work.push({ ...c, values, dtype, qp, rtnSqnrDb, view, nbits });
+  }
+  const needsQdq = work.some((w) => !w.nbits);
+  const upgrade = needsQdq ? upgradeOpset(model, BLOCKED_QDQ_OPSET) : { from, to: from };
+
+  const reports: BlockWeightReport[] = [];
+  for (const w of work) {
+    const init = graph.initializer(w.initializer)!;
+    const bytesBefore = init.byteLength ?? w.values.length * 4;
+    const sqnrDb = quantizationSqnr(w.values, w.qp, backend);
+    let bytesAfter: number;
+    if (w.nbits) {
+      const packed = packMatMulNBits(w.values, w.qp, backend);
+      bytesAfter = packed.bytes;
+      emitNBitsReaders(graph, w, packed);
+      if (spec.scaleType === 'float16' && !notes.some((n) => n.startsWith(F16_NBITS_NOTE)))
+        notes.push(`${F16_NBITS_NOTE}, not float16; their bits per weight count float32 scales`);
+    } else {
+      emitBlockedDequantize(graph, w.initializer, w.dtype, w.values, w.qp, backend);
+      bytesAfter = storageCost(w.view.shape, spec, w.view.context).bytes;
+    }
+    reports.push({
+      name: w.initializer,
+      nodes: w.nodes,
+      op: w.role.op,
+      shape: init.dims,
+      depthwise: false,
+      scheme: formatQuantSpec(spec),
+      sqnrDb,
+      rtnSqnrDb: w.rtnSqnrDb,
+      bytesBefore,
+      bytesAfter,
+      bitsPerWeight: (bytesAfter * 8) / w.values.length,
+      form: w.nbits ? 'matmulnbits' : 'qdq',
+    });
+  }
+  const elements = work.reduce((a, w) => a + w.values.length, 0);
+  const bytesBefore = reports.reduce((a, r) => a + r.bytesBefore, 0);
+  const bytesAfter = reports.reduce((a, r) => a + r.bytesAfter, 0);
+  return {
+    opset: { from: upgrade.from, to: upgrade.to },
+    weights: reports,
+    activations: [],
+    biases: [],
+    excluded,
+    calibration: undefined,
+    notes,
+    totals: {
+      elements,
+      bytesBefore,
+      bytesAfter,
+      bitsPerWeight: elements > 0 ? (bytesAfter * 8) / elements : 0,
+    },
+  };
+}
+
+/** Rewrites every reader of a weight as MatMulNBits over one shared packed copy. */
+function emitNBitsReaders(
+  graph: Graph,
+  w: { initializer: string; nodes: readonly string[]; role: WeightRole },
+  packed: MatMulNBitsWeight,
+): void {
+  let shared: string[] | undefined;
+  for (const nodeName of w.nodes) {
+    const node = graph.nodes.find((n) => n.name === nodeName)!;
+    const activation = node.input[0]!;
+    const output = node.output[0]!;
+    if (w.role.op === 'Gemm' && node.input[2]) {
+      // Gemm's C (beta 1, checked) is added after the product, which is all MatMulNBits computes.
+      const product = graph.model.uniqueName(`${output}_product`);
+      const bias = node.input[2];
+      const at = graph.nodes.indexOf(node);
+      shared = emitMatMulNBits(graph, node, activation, product, w.initializer, packed, shared);
+      graph.addNode(
+        {
+          opType: 'Add',
+          name: graph.model.uniqueName(`${nodeName}_bias`),
+          inputs: [product, bias],
+          outputs: [output],
+        },
+        at + 1,
+      );
+    } else {
+      shared = emitMatMulNBits(graph, node, activation, output, w.initializer, packed, shared);
+    }
+  }
+  if (!graph.isUsed(w.initializer)) graph.removeInitializer(w.initializer);
+}
