@@ -358,6 +358,7 @@ export function quantizeWeightsOnly(model: Model, options: WeightOnlyOptions = {
     weights: reports,
     activations: [],
     biases: [],
+    nodeInputs: {},
     excluded,
     calibration: undefined,
     notes,

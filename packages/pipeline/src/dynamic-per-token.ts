@@ -270,6 +270,7 @@ export function quantizeDynamic(model: Model, options: DynamicOptions = {}): Dyn
     weights: reports,
     activations: [],
     biases: [],
+    nodeInputs: {},
     excluded,
     calibration: undefined,
     notes,

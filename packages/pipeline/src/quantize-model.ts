@@ -71,6 +71,8 @@ export interface QuantizeReport {
   readonly activations: readonly ActivationReport[];
   readonly biases: ReadonlyArray<{ name: string; node: string; quantized: boolean; note?: string }>;
   readonly excluded: readonly string[];
+  /** The activation each quantized node reads as its data input (input 0), before Q/DQ renamed it. */
+  readonly nodeInputs: Readonly<Record<string, string>>;
   readonly calibration:
     | { readonly method: string; readonly batches: number; readonly passes: number }
     | undefined;
@@ -121,6 +123,10 @@ export async function quantizeModel(
 
   // 2. Activations (first: their scales bound the weight scales that int32 biases allow).
   const graph = model.graph;
+  const nodeInputs: Record<string, string> = {};
+  for (const node of graph.nodes) {
+    if (plan.weights.some((w) => w.nodes.includes(node.name))) nodeInputs[node.name] = node.input[0]!;
+  }
   const activationReports: ActivationReport[] = [];
   const activationScales = new Map<string, number>();
   for (const a of plan.activations) {
@@ -226,6 +232,7 @@ export async function quantizeModel(
       activations: activationReports,
       biases: biasReports,
       excluded: plan.excluded,
+      nodeInputs,
       calibration,
       notes,
     },

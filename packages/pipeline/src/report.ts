@@ -70,11 +70,12 @@ export function buildReportDocument(args: {
 }): QuantizationReportDocument {
   const { report, comparison } = args;
   const layerSqnr = new Map(comparison?.layers.map((l) => [l.name, l.sqnrDb]) ?? []);
-  const inputs = new Map(report.activations.flatMap((a) => a.for.map((node) => [node, a] as const)));
+  const activations = new Map(report.activations.map((a) => [a.tensor, a]));
   const rows: LayerRow[] = [];
   for (const w of report.weights) {
     for (const node of w.nodes) {
-      const a = inputs.get(node);
+      const input = report.nodeInputs[node];
+      const a = input === undefined ? undefined : activations.get(input);
       const out = args.nodeOutputs.get(node);
       rows.push({
         node,
