@@ -8,7 +8,7 @@
 //   tsx --tsconfig ../../tsconfig.json bench/int4-blocks.ts [--params 200e6] [--hidden 4096]
 //       [--format qdq|matmulnbits] [--backend js|wasm] [--json]
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,10 +128,7 @@ if (phase && dir) {
         ? await plainCopy(dir)
         : await quantize(dir);
   const seconds = (performance.now() - start) / 1000;
-  // maxRSS is in KiB.
-  process.stdout.write(
-    `${JSON.stringify({ seconds, peakRssBytes: process.resourceUsage().maxRSS * 1024, ...extra })}\n`,
-  );
+  process.stdout.write(`${JSON.stringify({ seconds, peakRssBytes: peakRss(), ...extra })}\n`);
 } else {
   const folder = mkdtempSync(join(tmpdir(), 'qgrain-int4-bench-'));
   try {
@@ -169,4 +166,20 @@ if (phase && dir) {
   } finally {
     rmSync(folder, { recursive: true, force: true });
   }
+}
+
+/**
+ * This process's peak RSS in bytes: VmHWM, which starts afresh with the process's own address
+ * space (getrusage's maxRSS, in KiB, can carry the parent's peak over through fork; it is the
+ * fallback where /proc is missing).
+ */
+function peakRss(): number {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kib = /VmHWM:\s+(\d+)/.exec(status)?.[1];
+    if (kib) return Number(kib) * 1024;
+  } catch {
+    // not Linux: fall through
+  }
+  return process.resourceUsage().maxRSS * 1024;
 }
