@@ -75,11 +75,11 @@ describe('quantizeModel on a small CNN', () => {
     const tied = report.weights.find((w) => w.name === 'tied')!;
     expect(tied.nodes).toEqual(['conv_a', 'conv_b']);
     const inits = model.graph.initializers();
-    expect(inits.filter((i) => i.name.startsWith('tied_quantized'))).toHaveLength(1);
+    expect(inits.filter((i) => i.name.startsWith('tied_q'))).toHaveLength(1);
     expect(inits.find((i) => i.name === 'tied')).toBeUndefined();
     const conv = (name: string) => model.graph.nodes.find((n) => n.name === name)!;
     expect(conv('conv_a').input[1]).toBe(conv('conv_b').input[1]);
-    for (const w of inits.filter((i) => i.name.endsWith('_quantized') && !i.name.startsWith('b'))) {
+    for (const w of inits.filter((i) => i.name.endsWith('_q') && !i.name.startsWith('b'))) {
       expect(['int8', 'int32']).toContain(w.dtype);
     }
   });
@@ -93,7 +93,7 @@ describe('quantizeModel on a small CNN', () => {
         (n) => n.includes("weight 'w_c' channel 0: scale widened") && n.includes("bias 'b_c'"),
       ),
     ).toBe(true);
-    const q = model.graph.initializers().find((i) => i.name.startsWith('b_c_quantized'))!;
+    const q = model.graph.initializers().find((i) => i.name.startsWith('b_c_q'))!;
     expect(q.dtype).toBe('int32');
   });
 
