@@ -72,6 +72,18 @@ function groupParams(lo: number, hi: number, spec: QuantSpec, range: QuantRange)
   return [scale, zeroPoint];
 }
 
+/** What both ways of building QParams start from: the spec resolved for this tensor's shape. */
+function resolveFor(spec: QuantSpec, shape: readonly number[], options: QParamsOptions) {
+  const granularity = resolveGranularity(spec.granularity, shape, options.context);
+  return {
+    granularity,
+    layout: layoutOf(granularity, shape),
+    range: quantRangeOf(spec),
+    scaleShape: scaleShapeOf(granularity, shape),
+    where: options.name ? `tensor '${options.name}'` : `tensor of shape ${formatShape(shape)}`,
+  };
+}
+
 /**
  * QParams from each group's observed (min, max). The range is first widened to contain 0; an
  * empty group (min > max, as left by an observer that saw nothing) counts as [0, 0].
@@ -83,10 +95,7 @@ export function qparamsFromRanges(
   shape: readonly number[],
   options: QParamsOptions = {},
 ): QParams {
-  const granularity = resolveGranularity(spec.granularity, shape, options.context);
-  const layout = layoutOf(granularity, shape);
-  const range = quantRangeOf(spec);
-  const where = options.name ? `tensor '${options.name}'` : `tensor of shape ${formatShape(shape)}`;
+  const { granularity, layout, range, scaleShape, where } = resolveFor(spec, shape, options);
   if (min.length !== layout.groups || max.length !== layout.groups) {
     throw new QgrainError(
       'shape-mismatch',
@@ -115,7 +124,7 @@ export function qparamsFromRanges(
     range,
     scale,
     zeroPoint,
-    scaleShape: scaleShapeOf(granularity, shape),
+    scaleShape,
   };
 }
 
@@ -127,10 +136,7 @@ export function qparamsFromValues(
   shape: readonly number[],
   options: QParamsOptions = {},
 ): QParams {
-  const granularity = resolveGranularity(spec.granularity, shape, options.context);
-  const layout = layoutOf(granularity, shape);
-  const range = quantRangeOf(spec);
-  const where = options.name ? `tensor '${options.name}'` : `tensor of shape ${formatShape(shape)}`;
+  const { granularity, layout, range, scaleShape, where } = resolveFor(spec, shape, options);
   if (scale.length !== layout.groups || zeroPoint.length !== layout.groups) {
     throw new QgrainError(
       'shape-mismatch',
@@ -161,7 +167,7 @@ export function qparamsFromValues(
     range,
     scale: Float32Array.from(scale),
     zeroPoint: Int32Array.from(zeroPoint),
-    scaleShape: scaleShapeOf(granularity, shape),
+    scaleShape,
   };
 }
 

@@ -1,20 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readmeExamples, runExample } from '@qgrain/test-harness';
+import { describeReadmeExamples } from '@qgrain/test-harness';
 import { describe, expect, it } from 'vitest';
 
 const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-describe('README and examples (run against the built package)', () => {
-  const examples = readmeExamples(join(packageDir, 'README.md'));
-  it('has a runnable example', () => {
-    expect(examples.length).toBeGreaterThan(0);
-  });
-  it.each(examples)('README example at line $line prints what the README says', ({ code, expected }) => {
-    expect(runExample(packageDir, code)).toBe(expected);
-  });
+describeReadmeExamples(packageDir);
 
+describe('the depthwise example', () => {
   it('the depthwise example shows per-channel at least 20 dB above per-tensor', () => {
     const out = execFileSync(process.execPath, [join(packageDir, 'examples/depthwise-granularity.mjs')], {
       encoding: 'utf8',

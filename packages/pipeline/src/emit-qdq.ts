@@ -67,27 +67,49 @@ export function emitWeightDequantize(
   qp: QParams,
   backend: Backend = jsBackend,
 ): string {
-  const model = graph.model;
   const storage = qp.range.storage as DType;
   const quantized = new Tensor(storage, qp.shape, quantize(values, qp, backend) as Tensor['data']);
-  const names = qdqNames(model, name);
-  const { quantized: qName, scale: scaleName, zeroPoint: zpName, dequantized: output } = names;
-  graph.addInitializer(qName, quantized);
-  graph.addInitializer(scaleName, new Tensor('float32', qp.scaleShape, Float32Array.from(qp.scale)));
-  graph.addInitializer(zpName, zeroPointTensor(qp));
-  graph.replaceUses(name, output);
+  return replaceWithDequantize(
+    graph,
+    name,
+    quantized,
+    new Tensor('float32', qp.scaleShape, Float32Array.from(qp.scale)),
+    zeroPointTensor(qp),
+    qdqAttributes(qp),
+  );
+}
+
+/**
+ * Swaps the constant `name` for integers, scale and zero point initializers read by one
+ * DequantizeLinear (placed first: it depends on constants only). Every reader of `name` reads
+ * the dequantized value instead, so a tied constant is converted once; the float initializer is
+ * dropped when nothing else reads it. Returns the dequantized value's name.
+ */
+function replaceWithDequantize(
+  graph: Graph,
+  name: string,
+  quantized: Tensor,
+  scale: Tensor,
+  zeroPoint: Tensor,
+  attributes: Record<string, number>,
+): string {
+  const names = qdqNames(graph.model, name);
+  graph.addInitializer(names.quantized, quantized);
+  graph.addInitializer(names.scale, scale);
+  graph.addInitializer(names.zeroPoint, zeroPoint);
+  graph.replaceUses(name, names.dequantized);
   graph.addNode(
     {
       opType: 'DequantizeLinear',
       name: names.dequantizeNode,
-      inputs: [qName, scaleName, zpName],
-      outputs: [output],
-      attributes: qdqAttributes(qp),
+      inputs: [names.quantized, names.scale, names.zeroPoint],
+      outputs: [names.dequantized],
+      attributes,
     },
     0,
   );
   if (!graph.isUsed(name)) graph.removeInitializer(name);
-  return output;
+  return names.dequantized;
 }
 
 /**
@@ -181,7 +203,6 @@ export function emitBiasDequantize(
   inputScale: number,
   weightScale: Float32Array,
 ): BiasOutcome {
-  const model = graph.model;
   const channels = bias.length;
   const scale = new Float32Array(channels);
   const q = new Int32Array(channels);
@@ -197,22 +218,13 @@ export function emitBiasDequantize(
     }
     q[c] = v;
   }
-  const names = qdqNames(model, name);
-  const { quantized: qName, scale: scaleName, zeroPoint: zpName, dequantized: output } = names;
-  graph.addInitializer(qName, new Tensor('int32', [channels], q));
-  graph.addInitializer(scaleName, new Tensor('float32', [channels], scale));
-  graph.addInitializer(zpName, new Tensor('int32', [channels], new Int32Array(channels)));
-  graph.replaceUses(name, output);
-  graph.addNode(
-    {
-      opType: 'DequantizeLinear',
-      name: names.dequantizeNode,
-      inputs: [qName, scaleName, zpName],
-      outputs: [output],
-      attributes: { axis: 0 },
-    },
-    0,
+  const output = replaceWithDequantize(
+    graph,
+    name,
+    new Tensor('int32', [channels], q),
+    new Tensor('float32', [channels], scale),
+    new Tensor('int32', [channels], new Int32Array(channels)),
+    { axis: 0 },
   );
-  if (!graph.isUsed(name)) graph.removeInitializer(name);
   return { quantized: true, name: output };
 }

@@ -11,3 +11,4 @@ export { type ReadmeExample, readmeExamples, runExample } from './readme-example
 export { characterErrorRate, ctcGreedyDecode, editDistance, loadPaddleDictionary, maskIoU } from './ocr.js';
 export { type NpyArray, firstSamples, ocrCalibrationDir, readNpy } from './npy.js';
 export { type InputOverride, realModelInputs, runSession, seededFeeds } from './ort-feeds.js';
+export { describeReadmeExamples } from './readme-suite.js';
