@@ -77,4 +77,16 @@ describe('qgrain quantize --weights-only / --dynamic (no calibration data)', () 
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/dynamic activations are int8\/per-token or uint8\/per-tensor/);
   });
+
+  it('--weights-only with an explicit int8/per-channel quantizes every weight op, Conv included', async () => {
+    const out = join(work, 'rec-int8-weights.onnx');
+    const { code, doc } = await quantize(['-o', out, '--weights-only', '--weights', 'int8/per-channel']);
+    expect(code).toBe(0);
+    const ops = new Set(doc.layers.map((l) => l.op));
+    expect(ops.has('Conv')).toBe(true);
+    expect(ops.has('MatMul')).toBe(true);
+    expect(doc.layers.every((l) => l.scheme === 'int8/per-channel' && l.input === null)).toBe(true);
+    // int8 weights: about a quarter of the float file.
+    expect(statSync(out).size / statSync(realModel('ppocr-v4-rec').path).size).toBeLessThan(0.3);
+  });
 });

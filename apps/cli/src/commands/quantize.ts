@@ -35,7 +35,8 @@ interface QuantizeCommandOptions extends DataOptions {
   readonly output: string;
   readonly calibration?: string;
   readonly method: string;
-  readonly weights: string;
+  /** Undefined when not given: the default depends on the mode (see weightsScheme). */
+  readonly weights?: string;
   readonly activations: string;
   readonly exclude?: readonly string[];
   readonly report?: string;
@@ -234,7 +235,7 @@ export async function quantizeCommand(
       result = {
         report: quantizeDynamic(model, {
           activations: options.dynamic,
-          weights: options.weights,
+          weights: weightsScheme(options),
           ...(options.exclude ? { exclude: options.exclude } : {}),
           backend,
         }),
@@ -242,7 +243,7 @@ export async function quantizeCommand(
     } else
       result = await quantizeModel(model, {
         ...(options.weightsOnly ? { weightsOnly: true } : {}),
-        weights: options.weights,
+        weights: weightsScheme(options),
         activations: options.activations,
         method: options.method,
         ...(options.exclude ? { exclude: options.exclude } : {}),
@@ -277,7 +278,7 @@ export async function quantizeCommand(
     input: model.source,
     output,
     settings: {
-      weights: blockWeights ? weightsScheme(options) : options.weights,
+      weights: weightsScheme(options),
       activations: options.weightsOnly ? 'float' : (options.dynamic ?? options.activations),
       mode: options.weightsOnly ? 'weights-only' : options.dynamic ? 'dynamic' : 'static',
       ...(blockWeights ? { format: options.format, clip: options.clip } : {}),
@@ -303,11 +304,9 @@ export async function quantizeCommand(
   return full;
 }
 
-/** `--weights` as given; with --weights-only and the default left alone, the block default. */
+/** `--weights` as given, else the mode's default: int4 blocks for --weights-only, int8 per channel otherwise. */
 function weightsScheme(options: QuantizeCommandOptions): string {
-  return options.weightsOnly && options.weights === DEFAULT_WEIGHT_SCHEME
-    ? DEFAULT_WEIGHT_ONLY_SCHEME
-    : options.weights;
+  return options.weights ?? (options.weightsOnly ? DEFAULT_WEIGHT_ONLY_SCHEME : DEFAULT_WEIGHT_SCHEME);
 }
 
 /**
@@ -358,7 +357,10 @@ export function addQuantizeCommand(program: Command, io: CliIO): void {
       'calibration method: minmax, percentile[:P], entropy or mse',
       DEFAULT_CALIBRATION_METHOD,
     )
-    .option('--weights <scheme>', 'weight scheme', DEFAULT_WEIGHT_SCHEME)
+    .option(
+      '--weights <scheme>',
+      `weight scheme (default ${DEFAULT_WEIGHT_SCHEME}; ${DEFAULT_WEIGHT_ONLY_SCHEME} with --weights-only)`,
+    )
     .option('--activations <scheme>', 'activation scheme (per-tensor)', DEFAULT_ACTIVATION_SCHEME)
     .option('--exclude <node|op,...>', 'node names or op types to keep float (repeatable)', commaList)
     .option(
