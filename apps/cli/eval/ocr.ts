@@ -124,7 +124,7 @@ try {
       `det: text-mask IoU vs float (p > ${DET_MASK_THRESHOLD}) ${pooled.toFixed(4)} over ${detEval.shape[0]} pages (per page ${pages.map((p) => p.toFixed(3)).join(' ')}); size ${((result.det.bytes_int8 / result.det.bytes_float) * 100).toFixed(1)}% of float`,
     );
     console.log(
-      `rec: CER float ${pct(cerFloat)}, int8 ${pct(cerInt8)} (+${result.rec.cer_increase_points.toFixed(2)} points) over ${recEval.shape[0]} lines; size ${((result.rec.bytes_int8 / result.rec.bytes_float) * 100).toFixed(1)}% of float`,
+      `rec: CER float ${pct(cerFloat)}, int8 ${pct(cerInt8)} (${result.rec.cer_increase_points >= 0 ? '+' : ''}${result.rec.cer_increase_points.toFixed(2)} points) over ${recEval.shape[0]} lines; size ${((result.rec.bytes_int8 / result.rec.bytes_float) * 100).toFixed(1)}% of float`,
     );
   }
 } finally {
