@@ -96,7 +96,9 @@ try {
   console.log(
     `peak memory over file size: ${((reading - idle) / modelBytes).toFixed(2)} (1.00 = one copy of the file; weights are views into it)`,
   );
-  if (ratio > TARGET_RATIO) process.exitCode = 1;
+  // A missed target is reported, not fatal: `pnpm bench` runs every bench and prints them all;
+  // `--strict` turns it into a failing exit code.
+  if (ratio > TARGET_RATIO && process.argv.includes('--strict')) process.exitCode = 1;
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

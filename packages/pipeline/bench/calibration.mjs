@@ -184,4 +184,6 @@ else {
     );
   }
 }
-if (rows.some((r) => r.ratio > r.target)) process.exitCode = 1;
+// A missed target is reported, not fatal, so `pnpm bench` goes on to the next bench; `--strict`
+// turns it into a failing exit code.
+if (process.argv.includes('--strict') && rows.some((r) => r.ratio > r.target)) process.exitCode = 1;
