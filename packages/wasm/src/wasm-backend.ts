@@ -332,6 +332,39 @@ class WasmKernels implements WasmBackend {
     return bounded(qmin) && bounded(qmax) ? this.k.quantFits(s.groupB, zeroPoint.length) : 0;
   }
 
+  /**
+   * The setup every per-group quant kernel shares: argument checks, the wasm offsets of arguments
+   * that already live in wasm memory, scratch space (which may grow the memory, so the arguments
+   * come back revived), and the scales, zero points and layout loaded for the kernel. `out` is
+   * absent for kernels that only read (quantError).
+   */
+  private beginQuant<I extends Float32Array | QuantStorage, O extends Float32Array | QuantStorage>(
+    input: I,
+    out: O | undefined,
+    elements: number,
+    layout: GroupLayout,
+    scale: Float32Array,
+    zeroPoint: Int32Array,
+    range: QuantRange,
+  ) {
+    assertLayoutFits(layout, elements);
+    checkGroups(layout, scale, zeroPoint);
+    const [inputOffset, scaleOffset, zpOffset, outOffset] = out
+      ? this.offsets(input, scale, zeroPoint, out)
+      : [...this.offsets(input, scale, zeroPoint), -1];
+    const s = this.scratch(layout.groups * 4);
+    const fast = this.loadQParams(s, this.revive(scale, scaleOffset), this.revive(zeroPoint, zpOffset), range);
+    this.setLayout(layout);
+    return {
+      s,
+      fast,
+      input: this.revive(input, inputOffset),
+      inputOffset,
+      out: out === undefined ? undefined : this.revive(out, outOffset),
+      outOffset,
+    };
+  }
+
   quantize(
     x: Float32Array,
     layout: GroupLayout,
@@ -340,18 +373,12 @@ class WasmKernels implements WasmBackend {
     range: QuantRange,
     out: QuantStorage,
   ): void {
-    assertLayoutFits(layout, x.length);
-    checkGroups(layout, scale, zeroPoint);
     const info = STORAGE[range.storage];
     const packed = isPacked(range.storage);
-    const [xr, outr, scaler, zpr] = this.offsets(x, out, scale, zeroPoint);
-    const s = this.scratch(layout.groups * 4);
-    x = this.revive(x, xr);
-    out = this.revive(out, outr);
-    scale = this.revive(scale, scaler);
-    zeroPoint = this.revive(zeroPoint, zpr);
-    const fast = this.loadQParams(s, scale, zeroPoint, range);
-    this.setLayout(layout);
+    const call = this.beginQuant(x, out, x.length, layout, scale, zeroPoint, range);
+    const { s, fast, inputOffset: xr, outOffset: outr } = call;
+    x = call.input;
+    out = call.out!;
     for (let c0 = 0; c0 < x.length; c0 += CHUNK_ELEMENTS) {
       const len = Math.min(CHUNK_ELEMENTS, x.length - c0);
       const xBase = this.floatInput(x, xr, c0, len, s.chunkIn);
@@ -401,18 +428,12 @@ class WasmKernels implements WasmBackend {
     range: QuantRange,
     out: Float32Array,
   ): void {
-    assertLayoutFits(layout, out.length);
-    checkGroups(layout, scale, zeroPoint);
     const info = STORAGE[range.storage];
     const packed = isPacked(range.storage);
-    const [qr, outr, scaler, zpr] = this.offsets(q, out, scale, zeroPoint);
-    const s = this.scratch(layout.groups * 4);
-    q = this.revive(q, qr);
-    out = this.revive(out, outr);
-    scale = this.revive(scale, scaler);
-    zeroPoint = this.revive(zeroPoint, zpr);
-    this.loadQParams(s, scale, zeroPoint, range);
-    this.setLayout(layout);
+    const call = this.beginQuant(q, out, out.length, layout, scale, zeroPoint, range);
+    const { s, inputOffset: qr, outOffset: outr } = call;
+    q = call.input;
+    out = call.out!;
     for (let c0 = 0; c0 < out.length; c0 += CHUNK_ELEMENTS) {
       const len = Math.min(CHUNK_ELEMENTS, out.length - c0);
       // Bring the stored integers to i32 at chunkMid (or use them in place when already i32).
@@ -453,16 +474,10 @@ class WasmKernels implements WasmBackend {
     range: QuantRange,
     out: Float32Array,
   ): void {
-    assertLayoutFits(layout, x.length);
-    checkGroups(layout, scale, zeroPoint);
-    const [xr, outr, scaler, zpr] = this.offsets(x, out, scale, zeroPoint);
-    const s = this.scratch(layout.groups * 4);
-    x = this.revive(x, xr);
-    out = this.revive(out, outr);
-    scale = this.revive(scale, scaler);
-    zeroPoint = this.revive(zeroPoint, zpr);
-    const fast = this.loadQParams(s, scale, zeroPoint, range);
-    this.setLayout(layout);
+    const call = this.beginQuant(x, out, x.length, layout, scale, zeroPoint, range);
+    const { s, fast, inputOffset: xr, outOffset: outr } = call;
+    x = call.input;
+    out = call.out!;
     for (let c0 = 0; c0 < x.length; c0 += CHUNK_ELEMENTS) {
       const len = Math.min(CHUNK_ELEMENTS, x.length - c0);
       const xBase = this.floatInput(x, xr, c0, len, s.chunkIn);
@@ -479,15 +494,9 @@ class WasmKernels implements WasmBackend {
     zeroPoint: Int32Array,
     range: QuantRange,
   ): QuantErrorSums {
-    assertLayoutFits(layout, x.length);
-    checkGroups(layout, scale, zeroPoint);
-    const [xr, scaler, zpr] = this.offsets(x, scale, zeroPoint);
-    const s = this.scratch(layout.groups * 4);
-    x = this.revive(x, xr);
-    scale = this.revive(scale, scaler);
-    zeroPoint = this.revive(zeroPoint, zpr);
-    const fast = this.loadQParams(s, scale, zeroPoint, range);
-    this.setLayout(layout);
+    const call = this.beginQuant(x, undefined, x.length, layout, scale, zeroPoint, range);
+    const { s, fast, inputOffset: xr } = call;
+    x = call.input;
     this.k.resetError();
     for (let c0 = 0; c0 < x.length; c0 += CHUNK_ELEMENTS) {
       const len = Math.min(CHUNK_ELEMENTS, x.length - c0);
