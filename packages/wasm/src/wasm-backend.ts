@@ -353,7 +353,12 @@ class WasmKernels implements WasmBackend {
       ? this.offsets(input, scale, zeroPoint, out)
       : [...this.offsets(input, scale, zeroPoint), -1];
     const s = this.scratch(layout.groups * 4);
-    const fast = this.loadQParams(s, this.revive(scale, scaleOffset), this.revive(zeroPoint, zpOffset), range);
+    const fast = this.loadQParams(
+      s,
+      this.revive(scale, scaleOffset),
+      this.revive(zeroPoint, zpOffset),
+      range,
+    );
     this.setLayout(layout);
     return {
       s,
