@@ -76,10 +76,12 @@ function groupParams(lo: number, hi: number, spec: QuantSpec, range: QuantRange)
 function resolveFor(spec: QuantSpec, shape: readonly number[], options: QParamsOptions) {
   const granularity = resolveGranularity(spec.granularity, shape, options.context);
   return {
-    granularity,
-    layout: layoutOf(granularity, shape),
-    range: quantRangeOf(spec),
-    scaleShape: scaleShapeOf(granularity, shape),
+    resolved: {
+      granularity,
+      layout: layoutOf(granularity, shape),
+      range: quantRangeOf(spec),
+      scaleShape: scaleShapeOf(granularity, shape),
+    },
     where: options.name ? `tensor '${options.name}'` : `tensor of shape ${formatShape(shape)}`,
   };
 }
@@ -95,7 +97,8 @@ export function qparamsFromRanges(
   shape: readonly number[],
   options: QParamsOptions = {},
 ): QParams {
-  const { granularity, layout, range, scaleShape, where } = resolveFor(spec, shape, options);
+  const { resolved, where } = resolveFor(spec, shape, options);
+  const { layout, range } = resolved;
   if (min.length !== layout.groups || max.length !== layout.groups) {
     throw new QgrainError(
       'shape-mismatch',
@@ -116,16 +119,7 @@ export function qparamsFromRanges(
     }
     [scale[g], zeroPoint[g]] = groupParams(Math.min(lo, 0), Math.max(hi, 0), spec, range);
   }
-  return {
-    spec,
-    shape,
-    granularity,
-    layout,
-    range,
-    scale,
-    zeroPoint,
-    scaleShape,
-  };
+  return { spec, shape, ...resolved, scale, zeroPoint };
 }
 
 /** QParams from explicit scales and zero points (a user override), checked against the spec. */
@@ -136,7 +130,8 @@ export function qparamsFromValues(
   shape: readonly number[],
   options: QParamsOptions = {},
 ): QParams {
-  const { granularity, layout, range, scaleShape, where } = resolveFor(spec, shape, options);
+  const { resolved, where } = resolveFor(spec, shape, options);
+  const { layout, range } = resolved;
   if (scale.length !== layout.groups || zeroPoint.length !== layout.groups) {
     throw new QgrainError(
       'shape-mismatch',
@@ -159,16 +154,7 @@ export function qparamsFromValues(
       );
     }
   }
-  return {
-    spec,
-    shape,
-    granularity,
-    layout,
-    range,
-    scale: Float32Array.from(scale),
-    zeroPoint: Int32Array.from(zeroPoint),
-    scaleShape,
-  };
+  return { spec, shape, ...resolved, scale: Float32Array.from(scale), zeroPoint: Int32Array.from(zeroPoint) };
 }
 
 /** Options for measuring QParams from a tensor's own values (weights). */

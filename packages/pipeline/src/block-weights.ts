@@ -20,7 +20,7 @@ import {
 import { type ClipMethod, searchClipping } from './clip-search.js';
 import { qdqAttributes } from './emit-qdq.js';
 import { type MatMulNBitsWeight, emitMatMulNBits, packMatMulNBits } from './matmul-nbits.js';
-import { planQuantization } from './plan.js';
+import { planMatMulWeights, transpose2d } from './plan.js';
 import type { QuantizeReport, WeightReport } from './quantize-model.js';
 import { weightView } from './weight-analysis.js';
 import type { WeightRole } from './weight-roles.js';
@@ -84,12 +84,7 @@ interface Candidate {
 
 /** MatMul/Gemm weights from the shared planner, plus Gather tables (embeddings), which it does not plan. */
 function candidates(model: Model, spec: string, exclude: readonly string[] | undefined): Candidate[] {
-  const plan = planQuantization(model, {
-    weights: spec,
-    weightsOnly: true,
-    include: ['MatMul', 'Gemm'],
-    ...(exclude ? { exclude } : {}),
-  });
+  const plan = planMatMulWeights(model, spec, exclude);
   const out: Candidate[] = plan.weights.map((w) => ({
     initializer: w.initializer,
     nodes: [...w.nodes],
@@ -239,12 +234,6 @@ function nbitsBlocker(
     if (node.input[2] && readFloat(node, 'beta', 1) !== 1) return 'Gemm with beta';
   }
   return undefined;
-}
-
-function transpose2d(values: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(values.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c]!;
-  return out;
 }
 
 /**

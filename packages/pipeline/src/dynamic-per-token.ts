@@ -16,7 +16,7 @@ import {
   upgradeOpset,
 } from '@qgrain/onnx';
 import { type Backend, QgrainError, Tensor, jsBackend } from '@qgrain/tensor';
-import { planQuantization } from './plan.js';
+import { planMatMulWeights, transpose2d } from './plan.js';
 import type { QuantizeReport, WeightReport } from './quantize-model.js';
 
 /** Activation schemes of dynamic quantization: symmetric int8 per row, or DynamicQuantizeLinear's uint8 per tensor. */
@@ -194,12 +194,7 @@ export function quantizeDynamic(model: Model, options: DynamicOptions = {}): Dyn
   const from = model.opsetVersion() ?? DYNAMIC_MIN_OPSET;
   const upgrade = upgradeOpset(model, DYNAMIC_MIN_OPSET);
   const graph = model.graph;
-  const plan = planQuantization(model, {
-    weights: weightText,
-    weightsOnly: true,
-    include: ['MatMul', 'Gemm'],
-    ...(options.exclude ? { exclude: options.exclude } : {}),
-  });
+  const plan = planMatMulWeights(model, weightText, options.exclude);
   const notes: string[] = [];
   const excluded = [...plan.excluded];
   const reports: WeightReport[] = [];
@@ -226,9 +221,7 @@ export function quantizeDynamic(model: Model, options: DynamicOptions = {}): Dyn
     }
     if (transB) {
       // MatMulInteger has no transpose: store B as [K, N] once, offline.
-      const t = new Float32Array(values.length);
-      for (let r = 0; r < k; r++) for (let c = 0; c < n; c++) t[c * k + r] = values[r * n + c]!;
-      values = t;
+      values = transpose2d(values, k, n);
       [k, n] = [n, k];
     }
     const qp = qparamsFromData(values, [k, n], wSpec, {

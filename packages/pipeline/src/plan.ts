@@ -160,3 +160,23 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Plan 
     excluded,
   };
 }
+
+/**
+ * The constant MatMul/Gemm weights that data-free modes (weight-only blocks, dynamic W8A8) work
+ * on: the shared planner restricted to those ops, with no activation planned.
+ */
+export function planMatMulWeights(model: Model, weights: string, exclude?: readonly string[]): Plan {
+  return planQuantization(model, {
+    weights,
+    weightsOnly: true,
+    include: ['MatMul', 'Gemm'],
+    ...(exclude ? { exclude } : {}),
+  });
+}
+
+/** A row-major [rows, cols] matrix transposed to [cols, rows] (a copy). */
+export function transpose2d(values: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(values.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c]!;
+  return out;
+}
