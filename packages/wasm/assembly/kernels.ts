@@ -371,10 +371,16 @@ function storeOne(p: usize, q: i32, kind: i32): void {
 const NARROW_NONE: i32 = 0;
 const NARROW_S: i32 = 1;
 const NARROW_U: i32 = 2;
+// Byte storage whose qmax is the type's maximum (127 or 255): the narrow's saturation is the upper
+// clamp, one instruction fewer per four lanes.
+const NARROW_S_TOP: i32 = 3;
+const NARROW_U_TOP: i32 = 4;
 
 function narrowMode(kind: i32, qmin: f64, qmax: f64): i32 {
   if (kind === STORE_8) {
+    if (qmin >= -128 && qmax === 127) return NARROW_S_TOP;
     if (qmin >= -128 && qmax <= 127) return NARROW_S;
+    if (qmin >= 0 && qmax === 255) return NARROW_U_TOP;
     if (qmin >= 0 && qmax <= 255) return NARROW_U;
   } else if (kind === STORE_16) {
     if (qmin >= -32768 && qmax <= 32767) return NARROW_S;
@@ -386,7 +392,8 @@ function narrowMode(kind: i32, qmin: f64, qmax: f64): i32 {
 // The quantRun family is specialised at compile time by marker type parameters, so every hot loop
 // is branch-free (AssemblyScript folds the sizeof/isSigned tests of each instance):
 // - Q: f32 multiplies by an exact reciprocal, f64 divides;
-// - N: the byte/16-bit store, i8 a signed saturating narrow, u8 an unsigned one, i32 truncation.
+// - N: the byte/16-bit store, i8 a signed saturating narrow, u8 an unsigned one, i16/u16 the same
+//   narrows also doing the upper clamp, i32 truncation.
 
 // round(clamp(x / s)) + zp as i32 lanes, for a group whose zero point lies in [qmin, qmax].
 // - NaN quotients become +0 before clamping: the JS result for NaN is the zero point, i.e. a
@@ -405,6 +412,71 @@ function quantLanes<Q>(x: v128, s: v128, loM: v128, hiM: v128, zpAdj: v128): v12
   return i32x4.add(r, zpAdj);
 }
 
+// quantLanes without the upper clamp, for outputs whose saturating narrow clamps at qmax (qmax is
+// the storage maximum). The lower clamp stays: besides clamping, it keeps the sum positive, so its
+// bits stay ordered like the values and cannot wrap when zpAdj is added.
+function quantLanesLow<Q>(x: v128, s: v128, loM: v128, zpAdj: v128): v128 {
+  let q: v128;
+  if (sizeof<Q>() === 4) q = f32x4.mul(x, s);
+  else q = f32x4.div(x, s);
+  const v = v128.and(q, f32x4.eq(q, q));
+  return i32x4.add(f32x4.pmax(f32x4.add(v, f32x4.splat(ROUND_MAGIC_F32)), loM), zpAdj);
+}
+
+// Byte outputs of quantRun for NARROW_S_TOP (N = i8) and NARROW_U_TOP (N = u8), 16 per
+// iteration, without zeroing NaN quotients: the quotients are summed instead (one add per four
+// lanes, against two instructions for the zeroing), and if the sums end up NaN (a NaN quotient, or
+// infinities of both signs) the result is -1 and the caller redoes the run with quantBytes.
+// Without NaNs the lanes are those of quantLanesLow: pmax against loM also maps -Inf to the
+// bound, and +Inf saturates in the narrow.
+function quantBytesTop<Q, N>(
+  xBase: usize,
+  j: u32,
+  stop: u32,
+  outBase: usize,
+  s: v128,
+  loM: v128,
+  zpAdj: v128,
+  magic: v128,
+): i64 {
+  let sum0 = f32x4.splat(0);
+  let sum1 = f32x4.splat(0);
+  let sum2 = f32x4.splat(0);
+  let sum3 = f32x4.splat(0);
+  for (; j + 16 <= stop; j += 16) {
+    const p = xBase + ((<usize>j) << 2);
+    let v0: v128, v1: v128, v2: v128, v3: v128;
+    if (sizeof<Q>() === 4) {
+      v0 = f32x4.mul(v128.load(p), s);
+      v1 = f32x4.mul(v128.load(p, 16), s);
+      v2 = f32x4.mul(v128.load(p, 32), s);
+      v3 = f32x4.mul(v128.load(p, 48), s);
+    } else {
+      v0 = f32x4.div(v128.load(p), s);
+      v1 = f32x4.div(v128.load(p, 16), s);
+      v2 = f32x4.div(v128.load(p, 32), s);
+      v3 = f32x4.div(v128.load(p, 48), s);
+    }
+    sum0 = f32x4.add(sum0, v0);
+    sum1 = f32x4.add(sum1, v1);
+    sum2 = f32x4.add(sum2, v2);
+    sum3 = f32x4.add(sum3, v3);
+    const q0 = i32x4.add(f32x4.pmax(f32x4.add(v0, magic), loM), zpAdj);
+    const q1 = i32x4.add(f32x4.pmax(f32x4.add(v1, magic), loM), zpAdj);
+    const q2 = i32x4.add(f32x4.pmax(f32x4.add(v2, magic), loM), zpAdj);
+    const q3 = i32x4.add(f32x4.pmax(f32x4.add(v3, magic), loM), zpAdj);
+    let out: v128;
+    if (isSigned<N>()) {
+      out = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3));
+    } else {
+      out = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3));
+    }
+    v128.store(outBase + <usize>j, out);
+  }
+  const total = f32x4.add(f32x4.add(sum0, sum1), f32x4.add(sum2, sum3));
+  return i32x4.all_true(f32x4.eq(total, total)) ? <i64>j : -1;
+}
+
 // Byte outputs of quantRun, 16 per iteration.
 function quantBytes<Q, N>(
   xBase: usize,
@@ -418,14 +490,22 @@ function quantBytes<Q, N>(
 ): u32 {
   for (; j + 16 <= stop; j += 16) {
     const p = xBase + ((<usize>j) << 2);
-    const q0 = quantLanes<Q>(v128.load(p), s, loM, hiM, zpAdj);
-    const q1 = quantLanes<Q>(v128.load(p, 16), s, loM, hiM, zpAdj);
-    const q2 = quantLanes<Q>(v128.load(p, 32), s, loM, hiM, zpAdj);
-    const q3 = quantLanes<Q>(v128.load(p, 48), s, loM, hiM, zpAdj);
+    let q0: v128, q1: v128, q2: v128, q3: v128;
+    if (sizeof<N>() === 2) {
+      q0 = quantLanesLow<Q>(v128.load(p), s, loM, zpAdj);
+      q1 = quantLanesLow<Q>(v128.load(p, 16), s, loM, zpAdj);
+      q2 = quantLanesLow<Q>(v128.load(p, 32), s, loM, zpAdj);
+      q3 = quantLanesLow<Q>(v128.load(p, 48), s, loM, zpAdj);
+    } else {
+      q0 = quantLanes<Q>(v128.load(p), s, loM, hiM, zpAdj);
+      q1 = quantLanes<Q>(v128.load(p, 16), s, loM, hiM, zpAdj);
+      q2 = quantLanes<Q>(v128.load(p, 32), s, loM, hiM, zpAdj);
+      q3 = quantLanes<Q>(v128.load(p, 48), s, loM, hiM, zpAdj);
+    }
     let out: v128;
-    if (sizeof<N>() === 1 && isSigned<N>()) {
+    if (sizeof<N>() <= 2 && isSigned<N>()) {
       out = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3));
-    } else if (sizeof<N>() === 1) {
+    } else if (sizeof<N>() <= 2) {
       // Values are in [0, 255]: the signed 16-bit narrow is exact, the unsigned one finishes.
       out = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3));
     } else {
@@ -477,7 +557,16 @@ function quantRun<Q>(
   zpAdj: v128,
 ): u32 {
   if (kind === STORE_8) {
-    if (narrow === NARROW_S) j = quantBytes<Q, i8>(xBase, j, stop, outBase, s, loM, hiM, zpAdj);
+    if (narrow === NARROW_S_TOP || narrow === NARROW_U_TOP) {
+      const magic = f32x4.splat(ROUND_MAGIC_F32);
+      const signed = narrow === NARROW_S_TOP;
+      const done = signed
+        ? quantBytesTop<Q, i8>(xBase, j, stop, outBase, s, loM, zpAdj, magic)
+        : quantBytesTop<Q, u8>(xBase, j, stop, outBase, s, loM, zpAdj, magic);
+      if (done >= 0) j = <u32>done;
+      else if (signed) j = quantBytes<Q, i16>(xBase, j, stop, outBase, s, loM, hiM, zpAdj);
+      else j = quantBytes<Q, u16>(xBase, j, stop, outBase, s, loM, hiM, zpAdj);
+    } else if (narrow === NARROW_S) j = quantBytes<Q, i8>(xBase, j, stop, outBase, s, loM, hiM, zpAdj);
     else if (narrow === NARROW_U) j = quantBytes<Q, u8>(xBase, j, stop, outBase, s, loM, hiM, zpAdj);
     else j = quantBytes<Q, i32>(xBase, j, stop, outBase, s, loM, hiM, zpAdj);
   } else if (kind === STORE_16) {

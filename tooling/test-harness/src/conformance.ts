@@ -45,9 +45,11 @@ export type ScaleSpec = 'normal' | 'special' | 'pow2';
 /**
  * Input data of the quantize-family kernels: random with specials and ties of 2^-4, or 'ties':
  * for each element's own group scale s, x = float32((k + 1/2) * s) and its float32 neighbours, so
- * quotients sit exactly on, or one or two ulps beside, a rounding tie.
+ * quotients sit exactly on, or one or two ulps beside, a rounding tie. 'finite-ties' is the same
+ * with finite specials only (zeros and quotients far beyond the range, but no NaN or infinity),
+ * so that whole runs take the paths that only NaN or infinite quotients turn off.
  */
-export type QuantDataSpec = 'random' | 'ties';
+export type QuantDataSpec = 'random' | 'ties' | 'finite-ties';
 
 /**
  * Start values of histogram counts: small integers and fractions, or 'edge' values where adding
@@ -203,6 +205,7 @@ function buildCases(): ConformanceCase[] {
         for (const scale of ['normal', 'pow2'] as const) {
           const zeroPoint = range.qmin < 0 ? 'zero' : 'random';
           cases.push({ kernel, layout, range, zeroPoint, scale, seed: seed++, data: 'ties' });
+          cases.push({ kernel, layout, range, zeroPoint, scale, seed: seed++, data: 'finite-ties' });
           cases.push({ kernel, layout, range, zeroPoint, scale: 'pow2', seed: seed++ });
           cases.push({ kernel, layout, range, zeroPoint: 'outside', scale, seed: seed++, data: 'ties' });
         }
@@ -287,7 +290,7 @@ export function conformanceCaseName(c: ConformanceCase): string {
     case 'unpackInt4':
       return `${c.kernel} n=${c.length} ${c.signed ? 'signed' : 'unsigned'} #${c.seed}`;
     default:
-      return `${c.kernel} ${c.range.storage}[${c.range.qmin},${c.range.qmax}] ${describeLayout(c.layout)} zp=${c.zeroPoint} scale=${c.scale}${c.data === 'ties' ? ' ties' : ''} #${c.seed}`;
+      return `${c.kernel} ${c.range.storage}[${c.range.qmin},${c.range.qmax}] ${describeLayout(c.layout)} zp=${c.zeroPoint} scale=${c.scale}${c.data ? ` ${c.data}` : ''} #${c.seed}`;
   }
 }
 
@@ -328,6 +331,7 @@ function makeTies(
   range: QuantRange,
   scale: Float32Array,
   rng: SeededRandom,
+  finite = false,
 ): Float32Array {
   const x = new Float32Array(n);
   const span = Math.min(range.qmax - range.qmin, 4096);
@@ -335,7 +339,9 @@ function makeTies(
     const s = scale[groupOf(layout, i)]!;
     const r = rng.next();
     if (r < 0.02) {
-      x[i] = rng.pick([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, -0]);
+      x[i] = finite
+        ? rng.pick([0, -0, 1e6 * s, -1e6 * s])
+        : rng.pick([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0, -0]);
       continue;
     }
     const k = rng.int(-span - 2, span + 2);
@@ -465,8 +471,8 @@ function runCase(c: ConformanceCase, backend: Backend): Outputs {
         return [out];
       }
       const x =
-        c.data === 'ties'
-          ? makeTies(layout, n, c.range, scale, rng)
+        c.data === 'ties' || c.data === 'finite-ties'
+          ? makeTies(layout, n, c.range, scale, rng, c.data === 'finite-ties')
           : randomWithSpecials(n, c.seed, TIE_SCALE);
       if (c.kernel === 'quantize') {
         const out = allocateQuantStorage(c.range, n);
