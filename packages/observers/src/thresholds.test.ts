@@ -1,7 +1,7 @@
 import { type Distribution, randomFloat32 } from '@qgrain/test-harness';
 import { describe, expect, test } from 'vitest';
 import { HistogramObserver } from './histogram-observer.js';
-import { integratedSquaredError } from './mse-threshold.js';
+import { expectedSquaredError, integratedSquaredError, mseThresholdBins } from './mse-threshold.js';
 
 // Reference implementations, written straight from each method's published definition and
 // deliberately slow. Percentile works on the sorted raw data (the definition of a percentile);
@@ -180,4 +180,37 @@ test('the closed-form error integral matches numeric integration', () => {
     }
     expect(integratedSquaredError(x, threshold, step)).toBeCloseTo((sum * x) / n, 9);
   }
+});
+
+test('the MSE search over non-empty bins picks what a dense search over every bin picks', () => {
+  let seed = 7;
+  const next = () => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return seed / 2 ** 32;
+  };
+  let sparse = 0;
+  for (let trial = 0; trial < 40; trial++) {
+    // Dense bulks, sparse tails, isolated spikes and runs of empty bins between them.
+    const counts = Array.from({ length: 256 }, (_, j) => {
+      if (j < 20) return Math.floor(1000 * Math.exp(-j / 5) * next());
+      return next() < 0.1 ? Math.floor(1 + 5 * next()) : 0;
+    });
+    sparse += counts.filter((c) => c === 0).length;
+    const width = 0.01 + next();
+    const steps = trial % 2 === 0 ? 127 : 255;
+    let used = counts.length;
+    while (used > 0 && counts[used - 1] === 0) used--;
+    let dense = used;
+    let bestError = Number.POSITIVE_INFINITY;
+    for (let i = 1; i <= used; i++) {
+      const error = expectedSquaredError(counts, used, width, i * width, steps);
+      if (error < bestError) {
+        bestError = error;
+        dense = i;
+      }
+    }
+    expect(mseThresholdBins(counts, width, steps), `trial ${trial}`).toBe(dense);
+  }
+  // Most bins were empty, so the sparse walk was exercised.
+  expect(sparse).toBeGreaterThan(40 * 128);
 });
