@@ -104,9 +104,11 @@ function floatOutput(name: string): ValueInfoProto {
  * batch, so a model that fits the budget is read once, by one session, with no extra runs. When
  * that first batch shows the activations exceed the budget, it is still observed, and the
  * remaining batches are read once per group of tensors that fits (`packByBudget`), each group
- * with a session of its own. While the observers fold batch k, onnxruntime already runs batch
- * k + 1 off the main thread; that overlap holds two batches' activations, so it is used only
- * when two fit the budget.
+ * with a session of its own. The next run is started before the observers fold batch k, so a
+ * runner that computes off the main thread (onnxruntime-web's worker proxy, a remote service)
+ * works on batch k + 1 meanwhile; onnxruntime-node 1.30 runs a session synchronously on the main
+ * thread, so there the two take turns. Starting early holds two batches' activations, so it is
+ * done only when two fit the budget.
  */
 export async function calibrateActivations(
   model: Model,
