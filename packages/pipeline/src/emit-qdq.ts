@@ -80,6 +80,39 @@ export function emitWeightDequantize(
 }
 
 /**
+ * emitWeightDequantize for a weight quantized in another shape than its own (blocks of a conv
+ * weight run along its flattened [O, I * kh * kw] view, and DequantizeLinear-21 wants scales of
+ * the rank of the integers): the integers and scales keep the quantized view, and a Reshape back
+ * to `dims` follows the DequantizeLinear. Returns the name of the reshaped value.
+ */
+export function emitReshapedWeightDequantize(
+  graph: Graph,
+  name: string,
+  values: Float32Array,
+  qp: QParams,
+  dims: readonly number[],
+  backend: Backend = jsBackend,
+): string {
+  const model = graph.model;
+  const dequantized = emitWeightDequantize(graph, name, values, qp, backend);
+  const shape = model.uniqueName(`${name}_shape`);
+  const reshaped = model.uniqueName(`${name}_dqr`);
+  graph.addInitializer(shape, new Tensor('int64', [dims.length], BigInt64Array.from(dims, BigInt)));
+  graph.replaceUses(dequantized, reshaped);
+  // Right after the DequantizeLinear, which emitWeightDequantize put first.
+  graph.addNode(
+    {
+      opType: 'Reshape',
+      name: model.uniqueName(`${name}_Reshape`),
+      inputs: [dequantized, shape],
+      outputs: [reshaped],
+    },
+    1,
+  );
+  return reshaped;
+}
+
+/**
  * Swaps the constant `name` for integers, scale and zero point initializers read by one
  * DequantizeLinear (placed first: it depends on constants only). Every reader of `name` reads
  * the dequantized value instead, so a tied constant is converted once; the float initializer is

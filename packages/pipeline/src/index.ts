@@ -13,6 +13,7 @@ export {
   type BiasOutcome,
   emitActivationQdq,
   emitBiasDequantize,
+  emitReshapedWeightDequantize,
   emitWeightDequantize,
   qdqAttributes,
 } from './emit-qdq.js';

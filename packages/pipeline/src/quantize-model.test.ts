@@ -137,3 +137,52 @@ describe('quantizeModel on a small CNN', () => {
     expect(parseModel(bytes).opsetVersion()).toBe(13);
   });
 });
+
+// SQNR of the quantized model's output against the float model's on one seeded input.
+async function outputSqnr(bytes: Uint8Array): Promise<number> {
+  const float = await ort.InferenceSession.create(serializeModel(smallModel()));
+  const quant = await ort.InferenceSession.create(bytes);
+  const x = new ort.Tensor('float32', randomFloat32(192, 999), [1, 3, 8, 8]);
+  const a = (await float.run({ x })).y!.data as Float32Array;
+  const b = (await quant.run({ x })).y!.data as Float32Array;
+  let signal = 0;
+  let noise = 0;
+  a.forEach((v, i) => {
+    signal += v * v;
+    noise += (v - b[i]!) ** 2;
+  });
+  return 10 * Math.log10(signal / noise);
+}
+
+describe('quantizeModel with schemes that need QuantizeLinear/DequantizeLinear-21', () => {
+  it.each([
+    ['int16 activations', { activations: 'int16/per-tensor' }, 'int16'],
+    ['int4 per-channel weights', { weights: 'int4/per-channel' }, 'int4'],
+    ['int16 per-channel weights', { weights: 'int16/per-channel' }, 'int16'],
+    ['int8 per-block conv and Gemm weights', { weights: 'int8/per-block:16' }, 'int8'],
+  ] as const)('%s: opset 21, and onnxruntime runs it', async (_, options, storage) => {
+    const { bytes, report } = await quantized(options);
+    const model = parseModel(bytes);
+    expect(model.opsetVersion()).toBe(21);
+    expect(report.opset.to).toBe(21);
+    const dtypes = new Set(model.graph.initializers().map((i) => i.dtype));
+    expect(dtypes.has(storage)).toBe(true);
+    // int4 weights keep ~8 levels a side; the others stay close to the int8 model's ~17 dB.
+    expect(await outputSqnr(bytes)).toBeGreaterThan(storage === 'int4' ? 3 : 12);
+  });
+
+  it('a blocked conv weight keeps the [O, I*kh*kw] view behind its DequantizeLinear and a Reshape restores the shape; its bias stays float', async () => {
+    const { model, report } = await quantized({ weights: 'int8/per-block:16' });
+    const q = model.graph.initializers().find((i) => i.name === 'w_c_q')!;
+    expect(q.dims).toEqual([4, 36]);
+    expect(model.graph.initializers().find((i) => i.name === 'w_c_s')!.dims).toEqual([4, 3]);
+    const conv = model.graph.nodes.find((n) => n.name === 'conv_c')!;
+    const reshape = model.graph.producer(conv.input[1]!)!;
+    expect(reshape.opType).toBe('Reshape');
+    expect(model.graph.producer(reshape.input[0]!)?.opType).toBe('DequantizeLinear');
+    const bias = report.biases.find((b) => b.name === 'b_c')!;
+    expect(bias.quantized).toBe(false);
+    expect(bias.note).toContain('per block');
+    expect(model.graph.initializer('b_c')?.dtype).toBe('float32');
+  });
+});

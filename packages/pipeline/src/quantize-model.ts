@@ -6,6 +6,7 @@ import {
   qparamsFromValues,
   quantizationSqnr,
   storageCost,
+  storageOf,
 } from '@qgrain/granularity';
 import { type Model, upgradeOpset } from '@qgrain/onnx';
 import { type Observer, qparamsFromObserver } from '@qgrain/observers';
@@ -15,6 +16,7 @@ import {
   type ActivationStorage,
   emitActivationQdq,
   emitBiasDequantize,
+  emitReshapedWeightDequantize,
   emitWeightDequantize,
 } from './emit-qdq.js';
 import { type Plan, type PlanOptions, planQuantization } from './plan.js';
@@ -80,10 +82,27 @@ export interface QuantizeReport {
 }
 
 const QDQ_OPSET = 13;
+/** QuantizeLinear/DequantizeLinear-21: 16- and 4-bit types, block_size, float16 scales. */
+const QDQ_WIDE_OPSET = 21;
+
+/** The opset the planned Q/DQ pairs need: 21 when any scheme uses what only opset 21 has, else 13. */
+function qdqOpsetOf(plan: Plan): number {
+  const specs = [...plan.weights.map((w) => w.spec), ...plan.activations.map((a) => a.spec)];
+  const wide = specs.some((spec) => {
+    const storage = storageOf(spec.type);
+    return (
+      (storage !== 'int8' && storage !== 'uint8') ||
+      spec.granularity.kind === 'per-block' ||
+      spec.scaleType !== 'float32'
+    );
+  });
+  return wide ? QDQ_WIDE_OPSET : QDQ_OPSET;
+}
 
 /**
  * Quantizes a (prepared) float model in place: plan, calibrate, quantize weights, insert Q/DQ.
- * Raises the opset to 13 when per-axis scales need it.
+ * Raises the opset to 13 when per-axis scales need it, and to 21 when a scheme needs 16- or 4-bit
+ * types, blocks or float16 scales.
  */
 export async function quantizeModel(
   model: Model,
@@ -92,8 +111,10 @@ export async function quantizeModel(
   const backend = options.backend ?? jsBackend;
   const method = options.method ?? DEFAULT_CALIBRATION_METHOD;
   const from = model.opsetVersion() ?? QDQ_OPSET;
-  const upgrade = upgradeOpset(model, QDQ_OPSET);
+  upgradeOpset(model, QDQ_OPSET);
   const plan = planQuantization(model, options);
+  // Raising 13 -> 21 renames no tensor and no node, so the plan made at 13 still holds.
+  const upgrade = upgradeOpset(model, qdqOpsetOf(plan));
   const notes: string[] = [];
 
   // 1. Activation ranges: fixed by the user, from a cache, or calibrated on data.
@@ -171,16 +192,19 @@ export async function quantizeModel(
       context: view.context,
       name: w.initializer,
     });
-    const qp = widenForBiases(measured, w.initializer, plan, activationScales, graph, notes);
+    // Biases go int32 at s_x * s_w per output channel, which only a per-channel (or per-tensor)
+    // weight has; a blocked weight runs as float after its DequantizeLinear, and its bias stays float.
+    const blocked = w.spec.granularity.kind === 'per-block';
+    const qp = blocked
+      ? measured
+      : widenForBiases(measured, w.initializer, plan, activationScales, graph, notes);
     const sqnrDb = quantizationSqnr(values, qp, backend);
-    weightScales.set(w.initializer, qp.scale);
-    emitWeightDequantize(
-      graph,
-      w.initializer,
-      values,
-      qp.shape === init.dims ? qp : { ...qp, shape: init.dims },
-      backend,
-    );
+    if (!blocked) weightScales.set(w.initializer, qp.scale);
+    if (view.shape.length === init.dims.length && view.shape.every((d, i) => d === init.dims[i])) {
+      emitWeightDequantize(graph, w.initializer, values, { ...qp, shape: init.dims }, backend);
+    } else {
+      emitReshapedWeightDequantize(graph, w.initializer, values, qp, init.dims, backend);
+    }
     weightReports.push({
       name: w.initializer,
       nodes: w.nodes,
@@ -205,7 +229,10 @@ export async function quantizeModel(
         name: b.initializer,
         node: b.node,
         quantized: false,
-        note: 'input not quantized; kept float',
+        note:
+          inputScale === undefined
+            ? 'input not quantized; kept float'
+            : 'weight quantized per block (no integer kernel takes it); kept float',
       });
       continue;
     }
