@@ -1,35 +1,7 @@
-export {
-  type AttributeInit,
-  getAttribute,
-  makeAttribute,
-  nodeSubgraphs,
-  readFloat,
-  readInt,
-  readInts,
-  readString,
-  setAttribute,
-} from './attributes.js';
-export { type ModelInit, type ValueInit, createGraph, createModel, makeValueInfo } from './builder.js';
-export {
-  OnnxDataType,
-  dtypeOfOnnx,
-  onnxByteLength,
-  onnxOfDtype,
-  onnxTypeName,
-} from './data-type.js';
-export { type ExternalDataReader, fileExternalData } from './external-data.js';
-export { Graph, type NodeInit } from './graph.js';
-export { Initializer } from './initializer.js';
-export { Model, type ParseOptions, parseModel } from './model.js';
-export * from './proto-types.js';
+// The Node entry: the portable API plus reading and writing model files.
+export * from './portable.js';
+export { fileExternalData } from './external-data.js';
 export { readModel } from './read-model.js';
-export { serializeModel } from './serialize.js';
-export {
-  type ExternalDataInfo,
-  type TensorStorage,
-  makeTensorProto,
-  tensorFromBytes,
-} from './tensor-proto.js';
 export {
   DEFAULT_EXTERNAL_THRESHOLD,
   EXTERNAL_DATA_ALIGNMENT,
@@ -37,9 +9,3 @@ export {
   type WriteResult,
   writeModel,
 } from './write-model.js';
-export { foldBatchNorms } from './fold-batch-norm.js';
-export { liftConstants } from './lift-constants.js';
-export { type PrepareOptions, type PrepareSummary, prepareModel } from './prepare-model.js';
-export { removeIdentities } from './remove-identity.js';
-export { type OpsetUpgrade, minimumIrVersion, upgradeOpset } from './upgrade-opset.js';
-export { elementTypes } from './element-types.js';

@@ -9,11 +9,10 @@ import {
   CALIBRATION_CACHE_FORMAT,
   type CalibrationCache,
   rangesFromCache,
-  readCalibrationCache,
   sha256Hex,
   validateCalibrationCache,
-  writeCalibrationCache,
 } from './calibration-cache.js';
+import { readCalibrationCache, writeCalibrationCache } from './calibration-cache-files.js';
 import { bindDataSource } from './data/data-source.js';
 import { randomSource } from './data/random-source.js';
 import { quantizeModel } from './quantize-model.js';

@@ -1,6 +1,6 @@
 // The calibration cache: activation ranges measured once on real data, saved as JSON next to the
-// model, and reused by every later quantization of the same model bytes. Node file access is
-// imported lazily, so browser bundles that only build or validate caches stay clean.
+// model, and reused by every later quantization of the same model bytes. Reading and writing
+// files is in calibration-cache-files.ts (Node only); this module runs anywhere.
 import { QgrainError } from '@qgrain/tensor';
 import type { FeedSource } from './calibrate.js';
 import type { DataSource } from './data/data-source.js';
@@ -128,65 +128,36 @@ export function formatCalibrationCache(cache: CalibrationCache): string {
   return `${JSON.stringify(validateCalibrationCache(cache), null, 2)}\n`;
 }
 
-/**
- * Writes a cache atomically: to a temporary file beside `path`, then renamed over it, so a
- * crash or a concurrent reader never sees half a file.
- */
-export async function writeCalibrationCache(path: string, cache: CalibrationCache): Promise<void> {
-  const text = formatCalibrationCache(cache);
-  const { rename, unlink, writeFile } = await import('node:fs/promises');
-  // Same folder as the target: rename is only atomic within one file system.
-  const temporary = `${path}.${process.pid}.${Date.now().toString(36)}.tmp`;
-  try {
-    await writeFile(temporary, text, { flag: 'wx' });
-    await rename(temporary, path);
-  } catch (error) {
-    await unlink(temporary).catch(() => undefined);
-    throw new QgrainError(
-      'io',
-      `cannot write calibration cache ${path}: ${(error as Error).message}; check that the folder exists and is writable`,
-      { cause: error },
-    );
-  }
-}
-
-/** Options of {@link readCalibrationCache}. */
+/** Options of {@link parseCalibrationCache} and readCalibrationCache. */
 export interface ReadCalibrationCacheOptions {
   /** The model file's path, named in the error when the cache belongs to another model. */
   readonly modelPath?: string;
 }
 
 /**
- * Reads and validates the cache at `path` and checks that it was measured on `modelBytes` (the
- * input .onnx file): a cache of another model is refused with an error naming both files.
+ * Parses and validates cache JSON text (from `origin`, a path or a description) and checks that
+ * it was measured on `modelBytes` (the input .onnx file): a cache of another model is refused
+ * with an error naming both.
  */
-export async function readCalibrationCache(
-  path: string,
+export async function parseCalibrationCache(
+  text: string,
+  origin: string,
   modelBytes: Uint8Array,
   options: ReadCalibrationCacheOptions = {},
 ): Promise<CalibrationCache> {
-  const { readFile } = await import('node:fs/promises');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new QgrainError('io', `cannot read calibration cache ${path}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw invalid(path, `not JSON (${(error as Error).message})`);
+    throw invalid(origin, `not JSON (${(error as Error).message})`);
   }
-  const cache = validateCalibrationCache(value, path);
+  const cache = validateCalibrationCache(value, origin);
   const actual = await sha256Hex(modelBytes);
   if (cache.model_sha256 !== actual) {
     const model = options.modelPath ?? 'the given model';
     throw new QgrainError(
       'invalid-argument',
-      `calibration cache ${path} was made for another model (sha256 ${cache.model_sha256.slice(0, 12)}...) than ${model} (sha256 ${actual.slice(0, 12)}...); recalibrate with: qgrain calibrate ${model} --data ... -o ${path}`,
+      `calibration cache ${origin} was made for another model (sha256 ${cache.model_sha256.slice(0, 12)}...) than ${model} (sha256 ${actual.slice(0, 12)}...); recalibrate with: qgrain calibrate ${model} --data ... -o ${origin}`,
     );
   }
   return cache;

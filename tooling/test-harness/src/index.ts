@@ -12,3 +12,4 @@ export { characterErrorRate, ctcGreedyDecode, editDistance, loadPaddleDictionary
 export { type NpyArray, firstSamples, ocrCalibrationDir, readNpy } from './npy.js';
 export { type InputOverride, realModelInputs, runSession, seededFeeds } from './ort-feeds.js';
 export { describeReadmeExamples } from './readme-suite.js';
+export { CHROMIUM, SKIP_BROWSER, bundleForBrowser, runInChromium } from './chromium.js';

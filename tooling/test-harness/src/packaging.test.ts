@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { publint } from 'publint';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -56,7 +57,7 @@ describe('packaging', () => {
     },
   );
 
-  it('installs from the tarballs into an empty project and every entry point imports', () => {
+  it('installs from the tarballs into an empty project, every entry point imports, and the libraries bundle for the browser', async () => {
     const project = join(work, 'consumer');
     execFileSync('mkdir', ['-p', project]);
     const local = Object.fromEntries([...tarballs].map(([name, file]) => [name, `file:${file}`]));
@@ -93,5 +94,26 @@ for (const name of names) {
     expect(lines.map((l) => l.split(' ')[0])).toEqual(entries);
     // A package whose entry exports nothing would be a broken build, not a working package.
     for (const line of lines) expect(Number(line.split(' ')[1])).toBeGreaterThan(0);
+
+    // A web app bundles the libraries with its bundler's "browser" condition: none of them may
+    // reach Node's built-in modules on that path.
+    const libraries = publicPackages.filter(({ dir }) => dir.includes(`${sep}packages${sep}`));
+    expect(libraries.length).toBeGreaterThanOrEqual(6);
+    const entry = join(project, 'browser-entry.js');
+    writeFileSync(
+      entry,
+      `${libraries.map(({ pkg }, i) => `import * as m${i} from '${pkg.name}';`).join('\n')}\nglobalThis.qgrain = [${libraries.map((_, i) => `m${i}`).join(', ')}];\n`,
+    );
+    const bundle = await build({
+      entryPoints: [entry],
+      absWorkingDir: project,
+      bundle: true,
+      write: false,
+      format: 'esm',
+      platform: 'browser',
+      logLevel: 'silent',
+    });
+    expect(bundle.errors).toEqual([]);
+    expect(bundle.outputFiles[0]!.text.length).toBeGreaterThan(100_000);
   }, 300_000);
 });

@@ -28,7 +28,6 @@ export {
   matchesNameFilter,
 } from './image-folder.js';
 export { type JsonSourceOptions, jsonSource } from './json-source.js';
-export { type OpenDataOptions, openDataArguments, openDataSource } from './node-files.js';
 export {
   type EncodeNpyOptions,
   type NpyArray,
