@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseModel, prepareModel, serializeModel } from '@qgrain/onnx';
@@ -13,6 +14,7 @@ import {
 import { createWasmBackend } from '@qgrain/wasm';
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
+import type { BrowserCalibrateInput, BrowserCalibrateOutput } from './browser-calibrate-entry.js';
 import type { BrowserQuantizeInput, BrowserQuantizeOutput } from './browser-quantize-entry.js';
 import type { FeedSource } from './calibrate.js';
 import { quantizeModel } from './quantize-model.js';
@@ -77,4 +79,76 @@ describe.skipIf(SKIP_BROWSER)('quantizing in headless Chromium (set QGRAIN_SKIP_
     expect(y.every(Number.isFinite)).toBe(true);
     await session.release();
   });
+
+  // minmax reduces in the graph (two scalars a batch); mse fetches whole tensors into histograms.
+  // Both runtimes compute in float32 with different kernels: extremes agree to ~1e-6 of the
+  // range, while the MSE search over 2048 bins can move a few bins (measured: 0.8% of the range).
+  it.each([
+    ['minmax', 1e-4],
+    ['mse', 0.03],
+  ] as const)(
+    'calibrates ppocr cls (%s) with onnxruntime-web in the page: ranges match onnxruntime-node within %s of the range',
+    async (method, share) => {
+      const floatBytes = readFileSync(realModel('ppocr-cls').path);
+      const shape = [1, 3, 48, 192];
+      const seeds = [40, 41, 42];
+      const inNode = parseModel(floatBytes);
+      prepareModel(inNode, { foldBatchNorm: true });
+      const nodeFeeds: FeedSource = async function* () {
+        for (const seed of seeds)
+          yield { x: new Tensor('float32', shape, randomFloat32(3 * 48 * 192, seed)) };
+      };
+      const { report } = await quantizeModel(inNode, {
+        data: nodeFeeds,
+        runner: nodeRunnerFactory(),
+        method,
+      });
+
+      // onnxruntime-web fetches its .wasm at run time; the page gets it from node_modules.
+      const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
+      const origin = 'http://qgrain.test';
+      const input: BrowserCalibrateInput = {
+        model: floatBytes.toString('base64'),
+        wasmPaths: `${origin}/ort/`,
+        shape,
+        seeds,
+        method,
+      };
+      const script = `globalThis.qgrainCalibrateInput = ${JSON.stringify(input)};\n${await bundleForBrowser(
+        join(here, 'browser-calibrate-entry.ts'),
+        ALIASES,
+      )}`;
+      const served: string[] = [];
+      const { value, errors } = await runInChromium<BrowserCalibrateOutput>(
+        script,
+        'qgrainCalibrated',
+        (page) =>
+          page.route(`${origin}/ort/**`, async (route) => {
+            const file = new URL(route.request().url()).pathname.split('/').pop()!;
+            served.push(file);
+            const type = file.endsWith('.wasm') ? 'application/wasm' : 'text/javascript';
+            await route.fulfill({
+              body: readFileSync(join(ortDist, file)),
+              headers: { 'content-type': type, 'access-control-allow-origin': '*' },
+            });
+          }),
+      );
+      expect(errors).toEqual([]);
+      expect(served.some((f) => f.endsWith('.wasm'))).toBe(true);
+      // Same activations, and ranges equal up to the two runtimes' float differences.
+      expect(Object.keys(value.ranges).sort()).toEqual(report.activations.map((a) => a.tensor).sort());
+      for (const a of report.activations) {
+        const r = value.ranges[a.tensor]!;
+        const tolerance = share * Math.max(Math.abs(a.min), Math.abs(a.max), 1e-6);
+        expect(Math.abs(r.min - a.min), `${a.tensor} min`).toBeLessThanOrEqual(tolerance);
+        expect(Math.abs(r.max - a.max), `${a.tensor} max`).toBeLessThanOrEqual(tolerance);
+      }
+      // The page's model runs in onnxruntime-node.
+      const session = await ort.InferenceSession.create(Uint8Array.from(value.model));
+      const x = new ort.Tensor('float32', randomFloat32(3 * 48 * 192, 99), shape);
+      const y = (await session.run({ x }))[session.outputNames[0]!]!.data as Float32Array;
+      expect(y.every(Number.isFinite)).toBe(true);
+      await session.release();
+    },
+  );
 });

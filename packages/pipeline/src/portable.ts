@@ -39,6 +39,7 @@ export {
   quantizeModel,
 } from './quantize-model.js';
 export {
+  type OrtModuleLike,
   type OrtRunnerOptions,
   type Runner,
   type RunnerFactory,

@@ -36,7 +36,17 @@ interface OrtSession {
 }
 interface OrtModule {
   Tensor: new (type: string, data: unknown, dims: readonly number[]) => OrtTensor;
-  InferenceSession: { create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession> };
+  InferenceSession: { create(model: Uint8Array, options?: object): Promise<OrtSession> };
+}
+
+/**
+ * What `ortRunner` accepts: the onnxruntime-node or onnxruntime-web module as imported. Their
+ * overloaded constructors and `create` do not match one plain signature, so this type only asks
+ * for the two names; the adapter uses the slice above, which both modules provide.
+ */
+export interface OrtModuleLike {
+  readonly Tensor: unknown;
+  readonly InferenceSession: unknown;
 }
 
 const ORT_TYPES: Partial<Record<DType, string>> = {
@@ -75,12 +85,13 @@ function fromOrt(name: string, tensor: OrtTensor): Tensor {
   return new Tensor(dtype, tensor.dims, tensor.data as Tensor['data']);
 }
 
-/** A Runner over an onnxruntime module (node or web): both expose the same API. */
+/** A Runner over an onnxruntime module (node or web), passed as imported: `ortRunner(ort, bytes)`. */
 export async function ortRunner(
-  ort: OrtModule,
+  module: OrtModuleLike,
   model: Uint8Array,
   options: OrtRunnerOptions = {},
 ): Promise<Runner> {
+  const ort = module as OrtModule;
   const sessionOptions: Record<string, unknown> = { graphOptimizationLevel: options.optimization ?? 'all' };
   if (options.threads !== undefined) sessionOptions.intraOpNumThreads = options.threads;
   let session: OrtSession;

@@ -37,7 +37,7 @@ export async function bundleForBrowser(entry: string, alias: Record<string, stri
 export async function runInChromium<T>(
   script: string,
   name: string,
-  prepare?: (page: Page) => Promise<void>,
+  prepare?: (page: Page) => Promise<unknown>,
 ): Promise<{ value: T; errors: string[] }> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
