@@ -110,7 +110,20 @@ export async function ortRunner(
     async run(feeds, outputs) {
       const ortFeeds: Record<string, OrtTensor> = {};
       for (const [name, tensor] of Object.entries(feeds)) ortFeeds[name] = toOrt(ort, name, tensor);
-      const result = await session.run(ortFeeds, outputs ?? session.outputNames);
+      let result: Record<string, OrtTensor>;
+      try {
+        result = await session.run(ortFeeds, outputs ?? session.outputNames);
+      } catch (error) {
+        // The model loaded, so the feeds are what it refused: name them with their shapes.
+        const fed = Object.entries(feeds)
+          .map(([name, t]) => `${name} ${t.dtype} [${t.shape.join(', ')}]`)
+          .join(', ');
+        throw new QgrainError(
+          'invalid-argument',
+          `onnxruntime could not run the model on inputs ${fed}: ${(error as Error).message}; check that the data's shapes and values suit the model`,
+          { cause: error },
+        );
+      }
       const out: Record<string, Tensor> = {};
       for (const [name, tensor] of Object.entries(result)) out[name] = fromOrt(name, tensor);
       return out;

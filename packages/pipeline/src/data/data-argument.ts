@@ -1,4 +1,5 @@
-// The CLI's `--data` argument: `<input>=<path>`, a bare `<path>`, or `random:seed=N[,count=M]`.
+// The CLI's `--data` argument: `<input>=<path>`, a bare `<path>`, or
+// `random:seed=N[,count=M][,<dim>=<size>...]`.
 import { QgrainError } from '@qgrain/tensor';
 
 /** Which reader a path needs. */
@@ -11,7 +12,12 @@ export interface DataArgument {
   /** File or folder path; 'random' for synthetic data. */
   readonly path: string;
   /** Set for `random:`; the other kinds follow from the path (see {@link readerKindForPath}). */
-  readonly random?: { readonly seed: number; readonly count?: number };
+  readonly random?: {
+    readonly seed: number;
+    readonly count?: number;
+    /** Sizes of symbolic input dims by name (`random:seed=1,sequence=512`); others are 1. */
+    readonly dims?: Readonly<Record<string, number>>;
+  };
 }
 
 const RANDOM_PREFIX = 'random';
@@ -43,7 +49,7 @@ export function parseDataArgument(text: string): DataArgument {
     if (!options.has('seed') || !Number.isInteger(seed)) {
       throw new QgrainError(
         'invalid-argument',
-        `random data needs an explicit integer seed: --data random:seed=<n>[,count=<n>] (got '${text}')`,
+        `random data needs an explicit integer seed: --data random:seed=<n>[,count=<n>][,<dim>=<size>] (got '${text}')`,
       );
     }
     const countText = options.get('count');
@@ -54,10 +60,26 @@ export function parseDataArgument(text: string): DataArgument {
         `random data count must be a positive integer (got '${countText}')`,
       );
     }
+    const dims: Record<string, number> = {};
+    for (const [key, value] of options) {
+      if (key === 'seed' || key === 'count') continue;
+      const size = Number(value);
+      if (value === '' || !Number.isInteger(size) || size < 1) {
+        throw new QgrainError(
+          'invalid-argument',
+          `random data: '${key}=${value}' must size a symbolic input dim with a positive integer, e.g. random:seed=1,sequence=512 (got '${text}')`,
+        );
+      }
+      dims[key] = size;
+    }
     return {
       ...(inputName ? { inputName } : {}),
       path: RANDOM_PREFIX,
-      random: count === undefined ? { seed } : { seed, count },
+      random: {
+        seed,
+        ...(count === undefined ? {} : { count }),
+        ...(Object.keys(dims).length > 0 ? { dims } : {}),
+      },
     };
   }
   if (rest === '') throw new QgrainError('invalid-argument', `--data '${text}' names an input but no path`);

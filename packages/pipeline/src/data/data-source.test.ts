@@ -173,6 +173,14 @@ describe('--data arguments', () => {
       random: { seed: 3, count: 4 },
     });
     expect(() => parseDataArgument('random')).toThrow(/explicit integer seed/);
+    // Other keys size symbolic dims; anything but a positive integer is refused.
+    expect(parseDataArgument('random:seed=1,sequence=512')).toEqual({
+      path: 'random',
+      random: { seed: 1, dims: { sequence: 512 } },
+    });
+    expect(() => parseDataArgument('random:seed=1,sequence=big')).toThrow(
+      /'sequence=big' must size a symbolic input dim/,
+    );
   });
 
   it('picks the reader by extension or folder', () => {
@@ -182,5 +190,42 @@ describe('--data arguments', () => {
     expect(readerKindForPath('a.json', false)).toBe('json');
     expect(readerKindForPath('imgs', true)).toBe('images');
     expect(() => readerKindForPath('a.csv', false)).toThrow(/a\.csv: unknown calibration data format/);
+  });
+
+  it('inputs without a batch axis (a scalar, a recurrent state) are generated and fed whole', async () => {
+    // silero VAD's inputs: audio [batch, samples], state [2, batch, 128], sample rate (a scalar).
+    const inputs = [
+      { name: 'input', dtype: 'float32', shape: ['batch', 512] },
+      { name: 'state', dtype: 'float32', shape: [2, 'batch', 128] },
+      { name: 'sr', dtype: 'int64', shape: [] },
+    ] as const;
+    const source = randomSource({ inputs, count: 3, seed: 1 });
+    expect(source.inputs.map((i) => i.shape)).toEqual([[3, 512], [3, 2, 1, 128], [3]]);
+    const bound = bindDataSource(source, inputs, { batchSize: 1 });
+    const samples = await collect(bound);
+    expect(samples).toHaveLength(3);
+    expect(samples[0]!['input']!.shape).toEqual([1, 512]);
+    expect(samples[0]!['state']!.shape).toEqual([2, 1, 128]);
+    expect(samples[0]!['sr']!.shape).toEqual([]);
+    // Whole inputs cannot be concatenated into batches: the error names the input.
+    const error = errorOf(() => bindDataSource(source, inputs, { batchSize: 2 }));
+    expect(error.message).toContain("input 'state' [2, ?, 128] is fed whole");
+    expect(error.message).toContain('use batch size 1');
+  });
+
+  it('an array with one axis more than the input feeds one whole tensor per sample', async () => {
+    const model = { name: 'x', dtype: 'float32', shape: [1, 3, 4] } as const;
+    const source = npyBytesSource(npy([5, 1, 3, 4]), 'x.npy');
+    expect(checkSourceInput(source.inputs[0]!, model)).toBe('whole');
+    const samples = await collect(bindDataSource(source, [model]));
+    expect(samples).toHaveLength(5);
+    expect(samples[1]!['x']!.shape).toEqual([1, 3, 4]);
+    expect([...samples[1]!['x']!.data].slice(0, 3)).toEqual([12, 13, 14]);
+    // A wrong dim is still named, in the sample's own axes.
+    const wrong = errorOf(() =>
+      checkSourceInput(npyBytesSource(npy([5, 1, 3, 5]), 'x.npy').inputs[0]!, model),
+    );
+    expect(wrong.message).toContain('fed whole');
+    expect(wrong.message).toContain('sample axis 2 differs');
   });
 });

@@ -69,11 +69,19 @@ function dimsMatch(given: number | null, expected: number | string | null): bool
 }
 
 /**
- * Throws a one-line QgrainError ('shape-mismatch' or 'dtype-mismatch') naming the input, the
- * expected and the given dtype/shape and the file, unless `input` can feed `model`. Axis 0 of
- * the source is the sample axis and lines up with the model's batch axis.
+ * How samples feed a model input. 'batched': the source has the model's rank, its sample axis
+ * is the model's axis 0 (the batch axis), and batches concatenate samples along it. 'whole': the
+ * source has one axis more, and each sample is the whole input tensor (a scalar like a sample
+ * rate, a recurrent state [2, batch, 128], or an input whose batch axis a sample already carries).
  */
-export function checkSourceInput(input: SourceInput, model: ModelInputSpec): void {
+export type SampleLayout = 'batched' | 'whole';
+
+/**
+ * Throws a one-line QgrainError ('shape-mismatch' or 'dtype-mismatch') naming the input, the
+ * expected and the given dtype/shape and the file, unless `input` can feed `model`; returns how
+ * (see {@link SampleLayout}). Axis 0 of the source is always the sample axis.
+ */
+export function checkSourceInput(input: SourceInput, model: ModelInputSpec): SampleLayout {
   const head = `input '${model.name}': expected ${model.dtype} ${formatDims(model.shape)}, got ${describeInput(input)}`;
   if (input.dtype !== model.dtype) {
     throw new QgrainError(
@@ -81,13 +89,22 @@ export function checkSourceInput(input: SourceInput, model: ModelInputSpec): voi
       `${head}; convert the data to ${model.dtype} (for NumPy: .astype('${model.dtype}'))`,
     );
   }
+  if (input.shape.length === model.shape.length + 1) {
+    for (let axis = 0; axis < model.shape.length; axis++) {
+      if (!dimsMatch(input.shape[axis + 1]!, model.shape[axis]!)) {
+        throw new QgrainError(
+          'shape-mismatch',
+          `${head}; each sample is fed whole (the data has one axis more than the input), and sample axis ${axis} differs`,
+        );
+      }
+    }
+    return 'whole';
+  }
   if (input.shape.length !== model.shape.length) {
     const hint =
       input.shape.length === model.shape.length - 1
         ? ' (sample axis is axis 0: is the sample axis missing?)'
-        : input.shape.length === model.shape.length + 1
-          ? ' (sample axis is axis 0: does each sample already carry a batch axis? drop it)'
-          : '';
+        : '';
     throw new QgrainError('shape-mismatch', `${head}${hint}`);
   }
   for (let axis = 1; axis < model.shape.length; axis++) {
@@ -95,6 +112,7 @@ export function checkSourceInput(input: SourceInput, model: ModelInputSpec): voi
       throw new QgrainError('shape-mismatch', `${head}; axis ${axis} differs`);
     }
   }
+  return 'batched';
 }
 
 /** The batch size a model input allows: its fixed axis-0 size, or `requested` when symbolic. */
@@ -144,6 +162,7 @@ export function bindDataSource(
   }
   const bound: SourceInput[] = source.inputs.map((input) => ({ ...input, name: renames.get(input.name)! }));
   let batchSize: number | undefined;
+  const whole = new Set<string>();
   for (const model of modelInputs) {
     const input = bound.find((i) => i.name === model.name);
     if (!input) {
@@ -152,7 +171,10 @@ export function bindDataSource(
         `input '${model.name}' has no calibration data in ${source.description}; add --data ${model.name}=<file>`,
       );
     }
-    checkSourceInput(input, model);
+    if (checkSourceInput(input, model) === 'whole') {
+      whole.add(model.name);
+      continue;
+    }
     const size = batchSizeFor(model, options.batchSize);
     if (batchSize !== undefined && size !== batchSize) {
       throw new QgrainError(
@@ -170,6 +192,15 @@ export function bindDataSource(
       );
     }
   }
+  const size = batchSize ?? options.batchSize ?? 1;
+  if (whole.size > 0 && size > 1) {
+    const name = [...whole][0]!;
+    const model = modelInputs.find((m) => m.name === name)!;
+    throw new QgrainError(
+      'invalid-argument',
+      `input '${name}' ${formatDims(model.shape)} is fed whole, one tensor per sample, so samples cannot be batched ${size} at a time; use batch size 1`,
+    );
+  }
   const renamed: DataSource = {
     description: source.description,
     inputs: bound,
@@ -178,12 +209,16 @@ export function bindDataSource(
     async *samples() {
       for await (const sample of source.samples()) {
         const out: Sample = {};
-        for (const [key, tensor] of Object.entries(sample)) out[renames.get(key) ?? key] = tensor;
+        for (const [key, tensor] of Object.entries(sample)) {
+          const name = renames.get(key) ?? key;
+          // A whole input's sample is [1, ...input shape]: drop the sample axis.
+          out[name] = whole.has(name) ? new Tensor(tensor.dtype, tensor.shape.slice(1), tensor.data) : tensor;
+        }
         yield out;
       }
     },
   };
-  return batchSource(renamed, batchSize ?? 1);
+  return batchSource(renamed, size);
 }
 
 /** Concatenates tensors of one dtype along axis 0; the other axes must agree. */

@@ -104,7 +104,12 @@ export async function openDataSource(
         'invalid-argument',
         `random data for '${arg.inputName}': the model has no such input`,
       );
-    return randomSource({ inputs, count: arg.random.count ?? DEFAULT_RANDOM_COUNT, seed: arg.random.seed });
+    return randomSource({
+      inputs,
+      count: arg.random.count ?? DEFAULT_RANDOM_COUNT,
+      seed: arg.random.seed,
+      ...(arg.random.dims ? { dims: arg.random.dims } : {}),
+    });
   }
   const path = arg.path;
   const stats = await statOrThrow(path);

@@ -36,7 +36,11 @@ function nextUniform(state: { s: number }): number {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 
-/** Seeded random samples shaped like the model's inputs (batch axis 1 per sample). */
+/**
+ * Seeded random samples shaped like the model's inputs. An input whose axis 0 is symbolic (a
+ * batch axis) gets samples of batch 1; any other input (a scalar, a fixed leading axis like a
+ * recurrent state's [2, batch, 128]) is generated whole per sample (see SampleLayout).
+ */
 export function randomSource(options: RandomSourceOptions): DataSource {
   const { count, seed } = options;
   if (!Number.isInteger(count) || count < 1)
@@ -45,10 +49,12 @@ export function randomSource(options: RandomSourceOptions): DataSource {
     throw new QgrainError('invalid-argument', `random: seed must be an integer, got ${seed}`);
   const low = options.low ?? 0;
   const high = options.high ?? 1;
-  const shapes = options.inputs.map((input) =>
-    input.shape.map((d, axis) =>
-      axis === 0 ? 1 : typeof d === 'number' ? d : ((d !== null ? options.dims?.[d] : undefined) ?? 1),
-    ),
+  const resolve = (d: number | string | null) =>
+    typeof d === 'number' ? d : ((d !== null ? options.dims?.[d] : undefined) ?? 1);
+  const batched = options.inputs.map((input) => input.shape.length > 0 && typeof input.shape[0] !== 'number');
+  // Per-sample shapes, sample axis first: [1, ...rest] for batched inputs, [1, ...shape] for whole ones.
+  const shapes = options.inputs.map((input, i) =>
+    batched[i] ? [1, ...input.shape.slice(1).map(resolve)] : [1, ...input.shape.map(resolve)],
   );
   for (const input of options.inputs) {
     if (input.dtype === 'int4' || input.dtype === 'uint4') {
