@@ -1,6 +1,6 @@
-import { createModel, parseModel, serializeModel } from '@qgrain/onnx';
+import { createModel, parseModel, readModel, serializeModel } from '@qgrain/onnx';
 import { Tensor } from '@qgrain/tensor';
-import { SeededRandom, randomFloat32 } from '@qgrain/test-harness';
+import { SeededRandom, randomFloat32, realModel } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import type { FeedSource } from './calibrate.js';
@@ -184,5 +184,16 @@ describe('quantizeModel with schemes that need QuantizeLinear/DequantizeLinear-2
     expect(bias.quantized).toBe(false);
     expect(bias.note).toContain('per block');
     expect(model.graph.initializer('b_c')?.dtype).toBe('float32');
+  });
+});
+
+describe('quantizeModel on a model whose weights live in subgraphs', () => {
+  it('says that the Conv/Gemm nodes inside If branches stay float', async () => {
+    const model = await readModel(realModel('silero-vad-ifless').path);
+    const { report } = await quantizeModel(model, { weightsOnly: true });
+    expect(report.weights).toEqual([]);
+    expect(report.notes.some((n) => /^16 Conv\/Gemm node\(s\) inside subgraphs .* stay float/.test(n))).toBe(
+      true,
+    );
   });
 });

@@ -22,6 +22,7 @@ import {
 import { type Plan, type PlanOptions, planQuantization } from './plan.js';
 import type { RunnerFactory } from './runner.js';
 import { weightView } from './weight-analysis.js';
+import { WEIGHT_OPS } from './weight-roles.js';
 
 /** Calibration method used when none is given: see docs for why (MSE-optimal clipping on a histogram). */
 export const DEFAULT_CALIBRATION_METHOD = 'mse';
@@ -116,6 +117,16 @@ export async function quantizeModel(
   // Raising 13 -> 21 renames no tensor and no node, so the plan made at 13 still holds.
   const upgrade = upgradeOpset(model, qdqOpsetOf(plan));
   const notes: string[] = [];
+  // Planning covers the main graph; say what it leaves behind in subgraphs (If/Loop/Scan bodies).
+  const nested = model
+    .graphs()
+    .filter((g) => g !== model.graph)
+    .flatMap((g) => g.nodes.filter((n) => WEIGHT_OPS[n.opType] !== undefined));
+  if (nested.length > 0) {
+    notes.push(
+      `${nested.length} ${[...new Set(nested.map((n) => n.opType))].join('/')} node(s) inside subgraphs (e.g. '${nested[0]!.name}') stay float: static quantization covers the main graph only`,
+    );
+  }
 
   // 1. Activation ranges: fixed by the user, from a cache, or calibrated on data.
   const toCalibrate = plan.activations
