@@ -404,30 +404,49 @@ function narrowMode(kind: i32, qmin: f64, qmax: f64): i32 {
 //   the add rounds half to even exactly. pmax/pmin are single min/max instructions on x86.
 // - The sum's bits are ROUND_MAGIC_BITS + round(v); zpAdj = zp - ROUND_MAGIC_BITS finishes.
 function quantLanes<Q>(x: v128, s: v128, loM: v128, hiM: v128, zpAdj: v128): v128 {
-  let q: v128;
-  if (sizeof<Q>() === 4) q = f32x4.mul(x, s);
-  else q = f32x4.div(x, s);
-  const v = v128.and(q, f32x4.eq(q, q));
+  const v = nanToZero(quotient<Q>(x, s));
   const r = f32x4.pmin(f32x4.pmax(f32x4.add(v, f32x4.splat(ROUND_MAGIC_F32)), loM), hiM);
   return i32x4.add(r, zpAdj);
 }
 
-// quantLanes without the upper clamp, for outputs whose saturating narrow clamps at qmax (qmax is
-// the storage maximum). The lower clamp stays: besides clamping, it keeps the sum positive, so its
-// bits stay ordered like the values and cannot wrap when zpAdj is added.
-function quantLanesLow<Q>(x: v128, s: v128, loM: v128, zpAdj: v128): v128 {
-  let q: v128;
-  if (sizeof<Q>() === 4) q = f32x4.mul(x, s);
-  else q = f32x4.div(x, s);
-  const v = v128.and(q, f32x4.eq(q, q));
+// x / s, or x * s when Q marks s as an exact reciprocal.
+function quotient<Q>(x: v128, s: v128): v128 {
+  return sizeof<Q>() === 4 ? f32x4.mul(x, s) : f32x4.div(x, s);
+}
+
+function nanToZero(q: v128): v128 {
+  return v128.and(q, f32x4.eq(q, q));
+}
+
+// quantLanes' last steps without the upper clamp, for outputs whose saturating narrow clamps at
+// qmax (qmax is the storage maximum), on a quotient v without NaNs. The lower clamp stays: besides
+// clamping, it keeps the sum positive, so its bits stay ordered like the values and cannot wrap
+// when zpAdj is added.
+function lowClamped(v: v128, loM: v128, zpAdj: v128): v128 {
   return i32x4.add(f32x4.pmax(f32x4.add(v, f32x4.splat(ROUND_MAGIC_F32)), loM), zpAdj);
+}
+
+// Sixteen i32 results as bytes: signed or unsigned saturating narrows when the range fits the
+// storage (N i8/i16 or u8/u16, see the quantRun markers), else the low byte of each, as a
+// typed-array store keeps it (N i32).
+function bytesOf<N>(q0: v128, q1: v128, q2: v128, q3: v128): v128 {
+  if (sizeof<N>() <= 2 && isSigned<N>()) {
+    return i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3));
+  }
+  if (sizeof<N>() <= 2) {
+    // Values are in [0, 255]: the signed 16-bit narrow is exact, the unsigned one finishes.
+    return i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3));
+  }
+  const a = i8x16.shuffle(q0, q1, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+  const b = i8x16.shuffle(q2, q3, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
+  return i8x16.shuffle(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
 }
 
 // Byte outputs of quantRun for NARROW_S_TOP (N = i8) and NARROW_U_TOP (N = u8), 16 per
 // iteration, without zeroing NaN quotients: the quotients are summed instead (one add per four
 // lanes, against two instructions for the zeroing), and if the sums end up NaN (a NaN quotient, or
 // infinities of both signs) the result is -1 and the caller redoes the run with quantBytes.
-// Without NaNs the lanes are those of quantLanesLow: pmax against loM also maps -Inf to the
+// Without NaNs the lanes are lowClamped ones: pmax against loM also maps -Inf to the
 // bound, and +Inf saturates in the narrow.
 function quantBytesTop<Q, N>(
   xBase: usize,
@@ -437,7 +456,6 @@ function quantBytesTop<Q, N>(
   s: v128,
   loM: v128,
   zpAdj: v128,
-  magic: v128,
 ): i64 {
   let sum0 = f32x4.splat(0);
   let sum1 = f32x4.splat(0);
@@ -445,33 +463,19 @@ function quantBytesTop<Q, N>(
   let sum3 = f32x4.splat(0);
   for (; j + 16 <= stop; j += 16) {
     const p = xBase + ((<usize>j) << 2);
-    let v0: v128, v1: v128, v2: v128, v3: v128;
-    if (sizeof<Q>() === 4) {
-      v0 = f32x4.mul(v128.load(p), s);
-      v1 = f32x4.mul(v128.load(p, 16), s);
-      v2 = f32x4.mul(v128.load(p, 32), s);
-      v3 = f32x4.mul(v128.load(p, 48), s);
-    } else {
-      v0 = f32x4.div(v128.load(p), s);
-      v1 = f32x4.div(v128.load(p, 16), s);
-      v2 = f32x4.div(v128.load(p, 32), s);
-      v3 = f32x4.div(v128.load(p, 48), s);
-    }
+    const v0 = quotient<Q>(v128.load(p), s);
+    const v1 = quotient<Q>(v128.load(p, 16), s);
+    const v2 = quotient<Q>(v128.load(p, 32), s);
+    const v3 = quotient<Q>(v128.load(p, 48), s);
     sum0 = f32x4.add(sum0, v0);
     sum1 = f32x4.add(sum1, v1);
     sum2 = f32x4.add(sum2, v2);
     sum3 = f32x4.add(sum3, v3);
-    const q0 = i32x4.add(f32x4.pmax(f32x4.add(v0, magic), loM), zpAdj);
-    const q1 = i32x4.add(f32x4.pmax(f32x4.add(v1, magic), loM), zpAdj);
-    const q2 = i32x4.add(f32x4.pmax(f32x4.add(v2, magic), loM), zpAdj);
-    const q3 = i32x4.add(f32x4.pmax(f32x4.add(v3, magic), loM), zpAdj);
-    let out: v128;
-    if (isSigned<N>()) {
-      out = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3));
-    } else {
-      out = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3));
-    }
-    v128.store(outBase + <usize>j, out);
+    const q0 = lowClamped(v0, loM, zpAdj);
+    const q1 = lowClamped(v1, loM, zpAdj);
+    const q2 = lowClamped(v2, loM, zpAdj);
+    const q3 = lowClamped(v3, loM, zpAdj);
+    v128.store(outBase + <usize>j, bytesOf<N>(q0, q1, q2, q3));
   }
   const total = f32x4.add(f32x4.add(sum0, sum1), f32x4.add(sum2, sum3));
   return i32x4.all_true(f32x4.eq(total, total)) ? <i64>j : -1;
@@ -492,29 +496,17 @@ function quantBytes<Q, N>(
     const p = xBase + ((<usize>j) << 2);
     let q0: v128, q1: v128, q2: v128, q3: v128;
     if (sizeof<N>() === 2) {
-      q0 = quantLanesLow<Q>(v128.load(p), s, loM, zpAdj);
-      q1 = quantLanesLow<Q>(v128.load(p, 16), s, loM, zpAdj);
-      q2 = quantLanesLow<Q>(v128.load(p, 32), s, loM, zpAdj);
-      q3 = quantLanesLow<Q>(v128.load(p, 48), s, loM, zpAdj);
+      q0 = lowClamped(nanToZero(quotient<Q>(v128.load(p), s)), loM, zpAdj);
+      q1 = lowClamped(nanToZero(quotient<Q>(v128.load(p, 16), s)), loM, zpAdj);
+      q2 = lowClamped(nanToZero(quotient<Q>(v128.load(p, 32), s)), loM, zpAdj);
+      q3 = lowClamped(nanToZero(quotient<Q>(v128.load(p, 48), s)), loM, zpAdj);
     } else {
       q0 = quantLanes<Q>(v128.load(p), s, loM, hiM, zpAdj);
       q1 = quantLanes<Q>(v128.load(p, 16), s, loM, hiM, zpAdj);
       q2 = quantLanes<Q>(v128.load(p, 32), s, loM, hiM, zpAdj);
       q3 = quantLanes<Q>(v128.load(p, 48), s, loM, hiM, zpAdj);
     }
-    let out: v128;
-    if (sizeof<N>() <= 2 && isSigned<N>()) {
-      out = i8x16.narrow_i16x8_s(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3));
-    } else if (sizeof<N>() <= 2) {
-      // Values are in [0, 255]: the signed 16-bit narrow is exact, the unsigned one finishes.
-      out = i8x16.narrow_i16x8_u(i16x8.narrow_i32x4_s(q0, q1), i16x8.narrow_i32x4_s(q2, q3));
-    } else {
-      // The range does not fit the byte type: keep the low bytes, as a typed-array store does.
-      const a = i8x16.shuffle(q0, q1, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
-      const b = i8x16.shuffle(q2, q3, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
-      out = i8x16.shuffle(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
-    }
-    v128.store(outBase + <usize>j, out);
+    v128.store(outBase + <usize>j, bytesOf<N>(q0, q1, q2, q3));
   }
   return j;
 }
@@ -558,11 +550,10 @@ function quantRun<Q>(
 ): u32 {
   if (kind === STORE_8) {
     if (narrow === NARROW_S_TOP || narrow === NARROW_U_TOP) {
-      const magic = f32x4.splat(ROUND_MAGIC_F32);
       const signed = narrow === NARROW_S_TOP;
       const done = signed
-        ? quantBytesTop<Q, i8>(xBase, j, stop, outBase, s, loM, zpAdj, magic)
-        : quantBytesTop<Q, u8>(xBase, j, stop, outBase, s, loM, zpAdj, magic);
+        ? quantBytesTop<Q, i8>(xBase, j, stop, outBase, s, loM, zpAdj)
+        : quantBytesTop<Q, u8>(xBase, j, stop, outBase, s, loM, zpAdj);
       if (done >= 0) j = <u32>done;
       else if (signed) j = quantBytes<Q, i16>(xBase, j, stop, outBase, s, loM, hiM, zpAdj);
       else j = quantBytes<Q, u16>(xBase, j, stop, outBase, s, loM, hiM, zpAdj);
@@ -656,12 +647,7 @@ export function quantize(
               const q1 = i32x4.add(roundedBits(clampLanes(v128.load(p, 16), s, loV, hiV)), zpV);
               const q2 = i32x4.add(roundedBits(clampLanes(v128.load(p, 32), s, loV, hiV)), zpV);
               const q3 = i32x4.add(roundedBits(clampLanes(v128.load(p, 48), s, loV, hiV)), zpV);
-              const a = i8x16.shuffle(q0, q1, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
-              const b = i8x16.shuffle(q2, q3, 0, 4, 8, 12, 16, 20, 24, 28, 0, 0, 0, 0, 0, 0, 0, 0);
-              v128.store(
-                outBase + <usize>j,
-                i8x16.shuffle(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23),
-              );
+              v128.store(outBase + <usize>j, bytesOf<i32>(q0, q1, q2, q3));
             }
           }
           for (; j + 4 <= stop; j += 4) {
