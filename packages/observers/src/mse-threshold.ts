@@ -15,15 +15,11 @@ export function mseThresholdBins(counts: ArrayLike<number>, width: number, steps
   let used = counts.length;
   while (used > 0 && counts[used - 1] === 0) used--;
   if (used === 0) return 0;
-  // Activation histograms are mostly empty bins (long sparse tails, or a spike at zero): each
-  // candidate only visits the non-empty ones. The terms and their order are those of
-  // expectedSquaredError, so the sums are the same numbers.
-  const nonEmpty: number[] = [];
-  for (let j = 0; j < used; j++) if (counts[j] !== 0) nonEmpty.push(j);
+  const nonEmpty = nonEmptyBins(counts, used);
   let best = used;
   let bestError = Number.POSITIVE_INFINITY;
   for (let i = 1; i <= used; i++) {
-    const error = sparseSquaredError(counts, nonEmpty, width, i * width, steps);
+    const error = squaredErrorOver(counts, nonEmpty, width, i * width, steps);
     if (error < bestError) {
       bestError = error;
       best = i;
@@ -32,9 +28,30 @@ export function mseThresholdBins(counts: ArrayLike<number>, width: number, steps
   return best;
 }
 
-// expectedSquaredError over the listed non-empty bins: F at a bin's lower edge is reused from the
-// bin below when that one was visited, and computed otherwise.
-function sparseSquaredError(
+/**
+ * Sum over bins of count * mean squared error of values uniform in the bin, for threshold T.
+ * Exported for tests, which check it against brute-force sampling.
+ */
+export function expectedSquaredError(
+  counts: ArrayLike<number>,
+  used: number,
+  width: number,
+  threshold: number,
+  steps: number,
+): number {
+  return squaredErrorOver(counts, nonEmptyBins(counts, used), width, threshold, steps);
+}
+
+function nonEmptyBins(counts: ArrayLike<number>, used: number): number[] {
+  const out: number[] = [];
+  for (let j = 0; j < used; j++) if (counts[j] !== 0) out.push(j);
+  return out;
+}
+
+// expectedSquaredError over the listed non-empty bins. Activation histograms are mostly empty
+// bins (long sparse tails, or a spike at zero), which add nothing: only the listed ones are
+// visited. F at a bin's lower edge is reused from the bin below when that one was visited.
+function squaredErrorOver(
   counts: ArrayLike<number>,
   nonEmpty: readonly number[],
   width: number,
@@ -42,7 +59,6 @@ function sparseSquaredError(
   steps: number,
 ): number {
   const step = threshold / steps;
-  // integratedSquaredError with what depends only on the threshold computed once.
   const boundary = threshold - step / 2;
   const atBoundary = sawtoothIntegral(boundary, step);
   const eighth = (step * step * step) / 8;
@@ -60,7 +76,8 @@ function sparseSquaredError(
   return sum;
 }
 
-// integratedSquaredError(x, threshold, step) given its boundary, F(boundary) and step^3 / 8.
+// integratedSquaredError with what depends only on the threshold (the boundary, F there, and
+// step^3 / 8) computed once per threshold by the caller.
 function errorIntegral(
   x: number,
   threshold: number,
@@ -75,29 +92,6 @@ function errorIntegral(
 }
 
 /**
- * Sum over bins of count * mean squared error of values uniform in the bin, for threshold T.
- * Exported for tests, which check it against brute-force sampling.
- */
-export function expectedSquaredError(
-  counts: ArrayLike<number>,
-  used: number,
-  width: number,
-  threshold: number,
-  steps: number,
-): number {
-  const step = threshold / steps;
-  let sum = 0;
-  let previous = 0; // F(0)
-  for (let j = 0; j < used; j++) {
-    const next = integratedSquaredError((j + 1) * width, threshold, step);
-    const c = counts[j]!;
-    if (c !== 0) sum += (c * (next - previous)) / width;
-    previous = next;
-  }
-  return sum;
-}
-
-/**
  * F(x) = integral from 0 to x of (t - q(t))^2 dt, where q rounds t to a multiple of `step` and
  * saturates at `threshold` = steps * step. Below the last rounding boundary b = T - step / 2 the
  * error is a sawtooth: each whole cell [(n - 1/2) step, (n + 1/2) step) adds step^3 / 12 and a
@@ -106,9 +100,14 @@ export function expectedSquaredError(
  */
 export function integratedSquaredError(x: number, threshold: number, step: number): number {
   const boundary = threshold - step / 2;
-  if (x <= boundary) return sawtoothIntegral(x, step);
-  const over = x - threshold;
-  return sawtoothIntegral(boundary, step) + (over * over * over + (step * step * step) / 8) / 3;
+  return errorIntegral(
+    x,
+    threshold,
+    step,
+    boundary,
+    sawtoothIntegral(boundary, step),
+    (step * step * step) / 8,
+  );
 }
 
 function sawtoothIntegral(x: number, step: number): number {
