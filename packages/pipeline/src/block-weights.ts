@@ -18,7 +18,7 @@ import {
   jsBackend,
 } from '@qgrain/tensor';
 import { type ClipMethod, searchClipping } from './clip-search.js';
-import { qdqAttributes } from './emit-qdq.js';
+import { qdqAttributes, zeroPointTensor } from './emit-qdq.js';
 import { type MatMulNBitsWeight, emitMatMulNBits, packMatMulNBits } from './matmul-nbits.js';
 import { planMatMulWeights, transpose2d } from './plan.js';
 import type { QuantizeReport, WeightReport } from './quantize-model.js';
@@ -142,7 +142,7 @@ function checkSpec(spec: QuantSpec, text: string): void {
 
 /**
  * Replaces a weight by its block-quantized integers behind an opset-21 DequantizeLinear (axis and
- * block_size). A signed symmetric spec has all-zero zero points, which ONNX lets us omit; float16
+ * block_size). All-zero zero points are left out (see zeroPointTensor); float16
  * scales make DequantizeLinear output float16, so a Cast brings the weight back to its own type.
  */
 function emitBlockedDequantize(
@@ -166,16 +166,10 @@ function emitBlockedDequantize(
       : new Tensor('float32', qp.scaleShape, Float32Array.from(qp.scale)),
   );
   const inputs = [qName, sName];
-  if (!(qp.spec.symmetric && qp.spec.type.signed)) {
+  const zeroPoint = zeroPointTensor(qp);
+  if (zeroPoint) {
     const zName = model.uniqueName(`${name}_zero_point`);
-    const z = Tensor.zeros(storage, qp.scaleShape);
-    if (storage === 'int4' || storage === 'uint4') {
-      const packed = z.data as Uint8Array;
-      qp.zeroPoint.forEach((v, i) => {
-        packed[i >> 1]! |= (v & 0x0f) << ((i & 1) * 4);
-      });
-    } else (z.data as Int8Array).set(qp.zeroPoint);
-    graph.addInitializer(zName, z);
+    graph.addInitializer(zName, zeroPoint);
     inputs.push(zName);
   }
   const output = model.uniqueName(`${name}_dequantized`);

@@ -11,13 +11,22 @@ function scalarZeroPoint(storage: DType, value: number): Tensor {
   return t;
 }
 
-function zeroPointTensor(qp: QParams): Tensor {
+/**
+ * The zero points of a constant's QParams as an initializer, or undefined when every one is 0.
+ * DequantizeLinear reads an absent zero point as 0 of its integers' type, which is the same
+ * value, so symmetric weights and int32 biases need not carry a tensor of zeros (on a depthwise
+ * network of ~9 weights a channel, those zeros and their names are a tenth of the file).
+ * onnxruntime 1.30 fuses Conv and MatMul weights read that way into its integer kernels, but not
+ * a Gemm weight: `explicit` keeps the zeros for those.
+ */
+export function zeroPointTensor(qp: QParams, explicit = false): Tensor | undefined {
+  if (!explicit && qp.zeroPoint.every((z) => z === 0)) return undefined;
   const dtype = qp.range.storage as DType;
   const t = Tensor.zeros(dtype, qp.scaleShape);
   if (dtype === 'int4' || dtype === 'uint4') {
     const data = t.data as Uint8Array;
     qp.zeroPoint.forEach((z, i) => {
-      data[i >> 1] = i & 1 ? (data[i >> 1]! & 0x0f) | ((z & 0xf) << 4) : (data[i >> 1]! & 0xf0) | (z & 0xf);
+      data[i >> 1]! |= (z & 0x0f) << ((i & 1) * 4);
     });
   } else {
     (t.data as Int32Array).set(qp.zeroPoint);
@@ -58,7 +67,8 @@ function insertionPoint(graph: Graph, name: string): number {
 /**
  * Replaces a float weight initializer by its quantized integers, its scales and zero points, and
  * a DequantizeLinear that every former reader now reads: a tied weight is quantized once. The
- * float initializer is removed. Returns the name of the dequantized value.
+ * float initializer is removed. Zero points that are all 0 are left out unless
+ * `explicitZeroPoint` (see zeroPointTensor). Returns the name of the dequantized value.
  */
 export function emitWeightDequantize(
   graph: Graph,
@@ -66,6 +76,7 @@ export function emitWeightDequantize(
   values: Float32Array,
   qp: QParams,
   backend: Backend = jsBackend,
+  explicitZeroPoint = false,
 ): string {
   const storage = qp.range.storage as DType;
   const quantized = new Tensor(storage, qp.shape, quantize(values, qp, backend) as Tensor['data']);
@@ -74,7 +85,7 @@ export function emitWeightDequantize(
     name,
     quantized,
     new Tensor('float32', qp.scaleShape, Float32Array.from(qp.scale)),
-    zeroPointTensor(qp),
+    zeroPointTensor(qp, explicitZeroPoint),
     qdqAttributes(qp),
   );
 }
@@ -92,9 +103,10 @@ export function emitReshapedWeightDequantize(
   qp: QParams,
   dims: readonly number[],
   backend: Backend = jsBackend,
+  explicitZeroPoint = false,
 ): string {
   const model = graph.model;
-  const dequantized = emitWeightDequantize(graph, name, values, qp, backend);
+  const dequantized = emitWeightDequantize(graph, name, values, qp, backend, explicitZeroPoint);
   const shape = model.uniqueName(`${name}_shape`);
   const reshaped = model.uniqueName(`${name}_dqr`);
   graph.addInitializer(shape, new Tensor('int64', [dims.length], BigInt64Array.from(dims, BigInt)));
@@ -113,8 +125,8 @@ export function emitReshapedWeightDequantize(
 }
 
 /**
- * Swaps the constant `name` for integers, scale and zero point initializers read by one
- * DequantizeLinear (placed first: it depends on constants only). Every reader of `name` reads
+ * Swaps the constant `name` for integers, scale and (unless all zero) zero point initializers
+ * read by one DequantizeLinear (placed first: it depends on constants only). Every reader of `name` reads
  * the dequantized value instead, so a tied constant is converted once; the float initializer is
  * dropped when nothing else reads it. Returns the dequantized value's name.
  */
@@ -123,19 +135,23 @@ function replaceWithDequantize(
   name: string,
   quantized: Tensor,
   scale: Tensor,
-  zeroPoint: Tensor,
+  zeroPoint: Tensor | undefined,
   attributes: Record<string, number>,
 ): string {
   const names = qdqNames(graph.model, name);
   graph.addInitializer(names.quantized, quantized);
   graph.addInitializer(names.scale, scale);
-  graph.addInitializer(names.zeroPoint, zeroPoint);
+  const inputs = [names.quantized, names.scale];
+  if (zeroPoint) {
+    graph.addInitializer(names.zeroPoint, zeroPoint);
+    inputs.push(names.zeroPoint);
+  }
   graph.replaceUses(name, names.dequantized);
   graph.addNode(
     {
       opType: 'DequantizeLinear',
       name: names.dequantizeNode,
-      inputs: [names.quantized, names.scale, names.zeroPoint],
+      inputs,
       outputs: [names.dequantized],
       attributes,
     },
@@ -256,7 +272,8 @@ export function emitBiasDequantize(
     name,
     new Tensor('int32', [channels], q),
     new Tensor('float32', [channels], scale),
-    new Tensor('int32', [channels], new Int32Array(channels)),
+    // Zero point 0, left implicit.
+    undefined,
     { axis: 0 },
   );
   return { quantized: true, name: output };

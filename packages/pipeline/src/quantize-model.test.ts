@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createModel, parseModel, readModel, serializeModel } from '@qgrain/onnx';
 import { Tensor } from '@qgrain/tensor';
 import { SeededRandom, randomFloat32, realModel } from '@qgrain/test-harness';
@@ -110,6 +113,31 @@ describe('quantizeModel on a small CNN', () => {
     const { model } = await quantized({ exclude: ['Conv'] });
     for (const name of ['tied', 'w_c']) expect(model.graph.initializer(name)?.dtype).toBe('float32');
     expect(model.graph.initializer('w_g')).toBeUndefined();
+  });
+
+  it("leaves out all-zero zero points (but a Gemm weight's), and onnxruntime still runs every Conv and the Gemm on integers", async () => {
+    const { model, bytes } = await quantized();
+    const constantDequantize = model.graph.nodes.filter(
+      (n) => n.opType === 'DequantizeLinear' && model.graph.initializer(n.input[0]!),
+    );
+    // tied, w_c, w_g and the three biases.
+    expect(constantDequantize).toHaveLength(6);
+    // onnxruntime 1.30 fuses a Gemm into QGemm only when its weight's zero points are explicit.
+    for (const n of constantDequantize) expect(n.input, n.name).toHaveLength(n.name === 'w_g_DQ' ? 3 : 2);
+    const optimized = join(mkdtempSync(join(tmpdir(), 'qgrain-fused-')), 'optimized.onnx');
+    try {
+      const session = await ort.InferenceSession.create(bytes, {
+        graphOptimizationLevel: 'extended',
+        optimizedModelFilePath: optimized,
+      });
+      await session.release();
+      const ops = (await readModel(optimized)).graph.nodes.map((n) => n.opType);
+      expect(ops.filter((op) => op === 'QLinearConv')).toHaveLength(3);
+      expect(ops).toContain('QGemm');
+      expect(ops.filter((op) => op === 'Conv' || op === 'Gemm')).toEqual([]);
+    } finally {
+      rmSync(dirname(optimized), { recursive: true, force: true });
+    }
   });
 
   it('is deterministic: quantizing twice gives identical bytes', async () => {

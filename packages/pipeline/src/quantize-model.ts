@@ -211,10 +211,13 @@ export async function quantizeModel(
       : widenForBiases(measured, w.initializer, plan, activationScales, graph, notes);
     const sqnrDb = quantizationSqnr(values, qp, backend);
     if (!blocked) weightScales.set(w.initializer, qp.scale);
+    // onnxruntime fuses a Gemm into QGemm only when its weight's zero points are explicit.
+    const explicitZeroPoint = w.role.op === 'Gemm';
     if (view.shape.length === init.dims.length && view.shape.every((d, i) => d === init.dims[i])) {
-      emitWeightDequantize(graph, w.initializer, values, { ...qp, shape: init.dims }, backend);
+      const shaped = { ...qp, shape: init.dims };
+      emitWeightDequantize(graph, w.initializer, values, shaped, backend, explicitZeroPoint);
     } else {
-      emitReshapedWeightDequantize(graph, w.initializer, values, qp, init.dims, backend);
+      emitReshapedWeightDequantize(graph, w.initializer, values, qp, init.dims, backend, explicitZeroPoint);
     }
     weightReports.push({
       name: w.initializer,
