@@ -78,8 +78,10 @@ export {
   type JsonNumber,
   type LayerRow,
   type QuantizationReportDocument,
+  type SizeBreakdown,
   buildReportDocument,
   jsonNumber,
+  sizeBreakdown,
 } from './report.js';
 export {
   BLOCKED_QDQ_OPSET,

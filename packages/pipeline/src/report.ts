@@ -1,3 +1,4 @@
+import type { Model } from '@qgrain/onnx';
 import type { ModelComparison } from './compare.js';
 import type { QuantizeReport } from './quantize-model.js';
 
@@ -40,7 +41,12 @@ export interface QuantizationReportDocument {
   readonly output: string;
   readonly settings: Readonly<Record<string, unknown>>;
   readonly opset: { readonly from: number; readonly to: number };
-  readonly size: { readonly before: number; readonly after: number; readonly ratio: number };
+  readonly size: {
+    readonly before: number;
+    readonly after: number;
+    readonly ratio: number;
+    readonly breakdown: SizeBreakdown;
+  };
   readonly calibration: QuantizeReport['calibration'] | null;
   readonly holdout_batches: number;
   readonly model_output_sqnr_db: Readonly<Record<string, JsonNumber>>;
@@ -49,6 +55,60 @@ export interface QuantizationReportDocument {
   readonly biases: QuantizeReport['biases'];
   readonly excluded: readonly string[];
   readonly warnings: readonly string[];
+}
+
+/** Where the bytes of a quantized model file go. */
+export interface SizeBreakdown {
+  /** Integers of quantized weights (DequantizeLinear, MatMulNBits and MatMulInteger inputs). */
+  readonly quantized_weights: number;
+  /** int32 biases behind DequantizeLinear. */
+  readonly int32_biases: number;
+  /** Scales and zero points of weights, biases and activations. */
+  readonly scales_and_zero_points: number;
+  /** Every other stored tensor: weights left float, shape and element-wise constants. */
+  readonly other_constants: number;
+  /** The rest of the file: nodes, names, tensor headers. */
+  readonly graph: number;
+}
+
+/** Which inputs of a quantizing op hold integers (role 'q') and which hold scales or zero points. */
+const QUANTIZED_INPUTS: Readonly<Record<string, { q: number; params: readonly number[] }>> = {
+  DequantizeLinear: { q: 0, params: [1, 2] },
+  QuantizeLinear: { q: -1, params: [1, 2] },
+  MatMulNBits: { q: 1, params: [2, 3] },
+  MatMulInteger: { q: 1, params: [3] },
+};
+
+/**
+ * Splits the `fileBytes` of a written quantized model into its stored data by role and the graph
+ * around it, so a size that stays high can be traced to its cause (a network of small depthwise
+ * layers pays a scale and an int32 bias for every ~9 int8 weights).
+ */
+export function sizeBreakdown(model: Model, fileBytes: number): SizeBreakdown {
+  const graph = model.graph;
+  const role = new Map<string, 'weights' | 'biases' | 'params'>();
+  for (const node of graph.nodes) {
+    const inputs = QUANTIZED_INPUTS[node.opType];
+    if (!inputs) continue;
+    node.input.forEach((name, i) => {
+      const init = name ? graph.initializer(name) : undefined;
+      if (!init) return;
+      if (i === inputs.q) role.set(name, init.dtype === 'int32' ? 'biases' : 'weights');
+      else if (inputs.params.includes(i)) role.set(name, 'params');
+    });
+  }
+  const sums = { weights: 0, biases: 0, params: 0, other: 0 };
+  for (const init of graph.initializers()) {
+    const bytes = init.byteLength ?? init.bytes().byteLength;
+    sums[role.get(init.name) ?? 'other'] += bytes;
+  }
+  return {
+    quantized_weights: sums.weights,
+    int32_biases: sums.biases,
+    scales_and_zero_points: sums.params,
+    other_constants: sums.other,
+    graph: fileBytes - sums.weights - sums.biases - sums.params - sums.other,
+  };
 }
 
 /**
@@ -65,6 +125,7 @@ export function buildReportDocument(args: {
   nodeOutputs: ReadonlyMap<string, string>;
   sizeBefore: number;
   sizeAfter: number;
+  sizeBreakdown: SizeBreakdown;
   holdoutBatches: number;
   warnings: readonly string[];
 }): QuantizationReportDocument {
@@ -98,7 +159,12 @@ export function buildReportDocument(args: {
     output: args.output,
     settings: args.settings,
     opset: report.opset,
-    size: { before: args.sizeBefore, after: args.sizeAfter, ratio: args.sizeAfter / args.sizeBefore },
+    size: {
+      before: args.sizeBefore,
+      after: args.sizeAfter,
+      ratio: args.sizeAfter / args.sizeBefore,
+      breakdown: args.sizeBreakdown,
+    },
     calibration: report.calibration ?? null,
     holdout_batches: args.holdoutBatches,
     model_output_sqnr_db: Object.fromEntries(

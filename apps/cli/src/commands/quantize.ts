@@ -20,6 +20,7 @@ import {
   quantizeWeightsOnly,
   rangesFromCache,
   readCalibrationCache,
+  sizeBreakdown,
   splitFeeds,
 } from '@qgrain/pipeline';
 import { QgrainError } from '@qgrain/tensor';
@@ -143,6 +144,7 @@ export function reportTable(doc: QuantizeCommandDocument): string {
     '',
     `model output SQNR vs float (${doc.holdout_batches} held-back batches): ${outputs || 'not measured (no held-back data)'}`,
     `size ${formatBytes(doc.size.before)} -> ${formatBytes(doc.size.after)} (${(doc.size.ratio * 100).toFixed(1)}%)`,
+    `  ${breakdownLine(doc.size)}`,
     ...storageLines(doc.weight_storage),
     ...doc.warnings.map((w) => `warning: ${w}`),
   ];
@@ -291,6 +293,7 @@ export async function quantizeCommand(
     nodeOutputs,
     sizeBefore,
     sizeAfter,
+    sizeBreakdown: sizeBreakdown(model, sizeAfter),
     holdoutBatches: held,
     warnings,
   });
@@ -302,6 +305,20 @@ export async function quantizeCommand(
     await writeTextAtomically(reportPath, `${JSON.stringify(full, null, 2)}\n`);
   }
   return full;
+}
+
+/** The parts of the written file, each with its share of the float model's size. */
+function breakdownLine(size: QuantizationReportDocument['size']): string {
+  const b = size.breakdown;
+  const part = (label: string, bytes: number) =>
+    `${label} ${formatBytes(bytes)} (${((bytes / size.before) * 100).toFixed(1)}%)`;
+  return [
+    part('quantized weights', b.quantized_weights),
+    part('int32 biases', b.int32_biases),
+    part('scales and zero points', b.scales_and_zero_points),
+    part('other constants', b.other_constants),
+    part('graph', b.graph),
+  ].join(', ');
 }
 
 /** `--weights` as given, else the mode's default: int4 blocks for --weights-only, int8 per channel otherwise. */
