@@ -13,7 +13,11 @@ export interface RgbImage {
 
 const JPEG_SOI_0 = 0xff;
 const JPEG_SOI_1 = 0xd8;
-/** 65535 / 255: the factor between 16-bit and 8-bit sample scales. */
+/**
+ * 65535 / 255: the factor between 16-bit and 8-bit sample scales. 16-bit samples are truncated
+ * to 8 bits (floor(v / 257)): the shared OCR calibration .npy files were made that way, and the
+ * rec images match them exactly only with it.
+ */
 const SIXTEEN_TO_EIGHT_BIT = 257;
 /** jpeg-js refuses images above this many megapixels unless told otherwise; calibration images are far smaller. */
 const MAX_JPEG_MEGAPIXELS = 100;
@@ -23,12 +27,8 @@ export function isImageBytes(bytes: Uint8Array): boolean {
   return hasPngSignature(bytes) || (bytes[0] === JPEG_SOI_0 && bytes[1] === JPEG_SOI_1);
 }
 
-/** Sample value `v` of a `depth`-bit channel on the 8-bit scale. */
+/** Sample value `v` of a `depth`-bit channel (depth < 8) on the 8-bit scale. */
 function toEightBit(depth: number): (v: number) => number {
-  // 16-bit samples are truncated to 8 bits (floor(v / 257)): the shared OCR calibration .npy
-  // files were made that way, and the rec images match them exactly only with it.
-  if (depth === 16) return (v) => Math.floor(v / SIXTEEN_TO_EIGHT_BIT);
-  if (depth === 8) return (v) => v;
   const factor = 255 / (2 ** depth - 1);
   return (v) => v * factor;
 }
@@ -58,22 +58,28 @@ function pngToRgb(png: DecodedPng): RgbImage {
     return { width, height, data: out };
   }
   const channels = png.channels;
-  const convert = toEightBit(png.depth);
-  const sampleAt =
-    png.depth < 8
-      ? (i: number) =>
-          packedSample(
-            png.data,
-            Math.ceil((width * channels * png.depth) / 8),
-            width * channels,
-            i,
-            png.depth,
-          )
-      : (i: number) => png.data[i]!;
   // Gray (+alpha) spreads to three channels; alpha is dropped, not composited.
   const colour = channels >= 3;
+  if (png.depth === 8 || png.depth === 16) {
+    // Byte and 16-bit samples are read straight from the typed array, with no call per sample
+    // (a 640x640 16-bit RGBA page has 1.6M of them).
+    const data = png.data as Uint8Array | Uint16Array;
+    const sixteen = png.depth === 16;
+    for (let p = 0, i = 0, o = 0; p < pixels; p++, i += channels, o += 3) {
+      for (let c = 0; c < 3; c++) {
+        const v = data[i + (colour ? c : 0)]!;
+        out[o + c] = sixteen ? Math.floor(v / SIXTEEN_TO_EIGHT_BIT) : v;
+      }
+    }
+    return { width, height, data: out };
+  }
+  const convert = toEightBit(png.depth);
+  const rowBytes = Math.ceil((width * channels * png.depth) / 8);
   for (let p = 0; p < pixels; p++) {
-    for (let c = 0; c < 3; c++) out[p * 3 + c] = convert(sampleAt(p * channels + (colour ? c : 0)));
+    for (let c = 0; c < 3; c++) {
+      const index = p * channels + (colour ? c : 0);
+      out[p * 3 + c] = convert(packedSample(png.data, rowBytes, width * channels, index, png.depth));
+    }
   }
   return { width, height, data: out };
 }

@@ -146,6 +146,14 @@ describe('preprocessing', () => {
     expect([...t.data].map((v) => Math.round(v * 1e4) / 1e4)).toEqual([0, 25, 75, 100]);
   });
 
+  it('16-bit gray + alpha: gray spreads to RGB, alpha is dropped, samples truncate to 8 bits', () => {
+    // 257 * 100 + 256 is just under 101 on the 8-bit scale.
+    const data = new Uint16Array([0, 65535, 65535, 0, 257 * 100 + 256, 1234]);
+    const png = encodePng({ width: 3, height: 1, data, channels: 2, depth: 16 });
+    const image = decodeImage(png, 'gray16.png');
+    expect([...image.data]).toEqual([0, 0, 0, 255, 255, 255, 100, 100, 100]);
+  });
+
   it('center crop takes the middle', () => {
     const t = preprocessImage(decodeImage(png, 'tiny.png'), { crop: [2, 2], scale: 1 });
     expect([...t.data.slice(0, 4)]).toEqual([30, 60, 150, 180]);

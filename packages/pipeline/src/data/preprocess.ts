@@ -351,24 +351,27 @@ export function preprocessImage(image: RgbImage, spec: PreprocessSpec, origin = 
   const nchw = (spec.layout ?? 'nchw') === 'nchw';
   const out = new Float32Array(channels * height * width);
   const filled = validWidth ?? width;
+  const src = img.data;
+  // Output index of (c, y, x) is rowOut + x * stride.
+  const stride = nchw ? 1 : channels;
   for (let c = 0; c < channels; c++) {
     const m = mean[mean.length === 1 ? 0 : c]!;
     const s = std[std.length === 1 ? 0 : c]!;
     const from = bgr ? 2 - c : c;
     for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        let value: number;
-        if (x >= filled) value = pad;
-        else {
-          const p = (y * img.width + x) * 3;
-          const raw =
-            channels === 1
-              ? LUMA[0] * img.data[p]! + LUMA[1] * img.data[p + 1]! + LUMA[2] * img.data[p + 2]!
-              : img.data[p + from]!;
-          value = (raw * scale - m) / s;
+      const rowIn = y * img.width * 3;
+      const rowOut = nchw ? (c * height + y) * width : y * width * channels + c;
+      if (channels === 1) {
+        for (let x = 0; x < filled; x++) {
+          const p = rowIn + x * 3;
+          const raw = LUMA[0] * src[p]! + LUMA[1] * src[p + 1]! + LUMA[2] * src[p + 2]!;
+          out[rowOut + x * stride] = (raw * scale - m) / s;
         }
-        out[nchw ? (c * height + y) * width + x : (y * width + x) * channels + c] = value;
+      } else {
+        for (let x = 0; x < filled; x++)
+          out[rowOut + x * stride] = (src[rowIn + x * 3 + from]! * scale - m) / s;
       }
+      for (let x = filled; x < width; x++) out[rowOut + x * stride] = pad;
     }
   }
   return new Tensor('float32', nchw ? [1, channels, height, width] : [1, height, width, channels], out);
