@@ -13,7 +13,7 @@ import {
   feedSourceFromData,
 } from './calibration-cache.js';
 import type { DataSource, ModelInputSpec } from './data/data-source.js';
-import { type PlanOptions, planQuantization } from './plan.js';
+import { type PlanOptions, histogramTarget, planQuantization } from './plan.js';
 import type { RunnerFactory } from './runner.js';
 
 /** The opset quantizeModel raises a model to before planning; calibration must plan the same graph. */
@@ -116,11 +116,14 @@ export async function calibrateModel(options: CalibrateModelOptions): Promise<Ca
   // Canonical text (`percentile` -> `percentile:99.999`), and a bad method fails before any run.
   const method = formatCalibrationMethod(parseCalibrationMethod(options.method));
   upgradeOpset(model, QDQ_OPSET);
-  const tensors = activationsToCalibrate(model, options.plan);
+  const planned = planQuantization(model, options.plan).activations.filter((a) => !a.fixed);
+  const tensors = planned.map((a) => a.tensor);
+  const specOf = new Map(planned.map((a) => [a.tensor, a.spec]));
   const seen = { batches: 0, samples: 0 };
   const result = await calibrateActivations(model, tensors, countingFeeds(source, seen), {
     method,
     runner: options.runner,
+    observerFor: (t) => histogramTarget(specOf.get(t)!),
     ...(options.budgetBytes !== undefined ? { budgetBytes: options.budgetBytes } : {}),
     ...(options.observer ? { observer: options.observer } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),

@@ -26,6 +26,12 @@ export interface CalibrateOptions {
    * used where the runtime has it (`selectBackend('auto')`), the JS reference otherwise.
    */
   readonly observer?: Omit<CreateObserverOptions, 'name'>;
+  /**
+   * Per-tensor observer settings over `observer`: the integer bits and grid each activation will
+   * be quantized to, which a histogram's range selection (entropy, MSE, symmetric percentile)
+   * optimises for. See `histogramTarget`.
+   */
+  readonly observerFor?: (tensor: string) => Pick<CreateObserverOptions, 'symmetric' | 'bits'>;
   /** Called after each batch of each pass. */
   readonly onProgress?: (event: { pass: number; passes: number; batch: number }) => void;
 }
@@ -132,7 +138,10 @@ export async function calibrateActivations(
   const backend = options.observer?.backend ?? (await selectBackend('auto'));
   const observers = new Map<string, Observer>();
   for (const t of wanted)
-    observers.set(t, createObserver(methodOf(t), { ...options.observer, backend, name: t }));
+    observers.set(
+      t,
+      createObserver(methodOf(t), { ...options.observer, ...options.observerFor?.(t), backend, name: t }),
+    );
   const budget = options.budgetBytes ?? DEFAULT_CALIBRATION_BUDGET_BYTES;
   const graphInputs = new Set(model.graph.inputNames());
   // Per-tensor min-max and moving-average observers see each batch through its extremes only.

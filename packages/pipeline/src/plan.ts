@@ -64,6 +64,15 @@ export interface PlanOptions {
   readonly floatActivations?: readonly string[];
 }
 
+/**
+ * What a histogram observer chooses a range for, from an activation's scheme: its integer bits
+ * (one less with reduce-range) and whether the grid is symmetric. An int16 activation calibrated
+ * as if it had 8 bits would be clipped far more than its 65535 steps call for.
+ */
+export function histogramTarget(spec: QuantSpec): { symmetric: boolean; bits: number } {
+  return { symmetric: spec.symmetric, bits: spec.type.bits - (spec.reduceRange ? 1 : 0) };
+}
+
 function matches(node: NodeProto, list: readonly string[] | undefined): boolean {
   return list !== undefined && (list.includes(node.name) || list.includes(node.opType));
 }

@@ -28,6 +28,7 @@ export {
   type PlanOptions,
   type TensorOverride,
   type WeightPlan,
+  histogramTarget,
   planQuantization,
 } from './plan.js';
 export {

@@ -188,6 +188,21 @@ describe('quantizeModel with schemes that need QuantizeLinear/DequantizeLinear-2
     expect(await outputSqnr(bytes)).toBeGreaterThan(storage === 'int4' ? 3 : 12);
   });
 
+  it('calibrates each activation for its own bits: MSE keeps more of the tails for int16 than for uint8', async () => {
+    const range = (report: Awaited<ReturnType<typeof quantized>>['report']) =>
+      new Map(report.activations.map((a) => [a.tensor, [a.min, a.max] as const]));
+    const eight = range((await quantized({ method: 'mse' })).report);
+    const sixteen = range((await quantized({ method: 'mse', activations: 'int16/per-tensor' })).report);
+    let wider = 0;
+    for (const [tensor, [lo, hi]] of eight) {
+      const [lo16, hi16] = sixteen.get(tensor)!;
+      expect(lo16, tensor).toBeLessThanOrEqual(lo);
+      expect(hi16, tensor).toBeGreaterThanOrEqual(hi);
+      if (lo16 < lo || hi16 > hi) wider++;
+    }
+    expect(wider).toBeGreaterThan(0);
+  });
+
   it('a blocked conv weight keeps the [O, I*kh*kw] view behind its DequantizeLinear and a Reshape restores the shape; its bias stays float', async () => {
     const { model, report } = await quantized({ weights: 'int8/per-block:16' });
     const q = model.graph.initializers().find((i) => i.name === 'w_c_q')!;
