@@ -13,7 +13,7 @@ import {
   feedSourceFromData,
 } from './calibration-cache.js';
 import type { DataSource, ModelInputSpec } from './data/data-source.js';
-import { type PlanOptions, histogramTarget, planQuantization } from './plan.js';
+import { type ActivationPlan, type PlanOptions, histogramTargets, planQuantization } from './plan.js';
 import type { RunnerFactory } from './runner.js';
 
 /** The opset quantizeModel raises a model to before planning; calibration must plan the same graph. */
@@ -84,9 +84,11 @@ export function modelInputSpecs(model: Model): ModelInputSpec[] {
 
 /** The planned activations that need measured ranges (user-fixed ones do not). */
 export function activationsToCalibrate(model: Model, plan: PlanOptions = {}): string[] {
-  return planQuantization(model, plan)
-    .activations.filter((a) => !a.fixed)
-    .map((a) => a.tensor);
+  return plannedToCalibrate(model, plan).map((a) => a.tensor);
+}
+
+function plannedToCalibrate(model: Model, plan: PlanOptions = {}): ActivationPlan[] {
+  return planQuantization(model, plan).activations.filter((a) => !a.fixed);
 }
 
 /** Counts batches and samples of the last full pass, without holding any batch. */
@@ -116,14 +118,13 @@ export async function calibrateModel(options: CalibrateModelOptions): Promise<Ca
   // Canonical text (`percentile` -> `percentile:99.999`), and a bad method fails before any run.
   const method = formatCalibrationMethod(parseCalibrationMethod(options.method));
   upgradeOpset(model, QDQ_OPSET);
-  const planned = planQuantization(model, options.plan).activations.filter((a) => !a.fixed);
-  const tensors = planned.map((a) => a.tensor);
-  const specOf = new Map(planned.map((a) => [a.tensor, a.spec]));
+  const planned = plannedToCalibrate(model, options.plan);
   const seen = { batches: 0, samples: 0 };
+  const tensors = planned.map((a) => a.tensor);
   const result = await calibrateActivations(model, tensors, countingFeeds(source, seen), {
     method,
     runner: options.runner,
-    observerFor: (t) => histogramTarget(specOf.get(t)!),
+    observerFor: histogramTargets(planned),
     ...(options.budgetBytes !== undefined ? { budgetBytes: options.budgetBytes } : {}),
     ...(options.observer ? { observer: options.observer } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),

@@ -29,7 +29,7 @@ export interface CalibrateOptions {
   /**
    * Per-tensor observer settings over `observer`: the integer bits and grid each activation will
    * be quantized to, which a histogram's range selection (entropy, MSE, symmetric percentile)
-   * optimises for. See `histogramTarget`.
+   * optimises for. See `histogramTargets`.
    */
   readonly observerFor?: (tensor: string) => Pick<CreateObserverOptions, 'symmetric' | 'bits'>;
   /** Called after each batch of each pass. */

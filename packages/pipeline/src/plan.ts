@@ -73,6 +73,14 @@ export function histogramTarget(spec: QuantSpec): { symmetric: boolean; bits: nu
   return { symmetric: spec.symmetric, bits: spec.type.bits - (spec.reduceRange ? 1 : 0) };
 }
 
+/** `histogramTarget` of each planned activation, looked up by tensor name (calibration's `observerFor`). */
+export function histogramTargets(
+  activations: readonly ActivationPlan[],
+): (tensor: string) => { symmetric: boolean; bits: number } {
+  const specOf = new Map(activations.map((a) => [a.tensor, a.spec]));
+  return (tensor) => histogramTarget(specOf.get(tensor)!);
+}
+
 function matches(node: NodeProto, list: readonly string[] | undefined): boolean {
   return list !== undefined && (list.includes(node.name) || list.includes(node.opType));
 }

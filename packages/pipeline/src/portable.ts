@@ -29,6 +29,7 @@ export {
   type TensorOverride,
   type WeightPlan,
   histogramTarget,
+  histogramTargets,
   planQuantization,
 } from './plan.js';
 export {

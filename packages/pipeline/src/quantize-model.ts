@@ -19,7 +19,7 @@ import {
   emitReshapedWeightDequantize,
   emitWeightDequantize,
 } from './emit-qdq.js';
-import { type Plan, type PlanOptions, histogramTarget, planQuantization } from './plan.js';
+import { type Plan, type PlanOptions, histogramTargets, planQuantization } from './plan.js';
 import type { RunnerFactory } from './runner.js';
 import { weightView } from './weight-analysis.js';
 import { WEIGHT_OPS } from './weight-roles.js';
@@ -141,12 +141,11 @@ export async function quantizeModel(
         `${toCalibrate.length} activations need calibration data (e.g. '${toCalibrate[0]}'); pass --data, or a calibration cache with --calibration`,
       );
     }
-    const specOf = new Map(plan.activations.map((a) => [a.tensor, a.spec]));
     const result = await calibrateActivations(model, toCalibrate, options.data, {
       method,
       runner: options.runner,
       observer: { ...options.observer, backend },
-      observerFor: (t) => histogramTarget(specOf.get(t)!),
+      observerFor: histogramTargets(plan.activations),
       onProgress: (e) =>
         options.onProgress?.({ stage: `calibrate pass ${e.pass}/${e.passes}`, done: e.batch, total: 0 }),
     });
