@@ -7,6 +7,7 @@ import { Tensor } from '@qgrain/tensor';
 import { selectBackend } from '@qgrain/wasm';
 import * as ort from 'onnxruntime-web';
 import { randomFloat32 } from '../../../tooling/test-harness/src/random.js';
+import { fromBase64, toBase64 } from './browser-entry-base64.js';
 
 /** What the test hands the page. */
 export interface BrowserCalibrateInput {
@@ -21,7 +22,8 @@ export interface BrowserCalibrateInput {
 /** What the page hands back. */
 export interface BrowserCalibrateOutput {
   readonly ranges: Record<string, { min: number; max: number }>;
-  readonly model: number[];
+  /** The quantized model, base64. */
+  readonly model: string;
 }
 
 const scope = globalThis as {
@@ -32,7 +34,7 @@ scope.qgrainCalibrated = (async () => {
   const input = scope.qgrainCalibrateInput!;
   ort.env.wasm.wasmPaths = input.wasmPaths;
   ort.env.wasm.numThreads = 1;
-  const model = parseModel(Uint8Array.from(atob(input.model), (c) => c.charCodeAt(0)));
+  const model = parseModel(fromBase64(input.model));
   prepareModel(model, { foldBatchNorm: true });
   const size = input.shape.reduce((a, b) => a * b, 1);
   const feeds: FeedSource = async function* () {
@@ -46,5 +48,5 @@ scope.qgrainCalibrated = (async () => {
     backend: await selectBackend('wasm'),
   });
   const ranges = Object.fromEntries(report.activations.map((a) => [a.tensor, { min: a.min, max: a.max }]));
-  return { ranges, model: Array.from(serializeModel(model)) };
+  return { ranges, model: toBase64(serializeModel(model)) };
 })();

@@ -4,6 +4,7 @@
 import { parseModel, prepareModel, serializeModel } from '@qgrain/onnx';
 import { quantizeModel } from '@qgrain/pipeline';
 import { selectBackend } from '@qgrain/wasm';
+import { fromBase64, toBase64 } from './browser-entry-base64.js';
 
 /** What the test hands the page. */
 export interface BrowserQuantizeInput {
@@ -16,18 +17,6 @@ export interface BrowserQuantizeOutput {
   readonly model: string;
   readonly backend: string;
   readonly weights: number;
-}
-
-function fromBase64(text: string): Uint8Array {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let text = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(text);
 }
 
 const scope = globalThis as {

@@ -34,13 +34,23 @@ const ALIASES = {
 };
 
 // Seeded 48x192 crops for the direction classifier: the ranges only have to be the same on both
-// sides, so any data will do.
+// sides, so any data will do. The calibrating page draws the same ones from the same seeds.
+const SHAPE = [1, 3, 48, 192];
+const SIZE = 3 * 48 * 192;
+const SEEDS = [40, 41, 42];
 const feeds: FeedSource = async function* () {
-  for (let i = 0; i < 3; i++) {
-    const n = 3 * 48 * 192;
-    yield { x: new Tensor('float32', [1, 3, 48, 192], randomFloat32(n, 40 + i)) };
-  }
+  for (const seed of SEEDS) yield { x: new Tensor('float32', SHAPE, randomFloat32(SIZE, seed)) };
 };
+
+// The classifier a page wrote runs in onnxruntime-node and gives finite scores.
+async function expectRunsInNode(bytes: Uint8Array): Promise<void> {
+  const session = await ort.InferenceSession.create(bytes);
+  const x = new ort.Tensor('float32', randomFloat32(SIZE, 99), SHAPE);
+  const y = (await session.run({ x }))[session.outputNames[0]!]!.data as Float32Array;
+  expect(y.length).toBe(2);
+  expect(y.every(Number.isFinite)).toBe(true);
+  await session.release();
+}
 
 describe.skipIf(SKIP_BROWSER)('quantizing in headless Chromium (set QGRAIN_SKIP_BROWSER=1 to skip)', () => {
   it('the browser builds quantize ppocr cls to the same bytes as Node, and onnxruntime runs them', async () => {
@@ -71,13 +81,7 @@ describe.skipIf(SKIP_BROWSER)('quantizing in headless Chromium (set QGRAIN_SKIP_
     const browserBytes = Buffer.from(value.model, 'base64');
     expect(browserBytes.length).toBeGreaterThan(100_000);
     expect(browserBytes.equals(Buffer.from(nodeBytes))).toBe(true);
-
-    const session = await ort.InferenceSession.create(browserBytes);
-    const x = new ort.Tensor('float32', randomFloat32(3 * 48 * 192, 99), [1, 3, 48, 192]);
-    const y = (await session.run({ x }))[session.outputNames[0]!]!.data as Float32Array;
-    expect(y.length).toBe(2);
-    expect(y.every(Number.isFinite)).toBe(true);
-    await session.release();
+    await expectRunsInNode(browserBytes);
   });
 
   // minmax reduces in the graph (two scalars a batch); mse fetches whole tensors into histograms.
@@ -90,16 +94,10 @@ describe.skipIf(SKIP_BROWSER)('quantizing in headless Chromium (set QGRAIN_SKIP_
     'calibrates ppocr cls (%s) with onnxruntime-web in the page: ranges match onnxruntime-node within %s of the range',
     async (method, share) => {
       const floatBytes = readFileSync(realModel('ppocr-cls').path);
-      const shape = [1, 3, 48, 192];
-      const seeds = [40, 41, 42];
       const inNode = parseModel(floatBytes);
       prepareModel(inNode, { foldBatchNorm: true });
-      const nodeFeeds: FeedSource = async function* () {
-        for (const seed of seeds)
-          yield { x: new Tensor('float32', shape, randomFloat32(3 * 48 * 192, seed)) };
-      };
       const { report } = await quantizeModel(inNode, {
-        data: nodeFeeds,
+        data: feeds,
         runner: nodeRunnerFactory(),
         method,
       });
@@ -110,8 +108,8 @@ describe.skipIf(SKIP_BROWSER)('quantizing in headless Chromium (set QGRAIN_SKIP_
       const input: BrowserCalibrateInput = {
         model: floatBytes.toString('base64'),
         wasmPaths: `${origin}/ort/`,
-        shape,
-        seeds,
+        shape: SHAPE,
+        seeds: SEEDS,
         method,
       };
       const script = `globalThis.qgrainCalibrateInput = ${JSON.stringify(input)};\n${await bundleForBrowser(
@@ -143,12 +141,7 @@ describe.skipIf(SKIP_BROWSER)('quantizing in headless Chromium (set QGRAIN_SKIP_
         expect(Math.abs(r.min - a.min), `${a.tensor} min`).toBeLessThanOrEqual(tolerance);
         expect(Math.abs(r.max - a.max), `${a.tensor} max`).toBeLessThanOrEqual(tolerance);
       }
-      // The page's model runs in onnxruntime-node.
-      const session = await ort.InferenceSession.create(Uint8Array.from(value.model));
-      const x = new ort.Tensor('float32', randomFloat32(3 * 48 * 192, 99), shape);
-      const y = (await session.run({ x }))[session.outputNames[0]!]!.data as Float32Array;
-      expect(y.every(Number.isFinite)).toBe(true);
-      await session.release();
+      await expectRunsInNode(Buffer.from(value.model, 'base64'));
     },
   );
 });
