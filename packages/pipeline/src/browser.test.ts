@@ -52,17 +52,18 @@ async function expectRunsInNode(bytes: Uint8Array): Promise<void> {
   await session.release();
 }
 
+// ppocr cls quantized in Node, calibrated on the seeded feeds with onnxruntime-node.
+async function quantizedInNode(floatBytes: Uint8Array, method: string) {
+  const model = parseModel(floatBytes);
+  prepareModel(model, { foldBatchNorm: true });
+  return quantizeModel(model, { data: feeds, runner: nodeRunnerFactory(), method });
+}
+
 describe.skipIf(SKIP_BROWSER)('quantizing in headless Chromium (set QGRAIN_SKIP_BROWSER=1 to skip)', () => {
   it('the browser builds quantize ppocr cls to the same bytes as Node, and onnxruntime runs them', async () => {
     const floatBytes = readFileSync(realModel('ppocr-cls').path);
     // Ranges measured once in Node, then the same quantization on both sides.
-    const calibrated = parseModel(floatBytes);
-    prepareModel(calibrated, { foldBatchNorm: true });
-    const { report } = await quantizeModel(calibrated, {
-      data: feeds,
-      runner: nodeRunnerFactory(),
-      method: 'minmax',
-    });
+    const { report } = await quantizedInNode(floatBytes, 'minmax');
     const ranges = Object.fromEntries(report.activations.map((a) => [a.tensor, { min: a.min, max: a.max }]));
     const inNode = parseModel(floatBytes);
     prepareModel(inNode, { foldBatchNorm: true });
@@ -94,13 +95,7 @@ describe.skipIf(SKIP_BROWSER)('quantizing in headless Chromium (set QGRAIN_SKIP_
     'calibrates ppocr cls (%s) with onnxruntime-web in the page: ranges match onnxruntime-node within %s of the range',
     async (method, share) => {
       const floatBytes = readFileSync(realModel('ppocr-cls').path);
-      const inNode = parseModel(floatBytes);
-      prepareModel(inNode, { foldBatchNorm: true });
-      const { report } = await quantizeModel(inNode, {
-        data: feeds,
-        runner: nodeRunnerFactory(),
-        method,
-      });
+      const { report } = await quantizedInNode(floatBytes, method);
 
       // onnxruntime-web fetches its .wasm at run time; the page gets it from node_modules.
       const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web'));
