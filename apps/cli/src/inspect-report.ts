@@ -43,6 +43,7 @@ export function inspectJson(result: InspectResult): Record<string, unknown> {
       constants_lifted: prepare.constantsLifted,
       identities_removed: prepare.identitiesRemoved,
       batch_norms_folded: prepare.batchNormsFolded,
+      affines_folded: prepare.affinesFolded,
     },
     backend: result.backend,
     schemes,
@@ -143,7 +144,8 @@ export function inspectText(result: InspectResult): string {
     keyLine(
       'prepared',
       `${prepare.constantsLifted} Constant nodes lifted, ${prepare.batchNormsFolded} BatchNorms folded, ` +
-        `${prepare.identitiesRemoved} Identity/Dropout removed (in memory; the file is not changed)`,
+        `${prepare.affinesFolded} Mul/Add folded, ${prepare.identitiesRemoved} Identity/Dropout removed ` +
+        '(in memory; the file is not changed)',
     ),
     keyLine('backend', result.backend),
     '',

@@ -77,7 +77,7 @@ describe('qgrain prepare on PP-OCR models, checked by onnxruntime on real text i
       io,
     );
     expect(io.stderr()).toMatch(
-      /^qgrain: prepared .+: [1-9]\d* Constant nodes lifted, \d+ BatchNorms folded, \d+ Identity\/Dropout removed; wrote .+\n$/,
+      /^qgrain: prepared .+: [1-9]\d* Constant nodes lifted, \d+ BatchNorms folded, \d+ Mul\/Add folded, \d+ Identity\/Dropout removed; wrote .+\n$/,
     );
     expect(code).toBe(0);
     expect(io.stdout()).toBe('');
@@ -123,6 +123,22 @@ describe('qgrain prepare on PP-OCR models, checked by onnxruntime on real text i
     for (const init of written.graph.initializers()) {
       expect(init.storage === 'external').toBe((init.byteLength ?? 0) >= 4096);
     }
+  });
+
+  it('folds the Mul/Add after PP-OCRv4 det convolutions; --no-fold-affine keeps them', async () => {
+    const source = realModel('ppocr-v4-det').path;
+    const count = async (path: string) =>
+      (await readModel(path)).graph.nodes.filter((n) => n.opType === 'Mul' || n.opType === 'Add').length;
+    const folded = join(dir, 'det-affine.onnx');
+    const io = capturedIO();
+    expect(await main(['prepare', source, '-o', folded, '--json'], io)).toBe(0);
+    const summary = JSON.parse(io.stdout()) as { affines_folded: number };
+    expect(summary.affines_folded).toBeGreaterThan(0);
+    const kept = join(dir, 'det-no-affine.onnx');
+    const keptIO = capturedIO();
+    expect(await main(['prepare', source, '-o', kept, '--no-fold-affine', '--json'], keptIO)).toBe(0);
+    expect((JSON.parse(keptIO.stdout()) as { affines_folded: number }).affines_folded).toBe(0);
+    expect((await count(kept)) - (await count(folded))).toBe(summary.affines_folded);
   });
 
   it('--no-fold-bn keeps the BatchNormalization nodes', async () => {

@@ -8,17 +8,17 @@ import type { NodeProto } from './proto-types.js';
 /** BatchNormalization's epsilon when the attribute is absent (ONNX spec). */
 const BN_DEFAULT_EPSILON = 1e-5;
 
-/** Per-channel affine form of an inference BatchNormalization: y = x * scale + shift. */
-interface ChannelAffine {
+/** A per-channel affine map y = x * scale + shift (an inference BatchNormalization, a constant Mul/Add). */
+export interface ChannelAffine {
   readonly scale: Float64Array;
   readonly shift: Float64Array;
 }
 
-function isDefaultDomain(node: NodeProto): boolean {
+export function isDefaultDomain(node: NodeProto): boolean {
   return node.domain === '' || node.domain === 'ai.onnx';
 }
 
-function float32Initializer(graph: Graph, name: string | undefined): Initializer | undefined {
+export function float32Initializer(graph: Graph, name: string | undefined): Initializer | undefined {
   if (!name) return undefined;
   const init = graph.initializer(name);
   return init && init.dtype === 'float32' ? init : undefined;
@@ -67,9 +67,23 @@ function foldedBias(bias: Float32Array | undefined, affine: ChannelAffine): Floa
   return out;
 }
 
-/** Replaces input `index` of `node` with a new initializer, dropping the old one when nothing else reads it. */
-function replaceInput(graph: Graph, node: NodeProto, index: number, base: string, tensor: Tensor): void {
-  const name = graph.model.uniqueName(`${base}_bn_folded`);
+/** What folding appends to the names of the initializers it rewrites. */
+export type FoldSuffix = '_bn_folded' | '_folded';
+
+/**
+ * Replaces input `index` of `node` with a new initializer, dropping the old one when nothing else
+ * reads it. The new name is the old one with `suffix` (an earlier fold's suffix replaced, not
+ * stacked).
+ */
+function replaceInput(
+  graph: Graph,
+  node: NodeProto,
+  index: number,
+  base: string,
+  tensor: Tensor,
+  suffix: FoldSuffix,
+): void {
+  const name = graph.model.uniqueName(`${base.replace(/_(?:bn_)?folded$/, '')}${suffix}`);
   graph.addInitializer(name, tensor);
   const old = node.input[index];
   if (index < node.input.length) node.input[index] = name;
@@ -80,7 +94,27 @@ function replaceInput(graph: Graph, node: NodeProto, index: number, base: string
   if (old && !graph.isUsed(old)) graph.removeInitializer(old);
 }
 
-function foldIntoConv(graph: Graph, conv: NodeProto, affine: ChannelAffine): boolean {
+/** The output channels of a Conv or ConvTranspose, from its float32 weight; undefined otherwise. */
+export function convOutputChannels(graph: Graph, conv: NodeProto): number | undefined {
+  const dims = float32Initializer(graph, conv.input[1])?.dims;
+  if (!dims || dims.length < 3) return undefined;
+  return conv.opType === 'Conv' ? dims[0] : dims[1]! * readInt(conv, 'group', 1);
+}
+
+/** The output columns of a Gemm, from its float32 2-D B; undefined otherwise. */
+export function gemmOutputColumns(graph: Graph, gemm: NodeProto): number | undefined {
+  const dims = float32Initializer(graph, gemm.input[1])?.dims;
+  if (dims?.length !== 2) return undefined;
+  return readInt(gemm, 'transB', 0) === 1 ? dims[0] : dims[1];
+}
+
+/** Folds `affine` (per output channel) into a Conv or ConvTranspose's weight and bias. */
+export function foldIntoConv(
+  graph: Graph,
+  conv: NodeProto,
+  affine: ChannelAffine,
+  suffix: FoldSuffix = '_bn_folded',
+): boolean {
   const weight = float32Initializer(graph, conv.input[1]);
   if (!weight) return false;
   const dims = weight.dims;
@@ -113,8 +147,15 @@ function foldIntoConv(graph: Graph, conv: NodeProto, affine: ChannelAffine): boo
   if (b && b.length !== channels) return false;
   const weightName = weight.name;
   const biasName = bias?.name ?? `${conv.name || conv.opType}_bias`;
-  replaceInput(graph, conv, 1, weightName, new Tensor('float32', dims, scaledWeights(w, affine, channelOf)));
-  replaceInput(graph, conv, 2, biasName, new Tensor('float32', [channels], foldedBias(b, affine)));
+  replaceInput(
+    graph,
+    conv,
+    1,
+    weightName,
+    new Tensor('float32', dims, scaledWeights(w, affine, channelOf)),
+    suffix,
+  );
+  replaceInput(graph, conv, 2, biasName, new Tensor('float32', [channels], foldedBias(b, affine)), suffix);
   return true;
 }
 
@@ -129,7 +170,13 @@ function biasVector(init: Initializer, channels: number): Float32Array | undefin
   return undefined;
 }
 
-function foldIntoGemm(graph: Graph, gemm: NodeProto, affine: ChannelAffine): boolean {
+/** Folds `affine` (per output column) into a Gemm's B and C. */
+export function foldIntoGemm(
+  graph: Graph,
+  gemm: NodeProto,
+  affine: ChannelAffine,
+  suffix: FoldSuffix = '_bn_folded',
+): boolean {
   const weight = float32Initializer(graph, gemm.input[1]);
   // transA does not matter: the BN scales output columns, which come from B alone.
   if (weight?.dims.length !== 2) return false;
@@ -154,6 +201,7 @@ function foldIntoGemm(graph: Graph, gemm: NodeProto, affine: ChannelAffine): boo
     1,
     weight.name,
     new Tensor('float32', [rows, cols], scaledWeights(w, affine, channelOf)),
+    suffix,
   );
   replaceInput(
     graph,
@@ -161,6 +209,7 @@ function foldIntoGemm(graph: Graph, gemm: NodeProto, affine: ChannelAffine): boo
     2,
     gemm.input[2] || `${gemm.name || 'Gemm'}_bias`,
     new Tensor('float32', [channels], foldedBias(bias, affine)),
+    suffix,
   );
   setAttribute(gemm, 'beta', { float: 1 });
   return true;
@@ -202,6 +251,7 @@ function foldIntoMatMulAdd(graph: Graph, add: NodeProto, affine: ChannelAffine):
       weight.dims,
       scaledWeights(w, affine, (i) => i % cols),
     ),
+    '_bn_folded',
   );
   replaceInput(
     graph,
@@ -209,6 +259,7 @@ function foldIntoMatMulAdd(graph: Graph, add: NodeProto, affine: ChannelAffine):
     1 - matmulSide,
     biasInit.name,
     new Tensor('float32', [channels], foldedBias(bias, affine)),
+    '_bn_folded',
   );
   return true;
 }

@@ -31,6 +31,7 @@ export {
   makeTensorProto,
   tensorFromBytes,
 } from './tensor-proto.js';
+export { foldChannelAffines } from './fold-affine.js';
 export { foldBatchNorms } from './fold-batch-norm.js';
 export { liftConstants } from './lift-constants.js';
 export { type PrepareOptions, type PrepareSummary, prepareModel } from './prepare-model.js';

@@ -1,3 +1,4 @@
+import { foldChannelAffines } from './fold-affine.js';
 import { foldBatchNorms } from './fold-batch-norm.js';
 import { liftConstants } from './lift-constants.js';
 import type { Model } from './model.js';
@@ -7,6 +8,8 @@ import { removeIdentities } from './remove-identity.js';
 export interface PrepareOptions {
   /** Fold BatchNormalization into the layer before it. Default true. */
   readonly foldBatchNorm?: boolean;
+  /** Fold constant per-channel Mul/Add/Sub nodes into the Conv, ConvTranspose or Gemm before them. Default true. */
+  readonly foldAffine?: boolean;
 }
 
 /** What `prepareModel` did, for the report. */
@@ -14,16 +17,31 @@ export interface PrepareSummary {
   readonly constantsLifted: number;
   readonly identitiesRemoved: number;
   readonly batchNormsFolded: number;
+  readonly affinesFolded: number;
 }
 
 /**
  * Gets a model ready for quantization, in place, keeping its outputs: Constant nodes become
  * initializers (weights are then all in one place), Identity/Dropout nodes go (so a layer and
- * its BatchNorm are adjacent), and BatchNorms fold into the layer before them.
+ * its BatchNorm are adjacent), BatchNorms fold into the layer before them, and so do constant
+ * per-channel Mul/Add/Sub nodes (a quantized layer's output is then the tensor the next layers
+ * read, with no float scale-and-shift in between).
  */
 export function prepareModel(model: Model, options: PrepareOptions = {}): PrepareSummary {
   const constantsLifted = liftConstants(model);
   const identitiesRemoved = removeIdentities(model);
-  const batchNormsFolded = options.foldBatchNorm === false ? 0 : foldBatchNorms(model);
-  return { constantsLifted, identitiesRemoved, batchNormsFolded };
+  const foldBn = options.foldBatchNorm !== false;
+  const foldAffine = options.foldAffine !== false;
+  let batchNormsFolded = foldBn ? foldBatchNorms(model) : 0;
+  let affinesFolded = 0;
+  // A Mul/Add fold can bring a BatchNorm next to its layer (Conv -> Mul -> BN) and a BN fold a
+  // Mul/Add (Conv -> BN -> Mul): fold until neither finds more.
+  while (foldAffine) {
+    const affines = foldChannelAffines(model);
+    affinesFolded += affines;
+    const norms = affines > 0 && foldBn ? foldBatchNorms(model) : 0;
+    batchNormsFolded += norms;
+    if (norms === 0) break;
+  }
+  return { constantsLifted, identitiesRemoved, batchNormsFolded, affinesFolded };
 }

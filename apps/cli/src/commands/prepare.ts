@@ -15,6 +15,7 @@ import { refuseOverwritingInput } from '../output-guard.js';
 interface PrepareOptions {
   readonly output: string;
   readonly foldBn: boolean;
+  readonly foldAffine: boolean;
   readonly externalData?: boolean;
   readonly externalDataThreshold?: number;
   readonly json?: boolean;
@@ -35,6 +36,7 @@ function summaryJson(input: string, prepared: PrepareSummary, written: WriteResu
     output: written.modelPath,
     constants_lifted: prepared.constantsLifted,
     batch_norms_folded: prepared.batchNormsFolded,
+    affines_folded: prepared.affinesFolded,
     identities_removed: prepared.identitiesRemoved,
     model_bytes: written.modelBytes,
     data_path: written.dataPath ?? null,
@@ -50,7 +52,8 @@ function summaryLine(output: string, prepared: PrepareSummary, written: WriteRes
     : '';
   return (
     `qgrain: prepared ${output}: ${prepared.constantsLifted} Constant nodes lifted, ` +
-    `${prepared.batchNormsFolded} BatchNorms folded, ${prepared.identitiesRemoved} Identity/Dropout removed; ` +
+    `${prepared.batchNormsFolded} BatchNorms folded, ${prepared.affinesFolded} Mul/Add folded, ` +
+    `${prepared.identitiesRemoved} Identity/Dropout removed; ` +
     `wrote ${formatBytes(written.modelBytes)}${data}\n`
   );
 }
@@ -60,11 +63,15 @@ export function addPrepareCommand(program: Command, io: CliIO): void {
   program
     .command('prepare')
     .description(
-      'lift Constant weights to initializers, remove Identity/Dropout and fold BatchNorm, then write the model atomically',
+      'lift Constant weights to initializers, remove Identity/Dropout, fold BatchNorm and constant per-channel Mul/Add into the layer before, then write the model atomically',
     )
     .argument('<model>', 'the .onnx file to read (never modified)')
     .requiredOption('-o, --output <path>', 'where to write the prepared model (must not be the input)')
     .option('--no-fold-bn', 'keep BatchNormalization nodes instead of folding them into the layer before')
+    .option(
+      '--no-fold-affine',
+      'keep constant Mul/Add/Sub nodes after a Conv or Gemm instead of folding them in',
+    )
     .option('--external-data', "write initializers to one data file beside the output ('<output>.data')")
     .addOption(
       new Option(
@@ -80,7 +87,7 @@ export function addPrepareCommand(program: Command, io: CliIO): void {
       const output = resolve(options.output);
       const externalData = options.externalData === true;
       await refuseOverwritingInput(model, externalData ? [output, `${output}.data`] : [output]);
-      const prepared = prepareModel(model, { foldBatchNorm: options.foldBn });
+      const prepared = prepareModel(model, { foldBatchNorm: options.foldBn, foldAffine: options.foldAffine });
       const written = await writeModel(model, output, {
         externalData,
         threshold: options.externalDataThreshold ?? DEFAULT_EXTERNAL_THRESHOLD,
