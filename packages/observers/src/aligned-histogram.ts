@@ -1,5 +1,6 @@
 import { type Backend, QgrainError } from '@qgrain/tensor';
 import { decodeFloats, encodeFloat, expectCount, expectNumber } from './json-state.js';
+import type { ObserverClip } from './observer.js';
 
 /**
  * TensorRT's calibration histogram size (the "2048 bins" of its entropy calibration, GTC 2017
@@ -104,20 +105,35 @@ export class AlignedHistogram {
 
   /**
    * Counts a batch with no infinities (NaN is skipped by the kernel), given its minimum and
-   * maximum (+Inf / -Inf when it holds no value).
+   * maximum (+Inf / -Inf when it holds no value). With `clip`, the minimum and maximum given are
+   * the clipped ones, and a value beyond an end counts in the bin that holds that end, as if it
+   * had been clipped: the kernel's window is narrowed to that bin, and the kernel puts what falls
+   * outside its window in the edge bins.
    */
-  add(data: Float32Array, batchMin: number, batchMax: number, backend: Backend): void {
+  add(data: Float32Array, batchMin: number, batchMax: number, backend: Backend, clip?: ObserverClip): void {
     if (!(batchMin <= batchMax)) return;
     this.growTo(Math.min(this.lowest, batchMin), Math.max(this.highest, batchMax));
     const w = this.width;
     const bins = this.bins;
+    // The window in grid units: [offset, offset + bins) signed; [-bins, bins) before folding |x|.
+    const start = this.mode === 'signed' ? this.offset : -bins;
+    const end = this.mode === 'signed' ? this.offset + bins : bins;
+    const first =
+      clip?.min === undefined ? start : Math.min(Math.max(start, Math.floor(clip.min / w)), end - 1);
+    const last =
+      clip?.max === undefined ? end : Math.max(Math.min(end, Math.floor(clip.max / w) + 1), first + 1);
     if (this.mode === 'signed') {
-      backend.histogram(data, this.offset * w, (this.offset + bins) * w, this.counts);
+      backend.histogram(data, first * w, last * w, this.counts.subarray(first - start, last - start));
       return;
     }
-    const both = new Float64Array(2 * bins);
-    backend.histogram(data, -bins * w, bins * w, both);
-    for (let j = 0; j < bins; j++) this.counts[j]! += both[bins + j]! + both[bins - 1 - j]!;
+    const both = new Float64Array(last - first);
+    backend.histogram(data, first * w, last * w, both);
+    for (let k = 0; k < both.length; k++) {
+      const n = both[k]!;
+      if (n === 0) continue;
+      const j = first + k; // grid index of the bin: [j * w, (j + 1) * w)
+      this.counts[j < 0 ? -j - 1 : j]! += n;
+    }
   }
 
   /** Adds another histogram of the same size and mode, exactly (see the class comment). */

@@ -23,6 +23,7 @@ export function createObserver(
     ...(options.context === undefined ? {} : { context: options.context }),
     ...(options.name === undefined ? {} : { name: options.name }),
     ...(options.backend === undefined ? {} : { backend: options.backend }),
+    ...(options.clip === undefined ? {} : { clip: options.clip }),
   };
   switch (m.kind) {
     case 'minmax':

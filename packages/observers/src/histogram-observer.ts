@@ -4,13 +4,7 @@ import { entropyThresholdBins } from './entropy-threshold.js';
 import { expectCount, expectNumber, expectRecord } from './json-state.js';
 import { mseThresholdBins } from './mse-threshold.js';
 import type { Observer, ObserverOptions, ObservedRange } from './observer.js';
-import {
-  ObserverBase,
-  contextFromJSON,
-  emptyRange,
-  granularityFromJSON,
-  readObserverJSON,
-} from './observer-base.js';
+import { ObserverBase, baseOptionsFromJSON, emptyRange, readObserverJSON } from './observer-base.js';
 import {
   DEFAULT_PERCENTILE,
   checkPercentile,
@@ -135,8 +129,7 @@ export class HistogramObserver extends ObserverBase {
     const { name, config, state } = readObserverJSON(json, 'histogram');
     const selection = config['selection'];
     const observer = new HistogramObserver({
-      granularity: granularityFromJSON(config['granularity']),
-      context: contextFromJSON(config['context']),
+      ...baseOptionsFromJSON(config),
       selection: selection as HistogramSelection,
       percentile: expectNumber(config['percentile'], 'config.percentile'),
       bins: expectCount(config['bins'], 'config.bins'),
@@ -162,6 +155,7 @@ export class HistogramObserver extends ObserverBase {
       batch.min[0] ?? Number.POSITIVE_INFINITY,
       batch.max[0] ?? Number.NEGATIVE_INFINITY,
       this.backend,
+      this.config.clip,
     );
     this.cached = undefined;
   }
@@ -182,8 +176,7 @@ export class HistogramObserver extends ObserverBase {
   protected configJSON(): Record<string, unknown> {
     const { selection, percentile, bins, symmetric, bits, minCoverage } = this.histogramConfig;
     return {
-      granularity: this.config.granularity,
-      context: this.config.context,
+      ...this.baseConfigJSON(),
       selection,
       percentile,
       bins,

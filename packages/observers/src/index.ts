@@ -32,6 +32,7 @@ export {
   OBSERVER_JSON_VERSION,
   type ObservedRange,
   type Observer,
+  type ObserverClip,
   type ObserverJSON,
   type ObserverKind,
   type ObserverOptions,

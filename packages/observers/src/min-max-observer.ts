@@ -1,13 +1,7 @@
 import { QgrainError } from '@qgrain/tensor';
 import { decodeFloats, encodeFloats } from './json-state.js';
 import type { Observer, ObserverOptions, ObservedRange } from './observer.js';
-import {
-  ObserverBase,
-  contextFromJSON,
-  emptyRange,
-  granularityFromJSON,
-  readObserverJSON,
-} from './observer-base.js';
+import { ObserverBase, baseOptionsFromJSON, emptyRange, readObserverJSON } from './observer-base.js';
 
 /**
  * The running minimum and maximum per group over every batch (ONNX Runtime's MinMax calibration,
@@ -28,8 +22,7 @@ export class MinMaxObserver extends ObserverBase {
   static fromJSON(json: unknown, options: Pick<ObserverOptions, 'backend'> = {}): MinMaxObserver {
     const { name, config, state } = readObserverJSON(json, 'minmax');
     const observer = new MinMaxObserver({
-      granularity: granularityFromJSON(config['granularity']),
-      context: contextFromJSON(config['context']),
+      ...baseOptionsFromJSON(config),
       ...(name === undefined ? {} : { name }),
       ...options,
     });
@@ -68,7 +61,7 @@ export class MinMaxObserver extends ObserverBase {
   }
 
   protected configJSON(): Record<string, unknown> {
-    return { granularity: this.config.granularity, context: this.config.context };
+    return this.baseConfigJSON();
   }
 
   protected stateJSON(): Record<string, unknown> {

@@ -1,13 +1,7 @@
 import { QgrainError } from '@qgrain/tensor';
 import { decodeFloats, encodeFloats, expectNumber } from './json-state.js';
 import type { Observer, ObserverOptions, ObservedRange } from './observer.js';
-import {
-  ObserverBase,
-  contextFromJSON,
-  emptyRange,
-  granularityFromJSON,
-  readObserverJSON,
-} from './observer-base.js';
+import { ObserverBase, baseOptionsFromJSON, emptyRange, readObserverJSON } from './observer-base.js';
 
 /** torch.ao.quantization.MovingAverageMinMaxObserver's default averaging constant. */
 export const DEFAULT_AVERAGING_CONSTANT = 0.01;
@@ -61,8 +55,7 @@ export class MovingAverageMinMaxObserver extends ObserverBase {
   ): MovingAverageMinMaxObserver {
     const { name, config, state } = readObserverJSON(json, 'moving-average');
     const observer = new MovingAverageMinMaxObserver({
-      granularity: granularityFromJSON(config['granularity']),
-      context: contextFromJSON(config['context']),
+      ...baseOptionsFromJSON(config),
       averagingConstant: expectNumber(config['averagingConstant'], 'config.averagingConstant'),
       ...(name === undefined ? {} : { name }),
       ...options,
@@ -133,11 +126,7 @@ export class MovingAverageMinMaxObserver extends ObserverBase {
   }
 
   protected configJSON(): Record<string, unknown> {
-    return {
-      granularity: this.config.granularity,
-      context: this.config.context,
-      averagingConstant: this.averagingConstant,
-    };
+    return { ...this.baseConfigJSON(), averagingConstant: this.averagingConstant };
   }
 
   protected stateJSON(): Record<string, unknown> {

@@ -24,6 +24,7 @@ import {
   OBSERVER_JSON_VERSION,
   type Observer,
   type ObserverJSON,
+  type ObserverClip,
   type ObserverKind,
   type ObserverOptions,
   type ObservedRange,
@@ -71,6 +72,42 @@ export function granularityFromJSON(value: unknown): Granularity {
   );
 }
 
+/** Checks a clip option: finite ends with min <= max; undefined when no end is set. */
+function canonicalClip(clip: ObserverClip | undefined, where: string): ObserverClip | undefined {
+  const out: { min?: number; max?: number } = {};
+  for (const end of ['min', 'max'] as const) {
+    const value = clip?.[end];
+    if (value === undefined) continue;
+    if (!Number.isFinite(value)) {
+      throw new QgrainError('invalid-argument', `${where}: clip ${end} ${value} must be a finite number`);
+    }
+    out[end] = value;
+  }
+  if (out.min !== undefined && out.max !== undefined && out.min > out.max) {
+    throw new QgrainError('invalid-argument', `${where}: clip min ${out.min} is above clip max ${out.max}`);
+  }
+  return out.min === undefined && out.max === undefined ? undefined : out;
+}
+
+/** The options every observer kind saves in its config: granularity, context and clip. */
+export function baseOptionsFromJSON(
+  config: Record<string, unknown>,
+): Pick<ObserverOptions, 'granularity' | 'context' | 'clip'> {
+  const clip = config['clip'] === undefined ? undefined : expectRecord(config['clip'], 'config.clip');
+  return {
+    granularity: granularityFromJSON(config['granularity']),
+    context: contextFromJSON(config['context']),
+    ...(clip
+      ? {
+          clip: {
+            ...(clip['min'] === undefined ? {} : { min: expectNumber(clip['min'], 'config.clip.min') }),
+            ...(clip['max'] === undefined ? {} : { max: expectNumber(clip['max'], 'config.clip.max') }),
+          },
+        }
+      : {}),
+  };
+}
+
 /** Rebuilds an AxisContext from its JSON form. */
 export function contextFromJSON(value: unknown): AxisContext {
   if (value === undefined) return {};
@@ -106,12 +143,14 @@ export abstract class ObserverBase implements Observer {
           'per-token and per-block ranges change with every batch, so quantize those dynamically',
       );
     }
+    const clip = canonicalClip(options.clip, this.where(options.name));
     this.config = {
       granularity:
         granularity.kind === 'per-tensor'
           ? { kind: 'per-tensor' }
           : { kind: 'per-axis', axis: granularity.axis },
       context: canonicalContext(options.context),
+      ...(clip ? { clip } : {}),
     };
     this.name = options.name;
     this.backend = options.backend ?? jsBackend;
@@ -182,7 +221,25 @@ export abstract class ObserverBase implements Observer {
       max = new Float32Array(layout.groups).fill(Number.NEGATIVE_INFINITY);
       this.backend.minMax(values, layout, min, max);
     }
+    const clip = this.config.clip;
+    if (clip) {
+      // The batch as the readers see it: the data is left as it is, and each kind counts values
+      // beyond an end at that end (a histogram in the end's bin).
+      const lo = clip.min ?? Number.NEGATIVE_INFINITY;
+      const hi = clip.max ?? Number.POSITIVE_INFINITY;
+      for (let g = 0; g < min.length; g++) {
+        if (!(min[g]! <= max[g]!)) continue;
+        min[g] = Math.min(Math.max(min[g]!, lo), hi);
+        max[g] = Math.min(Math.max(max[g]!, lo), hi);
+      }
+    }
     return { layout, data: values, min, max };
+  }
+
+  /** The config fields every kind saves: granularity, context and, when set, clip. */
+  protected baseConfigJSON(): Record<string, unknown> {
+    const { granularity, context, clip } = this.config;
+    return { granularity, context, ...(clip ? { clip } : {}) };
   }
 
   /** Throws unless `other` has this kind and configuration and a compatible group count. */

@@ -23,12 +23,26 @@ export interface ObserverOptions {
   readonly name?: string;
   /** Where the hot loops run; default `jsBackend`. */
   readonly backend?: Backend;
+  /**
+   * Values below `min` (above `max`) are observed as `min` (`max`): the tensor's readers cannot
+   * tell them apart (every input of a HardSwish below -3 gives 0), so the range need not spend
+   * quantization steps on them. Either end may be left open.
+   */
+  readonly clip?: ObserverClip;
+}
+
+/** The ends an observer clips its values to; an absent end is open. */
+export interface ObserverClip {
+  readonly min?: number;
+  readonly max?: number;
 }
 
 /** The JSON-safe part of an observer's configuration shared by all kinds. */
 export interface BaseObserverConfig {
   readonly granularity: Granularity;
   readonly context: AxisContext;
+  /** Present only when an end is set; open ends are absent. */
+  readonly clip?: ObserverClip;
 }
 
 /** The JSON document an observer saves: enough to rebuild it and continue exactly. */

@@ -13,7 +13,7 @@ import {
   feedSourceFromData,
 } from './calibration-cache.js';
 import type { DataSource, ModelInputSpec } from './data/data-source.js';
-import { type ActivationPlan, type PlanOptions, histogramTargets, planQuantization } from './plan.js';
+import { type ActivationPlan, type PlanOptions, observerTargets, planQuantization } from './plan.js';
 import type { RunnerFactory } from './runner.js';
 
 /** The opset quantizeModel raises a model to before planning; calibration must plan the same graph. */
@@ -124,7 +124,7 @@ export async function calibrateModel(options: CalibrateModelOptions): Promise<Ca
   const result = await calibrateActivations(model, tensors, countingFeeds(source, seen), {
     method,
     runner: options.runner,
-    observerFor: histogramTargets(planned),
+    observerFor: observerTargets(planned),
     ...(options.budgetBytes !== undefined ? { budgetBytes: options.budgetBytes } : {}),
     ...(options.observer ? { observer: options.observer } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),

@@ -29,9 +29,9 @@ export interface CalibrateOptions {
   /**
    * Per-tensor observer settings over `observer`: the integer bits and grid each activation will
    * be quantized to, which a histogram's range selection (entropy, MSE, symmetric percentile)
-   * optimises for. See `histogramTargets`.
+   * optimises for, and where its readers saturate. See `observerTargets`.
    */
-  readonly observerFor?: (tensor: string) => Pick<CreateObserverOptions, 'symmetric' | 'bits'>;
+  readonly observerFor?: (tensor: string) => Pick<CreateObserverOptions, 'symmetric' | 'bits' | 'clip'>;
   /** Called after each batch of each pass. */
   readonly onProgress?: (event: { pass: number; passes: number; batch: number }) => void;
 }

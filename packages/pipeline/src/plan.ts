@@ -1,6 +1,7 @@
 import { type QuantSpec, formatQuantSpec, parseQuantSpec } from '@qgrain/granularity';
 import { type Graph, type Model, type NodeProto, readInt } from '@qgrain/onnx';
 import { QgrainError } from '@qgrain/tensor';
+import { type Saturation, readerSaturation } from './saturation.js';
 import { WEIGHT_OPS, type WeightRole, weightRoleOf } from './weight-roles.js';
 
 /** Ops after which onnxruntime folds the activation into the quantization of the op before. */
@@ -27,6 +28,11 @@ export interface ActivationPlan {
   readonly for: readonly string[];
   /** An explicit scale/zero point from the user instead of calibration. */
   readonly fixed?: { readonly scale: number; readonly zeroPoint: number };
+  /**
+   * Where the tensor's readers saturate (a HardSwish reads everything below -3 as 0):
+   * calibration observes values beyond as the end itself, so the range spends no steps on them.
+   */
+  readonly saturation?: Saturation;
 }
 
 /** A bias that becomes int32 once its node's input and weight scales are known. */
@@ -73,12 +79,22 @@ export function histogramTarget(spec: QuantSpec): { symmetric: boolean; bits: nu
   return { symmetric: spec.symmetric, bits: spec.type.bits - (spec.reduceRange ? 1 : 0) };
 }
 
-/** `histogramTarget` of each planned activation, looked up by tensor name (calibration's `observerFor`). */
-export function histogramTargets(
-  activations: readonly ActivationPlan[],
-): (tensor: string) => { symmetric: boolean; bits: number } {
-  const specOf = new Map(activations.map((a) => [a.tensor, a.spec]));
-  return (tensor) => histogramTarget(specOf.get(tensor)!);
+/** What calibration observes an activation for: its histogram target and its readers' saturation. */
+export interface ObserverTarget {
+  readonly symmetric: boolean;
+  readonly bits: number;
+  readonly clip?: { readonly min?: number; readonly max?: number };
+}
+
+/** The `ObserverTarget` of each planned activation, looked up by tensor name (calibration's `observerFor`). */
+export function observerTargets(activations: readonly ActivationPlan[]): (tensor: string) => ObserverTarget {
+  const byTensor = new Map(activations.map((a) => [a.tensor, a]));
+  return (tensor) => {
+    const a = byTensor.get(tensor)!;
+    const { min, max } = a.saturation ?? {};
+    const clip = { ...(min === undefined ? {} : { min }), ...(max === undefined ? {} : { max }) };
+    return { ...histogramTarget(a.spec), ...(a.saturation ? { clip } : {}) };
+  };
 }
 
 function matches(node: NodeProto, list: readonly string[] | undefined): boolean {
@@ -165,10 +181,17 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Plan 
   const activationPlans: ActivationPlan[] = [];
   for (const [tensor, entry] of activations) {
     const override = options.overrides?.[tensor];
-    if (override === undefined) activationPlans.push({ tensor, spec: activationSpec, for: entry.for });
-    else if (typeof override === 'string')
-      activationPlans.push({ tensor, spec: parseQuantSpec(override), for: entry.for });
-    else activationPlans.push({ tensor, spec: activationSpec, for: entry.for, fixed: override });
+    if (override !== undefined && typeof override !== 'string') {
+      activationPlans.push({ tensor, spec: activationSpec, for: entry.for, fixed: override });
+      continue;
+    }
+    const saturation = readerSaturation(graph, tensor);
+    activationPlans.push({
+      tensor,
+      spec: override === undefined ? activationSpec : parseQuantSpec(override),
+      for: entry.for,
+      ...(saturation ? { saturation } : {}),
+    });
   }
   return {
     weights: [...weights].map(([initializer, w]) => ({ initializer, ...w })),

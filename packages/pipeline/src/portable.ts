@@ -29,9 +29,11 @@ export {
   type TensorOverride,
   type WeightPlan,
   histogramTarget,
-  histogramTargets,
+  type ObserverTarget,
+  observerTargets,
   planQuantization,
 } from './plan.js';
+export { type Saturation, readerSaturation } from './saturation.js';
 export {
   type ActivationReport,
   DEFAULT_CALIBRATION_METHOD,

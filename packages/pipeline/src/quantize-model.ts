@@ -19,7 +19,8 @@ import {
   emitReshapedWeightDequantize,
   emitWeightDequantize,
 } from './emit-qdq.js';
-import { type Plan, type PlanOptions, histogramTargets, planQuantization } from './plan.js';
+import { type Plan, type PlanOptions, observerTargets, planQuantization } from './plan.js';
+import type { Saturation } from './saturation.js';
 import type { RunnerFactory } from './runner.js';
 import { weightView } from './weight-analysis.js';
 import { WEIGHT_OPS } from './weight-roles.js';
@@ -65,6 +66,8 @@ export interface ActivationReport {
   readonly scale: number;
   readonly zeroPoint: number;
   readonly for: readonly string[];
+  /** Where the tensor's readers saturate; calibration counted values beyond as the end itself. */
+  readonly saturation?: Saturation;
 }
 
 /** What `quantizeModel` did, tensor by tensor. */
@@ -145,7 +148,7 @@ export async function quantizeModel(
       method,
       runner: options.runner,
       observer: { ...options.observer, backend },
-      observerFor: histogramTargets(plan.activations),
+      observerFor: observerTargets(plan.activations),
       onProgress: (e) =>
         options.onProgress?.({ stage: `calibrate pass ${e.pass}/${e.passes}`, done: e.batch, total: 0 }),
     });
@@ -189,6 +192,7 @@ export async function quantizeModel(
       scale,
       zeroPoint,
       for: a.for,
+      ...(a.saturation ? { saturation: a.saturation } : {}),
     });
   }
 
