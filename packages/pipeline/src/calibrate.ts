@@ -1,6 +1,6 @@
 import { type Model, type ValueInfoProto, makeValueInfo, serializeModel } from '@qgrain/onnx';
 import { type CreateObserverOptions, type Observer, createObserver } from '@qgrain/observers';
-import { QgrainError, type Tensor } from '@qgrain/tensor';
+import { QgrainError, Tensor } from '@qgrain/tensor';
 import { selectBackend } from '@qgrain/wasm';
 import type { Runner, RunnerFactory } from './runner.js';
 
@@ -67,12 +67,18 @@ function extremaNames(tensor: string): { min: string; max: string } {
   return { min: `${tensor}::qgrain_min`, max: `${tensor}::qgrain_max` };
 }
 
+/** ReduceMin/ReduceMax take their axes as an input from opset 18, as an attribute before. */
+const REDUCE_AXES_INPUT_OPSET = 18;
+
 /**
  * Model bytes for one calibration pass: `full` tensors become graph outputs as they are; each of
- * `extrema` gets a ReduceMin and a ReduceMax over all its axes, and only those two scalars are
- * fetched. A min-max or moving-average observer needs nothing more of a batch than its minimum
- * and maximum, and onnxruntime reduces in place far faster than a copy of the tensor reaches
- * JavaScript. The model itself is left as it was.
+ * `extrema` gets a ReduceMin and a ReduceMax, and only those two scalars are fetched. A min-max or
+ * moving-average observer needs nothing more of a batch than its minimum and maximum, and
+ * onnxruntime reduces in place far faster than a copy of the tensor reaches JavaScript. Each
+ * reduction runs in two stages, over the last axis and then over the rest: onnxruntime splits a
+ * reduction across threads by its outputs, so a reduction to one scalar runs on one thread.
+ * Calibrated activations are inputs and outputs of Conv, Gemm and MatMul, never scalars. The model
+ * itself is left as it was.
  */
 export function calibrationModel(
   model: Model,
@@ -80,17 +86,30 @@ export function calibrationModel(
   extrema: readonly string[],
 ): Uint8Array {
   const graph = model.graph;
+  const axesAsInput = (model.opsetVersion() ?? REDUCE_AXES_INPUT_OPSET) >= REDUCE_AXES_INPUT_OPSET;
+  const lastAxis = axesAsInput ? model.uniqueName('qgrain_last_axis') : undefined;
+  if (lastAxis) graph.addInitializer(lastAxis, new Tensor('int64', [1], BigInt64Array.of(-1n)));
+  const reduce = (op: 'ReduceMin' | 'ReduceMax', t: string, out: string) => {
+    const rows = `${out}::rows`;
+    return [
+      graph.addNode({
+        opType: op,
+        inputs: lastAxis ? [t, lastAxis] : [t],
+        outputs: [rows],
+        attributes: lastAxis ? { keepdims: 0 } : { keepdims: 0, axes: [-1] },
+      }),
+      graph.addNode({ opType: op, inputs: [rows], outputs: [out], attributes: { keepdims: 0 } }),
+    ];
+  };
   const added = extrema.flatMap((t) => {
     const names = extremaNames(t);
-    return [
-      graph.addNode({ opType: 'ReduceMin', inputs: [t], outputs: [names.min], attributes: { keepdims: 0 } }),
-      graph.addNode({ opType: 'ReduceMax', inputs: [t], outputs: [names.max], attributes: { keepdims: 0 } }),
-    ];
+    return [...reduce('ReduceMin', t, names.min), ...reduce('ReduceMax', t, names.max)];
   });
   try {
     return exposeTensors(model, [...full, ...extrema.flatMap((t) => Object.values(extremaNames(t)))]);
   } finally {
     for (const node of added) graph.removeNode(node);
+    if (lastAxis) graph.removeInitializer(lastAxis);
   }
 }
 
