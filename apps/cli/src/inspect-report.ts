@@ -44,6 +44,7 @@ export function inspectJson(result: InspectResult): Record<string, unknown> {
       identities_removed: prepare.identitiesRemoved,
       batch_norms_folded: prepare.batchNormsFolded,
       affines_folded: prepare.affinesFolded,
+      hard_swishes_fused: prepare.hardSwishesFused,
     },
     backend: result.backend,
     schemes,
@@ -144,7 +145,8 @@ export function inspectText(result: InspectResult): string {
     keyLine(
       'prepared',
       `${prepare.constantsLifted} Constant nodes lifted, ${prepare.batchNormsFolded} BatchNorms folded, ` +
-        `${prepare.affinesFolded} Mul/Add folded, ${prepare.identitiesRemoved} Identity/Dropout removed ` +
+        `${prepare.affinesFolded} Mul/Add folded, ${prepare.hardSwishesFused} HardSwish fused, ` +
+        `${prepare.identitiesRemoved} Identity/Dropout removed ` +
         '(in memory; the file is not changed)',
     ),
     keyLine('backend', result.backend),

@@ -77,7 +77,7 @@ describe('qgrain prepare on PP-OCR models, checked by onnxruntime on real text i
       io,
     );
     expect(io.stderr()).toMatch(
-      /^qgrain: prepared .+: [1-9]\d* Constant nodes lifted, \d+ BatchNorms folded, \d+ Mul\/Add folded, \d+ Identity\/Dropout removed; wrote .+\n$/,
+      /^qgrain: prepared .+: [1-9]\d* Constant nodes lifted, \d+ BatchNorms folded, \d+ Mul\/Add folded, \d+ HardSwish fused, \d+ Identity\/Dropout removed; wrote .+\n$/,
     );
     expect(code).toBe(0);
     expect(io.stdout()).toBe('');

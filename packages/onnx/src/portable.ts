@@ -31,8 +31,15 @@ export {
   makeTensorProto,
   tensorFromBytes,
 } from './tensor-proto.js';
+export { clipBounds, scalarConstant } from './constant-values.js';
 export { foldChannelAffines } from './fold-affine.js';
 export { foldBatchNorms } from './fold-batch-norm.js';
+export {
+  HARD_SWISH_ALPHA,
+  HARD_SWISH_BETA,
+  fuseHardSwishes,
+  spelledHardSwish,
+} from './fuse-hard-swish.js';
 export { liftConstants } from './lift-constants.js';
 export { type PrepareOptions, type PrepareSummary, prepareModel } from './prepare-model.js';
 export { removeIdentities } from './remove-identity.js';

@@ -1,5 +1,6 @@
 import { foldChannelAffines } from './fold-affine.js';
 import { foldBatchNorms } from './fold-batch-norm.js';
+import { fuseHardSwishes } from './fuse-hard-swish.js';
 import { liftConstants } from './lift-constants.js';
 import type { Model } from './model.js';
 import { removeIdentities } from './remove-identity.js';
@@ -10,6 +11,8 @@ export interface PrepareOptions {
   readonly foldBatchNorm?: boolean;
   /** Fold constant per-channel Mul/Add/Sub nodes into the Conv, ConvTranspose or Gemm before them. Default true. */
   readonly foldAffine?: boolean;
+  /** Rewrite HardSwish spelled out as Add/Clip/Mul/Div as x * HardSigmoid(x). Default true. */
+  readonly fuseHardSwish?: boolean;
 }
 
 /** What `prepareModel` did, for the report. */
@@ -18,6 +21,7 @@ export interface PrepareSummary {
   readonly identitiesRemoved: number;
   readonly batchNormsFolded: number;
   readonly affinesFolded: number;
+  readonly hardSwishesFused: number;
 }
 
 /**
@@ -25,7 +29,8 @@ export interface PrepareSummary {
  * initializers (weights are then all in one place), Identity/Dropout nodes go (so a layer and
  * its BatchNorm are adjacent), BatchNorms fold into the layer before them, and so do constant
  * per-channel Mul/Add/Sub nodes (a quantized layer's output is then the tensor the next layers
- * read, with no float scale-and-shift in between).
+ * read, with no float scale-and-shift in between); HardSwish spelled out in four element-wise
+ * nodes becomes x * HardSigmoid(x).
  */
 export function prepareModel(model: Model, options: PrepareOptions = {}): PrepareSummary {
   const constantsLifted = liftConstants(model);
@@ -43,5 +48,6 @@ export function prepareModel(model: Model, options: PrepareOptions = {}): Prepar
     batchNormsFolded += norms;
     if (norms === 0) break;
   }
-  return { constantsLifted, identitiesRemoved, batchNormsFolded, affinesFolded };
+  const hardSwishesFused = options.fuseHardSwish === false ? 0 : fuseHardSwishes(model);
+  return { constantsLifted, identitiesRemoved, batchNormsFolded, affinesFolded, hardSwishesFused };
 }

@@ -54,7 +54,15 @@ const spelled = (plus: string): NodeInit[] => [
 describe('readerSaturation', () => {
   it.each([
     ['HardSwish', [{ opType: 'HardSwish', inputs: ['c'], outputs: ['y'] }], { min: -3, by: 'HardSwish' }],
-    ['HardSwish spelled out', spelled('three'), { min: -3, by: 'HardSwish (Add/Clip/Mul)' }],
+    ['HardSwish spelled out', spelled('three'), { min: -3, by: 'HardSwish (Add/Clip/Mul/Div)' }],
+    [
+      'x * HardSigmoid(x)',
+      [
+        { opType: 'HardSigmoid', inputs: ['c'], outputs: ['gate'], attributes: { alpha: 0.25, beta: 0.5 } },
+        { opType: 'Mul', inputs: ['gate', 'c'], outputs: ['y'] },
+      ],
+      { min: -2, by: 'HardSwish (x * HardSigmoid(x))' },
+    ],
     [
       'HardSigmoid',
       [{ opType: 'HardSigmoid', inputs: ['c'], outputs: ['y'], attributes: { alpha: 0.25, beta: 0.5 } }],
@@ -88,6 +96,14 @@ describe('readerSaturation', () => {
       ],
     ],
     ['x * clip(x + 2, 0, 6), not a HardSwish', spelled('two')],
+    [
+      'a HardSigmoid gate that another node reads too',
+      [
+        { opType: 'HardSigmoid', inputs: ['c'], outputs: ['gate'] },
+        { opType: 'Mul', inputs: ['gate', 'c'], outputs: ['y'] },
+        { opType: 'Neg', inputs: ['gate'], outputs: ['z'] },
+      ],
+    ],
     ['a Clip whose end is a graph input', [{ opType: 'Clip', inputs: ['c', 'x'], outputs: ['y'] }]],
   ] as const)('none for %s', (_, readers) => {
     expect(readerSaturation(convThen([...readers]).graph, 'c')).toBeUndefined();

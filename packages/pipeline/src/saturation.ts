@@ -1,4 +1,4 @@
-import { type Graph, type NodeProto, readFloat } from '@qgrain/onnx';
+import { type Graph, type NodeProto, clipBounds, readFloat, spelledHardSwish } from '@qgrain/onnx';
 
 /**
  * The interval outside which a tensor's readers cannot tell its values apart, and the ops that
@@ -19,46 +19,46 @@ interface Interval {
 /** HardSwish(x) = x * clip(x + 3, 0, 6) / 6 is 0 for every x <= -3. */
 const HARD_SWISH_FLOOR = -3;
 
-function scalarValue(graph: Graph, name: string | undefined): number | undefined {
-  if (!name) return undefined;
-  const init = graph.initializer(name);
-  if (!init || init.dims.some((d) => d !== 1) || (init.dtype !== 'float32' && init.dtype !== 'float64'))
-    return undefined;
-  return Number((init.toTensor().data as ArrayLike<number>)[0]);
-}
-
-/** A Clip's constant ends (inputs from opset 11, attributes before); undefined when not constant. */
-function clipEnds(graph: Graph, clip: NodeProto): { min: number; max: number } | undefined {
-  if (clip.input.length > 1) {
-    const [lo, hi] = [clip.input[1], clip.input[2]];
-    const min = lo ? scalarValue(graph, lo) : Number.NEGATIVE_INFINITY;
-    const max = hi ? scalarValue(graph, hi) : Number.POSITIVE_INFINITY;
-    return min === undefined || max === undefined ? undefined : { min, max };
-  }
-  const min = readFloat(clip, 'min', Number.NEGATIVE_INFINITY);
-  const max = readFloat(clip, 'max', Number.POSITIVE_INFINITY);
-  return { min, max };
-}
-
 /**
- * Whether the readers of x are HardSwish as exporters spell it out: Add(x, 3) -> Clip(0, 6) and
- * Mul(x, that clip), and nothing else (the Mul is then divided by 6, which does not matter here).
+ * Readers of x that together compute a HardSwish-like x * gate(x) whose gate is 0 below some
+ * value, so the product is 0 there too: x * HardSigmoid(x) (the Mul and the HardSigmoid, whose
+ * output only the Mul reads) or HardSwish spelled out as Add/Clip/Mul/Div. Gives the readers it
+ * covers and where the product saturates.
  */
-function spelledHardSwish(graph: Graph, x: string, readers: readonly NodeProto[]): boolean {
-  if (readers.length !== 2) return false;
-  const add = readers.find((n) => n.opType === 'Add');
-  const mul = readers.find((n) => n.opType === 'Mul');
-  if (!add || !mul || add.input.length !== 2) return false;
-  if (scalarValue(graph, add.input[add.input[0] === x ? 1 : 0]) !== 3) return false;
-  const added = add.output[0]!;
-  if (graph.isOutput(added)) return false;
-  const clipReaders = graph.consumers(added);
-  const clip = clipReaders[0];
-  if (clipReaders.length !== 1 || clip?.opType !== 'Clip') return false;
-  const ends = clipEnds(graph, clip);
-  if (ends?.min !== 0 || ends.max !== 6) return false;
-  const gate = clip.output[0]!;
-  return mul.input.length === 2 && mul.input.includes(x) && mul.input.includes(gate);
+function gatedProducts(
+  graph: Graph,
+  x: string,
+  readers: readonly NodeProto[],
+): Array<Interval & { nodes: NodeProto[] }> {
+  const out: Array<Interval & { nodes: NodeProto[] }> = [];
+  for (const reader of readers) {
+    if (reader.opType === 'HardSigmoid' && reader.input[0] === x) {
+      const alpha = readFloat(reader, 'alpha', 0.2);
+      const beta = readFloat(reader, 'beta', 0.5);
+      const gate = reader.output[0]!;
+      const gateReaders = graph.isOutput(gate) ? [] : graph.consumers(gate);
+      const mul = gateReaders[0];
+      if (!(alpha > 0) || gateReaders.length !== 1 || mul?.opType !== 'Mul' || !readers.includes(mul))
+        continue;
+      if (mul.input.length !== 2 || !mul.input.includes(x) || !mul.input.includes(gate)) continue;
+      out.push({
+        min: -beta / alpha,
+        max: Number.POSITIVE_INFINITY,
+        by: 'HardSwish (x * HardSigmoid(x))',
+        nodes: [reader, mul],
+      });
+    } else if (reader.opType === 'Add') {
+      const spelled = spelledHardSwish(graph, reader);
+      if (spelled?.x !== x || !readers.includes(spelled.mul)) continue;
+      out.push({
+        min: HARD_SWISH_FLOOR,
+        max: Number.POSITIVE_INFINITY,
+        by: 'HardSwish (Add/Clip/Mul/Div)',
+        nodes: [reader, spelled.mul],
+      });
+    }
+  }
+  return out;
 }
 
 /** The interval one reader saturates outside of, or undefined when it reads every value. */
@@ -78,7 +78,7 @@ function readerInterval(graph: Graph, x: string, reader: NodeProto): Interval | 
       return { min: -beta / alpha, max: (1 - beta) / alpha, by: 'HardSigmoid' };
     }
     case 'Clip': {
-      const ends = clipEnds(graph, reader);
+      const ends = clipBounds(graph, reader);
       return ends && ends.min <= ends.max ? { ...ends, by: 'Clip' } : undefined;
     }
     default:
@@ -89,24 +89,23 @@ function readerInterval(graph: Graph, x: string, reader: NodeProto): Interval | 
 /**
  * Where every reader of `tensor` saturates: a value below `min` (above `max`) gives each of them
  * the same result as `min` (`max`) itself, so a quantization range need not reach beyond. The
- * readers understood are Relu, HardSwish (the op, or spelled out as Add/Clip/Mul), HardSigmoid
- * and Clip with constant ends; with several readers the interval covers them all. Undefined
+ * readers understood are Relu, HardSwish (the op, x * HardSigmoid(x), or spelled out as
+ * Add/Clip/Mul/Div), HardSigmoid and Clip with constant ends; with several readers the interval
+ * covers them all. Undefined
  * when some reader uses every value (a Conv, an Add, a graph output) or nothing saturates.
  */
 export function readerSaturation(graph: Graph, tensor: string): Saturation | undefined {
   if (graph.isOutput(tensor)) return undefined;
   const readers = graph.consumers(tensor);
   if (readers.length === 0) return undefined;
-  let intervals: Interval[];
-  if (spelledHardSwish(graph, tensor, readers)) {
-    intervals = [{ min: HARD_SWISH_FLOOR, max: Number.POSITIVE_INFINITY, by: 'HardSwish (Add/Clip/Mul)' }];
-  } else {
-    intervals = [];
-    for (const reader of readers) {
-      const interval = readerInterval(graph, tensor, reader);
-      if (!interval) return undefined;
-      intervals.push(interval);
-    }
+  const products = gatedProducts(graph, tensor, readers);
+  const covered = new Set(products.flatMap((p) => p.nodes));
+  const intervals: Interval[] = [...products];
+  for (const reader of readers) {
+    if (covered.has(reader)) continue;
+    const interval = readerInterval(graph, tensor, reader);
+    if (!interval) return undefined;
+    intervals.push(interval);
   }
   const min = Math.min(...intervals.map((i) => i.min));
   const max = Math.max(...intervals.map((i) => i.max));

@@ -16,6 +16,7 @@ interface PrepareOptions {
   readonly output: string;
   readonly foldBn: boolean;
   readonly foldAffine: boolean;
+  readonly fuseHardSwish: boolean;
   readonly externalData?: boolean;
   readonly externalDataThreshold?: number;
   readonly json?: boolean;
@@ -37,6 +38,7 @@ function summaryJson(input: string, prepared: PrepareSummary, written: WriteResu
     constants_lifted: prepared.constantsLifted,
     batch_norms_folded: prepared.batchNormsFolded,
     affines_folded: prepared.affinesFolded,
+    hard_swishes_fused: prepared.hardSwishesFused,
     identities_removed: prepared.identitiesRemoved,
     model_bytes: written.modelBytes,
     data_path: written.dataPath ?? null,
@@ -53,6 +55,7 @@ function summaryLine(output: string, prepared: PrepareSummary, written: WriteRes
   return (
     `qgrain: prepared ${output}: ${prepared.constantsLifted} Constant nodes lifted, ` +
     `${prepared.batchNormsFolded} BatchNorms folded, ${prepared.affinesFolded} Mul/Add folded, ` +
+    `${prepared.hardSwishesFused} HardSwish fused, ` +
     `${prepared.identitiesRemoved} Identity/Dropout removed; ` +
     `wrote ${formatBytes(written.modelBytes)}${data}\n`
   );
@@ -63,7 +66,7 @@ export function addPrepareCommand(program: Command, io: CliIO): void {
   program
     .command('prepare')
     .description(
-      'lift Constant weights to initializers, remove Identity/Dropout, fold BatchNorm and constant per-channel Mul/Add into the layer before, then write the model atomically',
+      'lift Constant weights to initializers, remove Identity/Dropout, fold BatchNorm and constant per-channel Mul/Add into the layer before, fuse spelled-out HardSwish, then write the model atomically',
     )
     .argument('<model>', 'the .onnx file to read (never modified)')
     .requiredOption('-o, --output <path>', 'where to write the prepared model (must not be the input)')
@@ -87,7 +90,11 @@ export function addPrepareCommand(program: Command, io: CliIO): void {
       const output = resolve(options.output);
       const externalData = options.externalData === true;
       await refuseOverwritingInput(model, externalData ? [output, `${output}.data`] : [output]);
-      const prepared = prepareModel(model, { foldBatchNorm: options.foldBn, foldAffine: options.foldAffine });
+      const prepared = prepareModel(model, {
+        foldBatchNorm: options.foldBn,
+        foldAffine: options.foldAffine,
+        fuseHardSwish: options.fuseHardSwish,
+      });
       const written = await writeModel(model, output, {
         externalData,
         threshold: options.externalDataThreshold ?? DEFAULT_EXTERNAL_THRESHOLD,
