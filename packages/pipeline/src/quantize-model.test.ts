@@ -140,6 +140,16 @@ describe('quantizeModel on a small CNN', () => {
     }
   });
 
+  it('without data, names the activations that lack a range, and says when a cache did not cover them', async () => {
+    await expect(quantizeModel(smallModel())).rejects.toThrow(
+      /^\d+ activations need calibration data \(e\.g\. 'x'\); pass --data/,
+    );
+    // A cache for other tensor names (another qgrain's prepare passes, other include/exclude).
+    await expect(quantizeModel(smallModel(), { ranges: { renamed: { min: 0, max: 1 } } })).rejects.toThrow(
+      /the calibration cache has no range for them .*calibrate again/,
+    );
+  });
+
   it('is deterministic: quantizing twice gives identical bytes', async () => {
     const first = await quantized();
     const second = await quantized();

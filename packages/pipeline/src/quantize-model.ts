@@ -139,9 +139,14 @@ export async function quantizeModel(
   let calibration: QuantizeReport['calibration'];
   if (toCalibrate.length > 0) {
     if (!options.data || !options.runner) {
+      // A cache that covers none of what is missing was made for other tensor names: by a qgrain
+      // whose prepare passes differ, or with other include/exclude settings.
+      const stale = options.ranges
+        ? '; the calibration cache has no range for them (made with other settings or by another qgrain version?), so calibrate again'
+        : '';
       throw new QgrainError(
         'invalid-argument',
-        `${toCalibrate.length} activations need calibration data (e.g. '${toCalibrate[0]}'); pass --data, or a calibration cache with --calibration`,
+        `${toCalibrate.length} activations need calibration data (e.g. '${toCalibrate[0]}')${stale}; pass --data, or a calibration cache with --calibration`,
       );
     }
     const result = await calibrateActivations(model, toCalibrate, options.data, {
