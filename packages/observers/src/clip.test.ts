@@ -1,6 +1,7 @@
 import { perAxis } from '@qgrain/granularity';
 import { randomFloat32 } from '@qgrain/test-harness';
 import { QgrainError } from '@qgrain/tensor';
+import { selectBackend } from '@qgrain/wasm';
 import { describe, expect, test } from 'vitest';
 import { type CreateObserverOptions, createObserver, observerFromJSON } from './create-observer.js';
 import { HistogramObserver } from './histogram-observer.js';
@@ -51,6 +52,19 @@ describe.each(METHODS)('%s with clip ends', (method) => {
       if (clip.max !== undefined) expect(max[0]).toBeLessThanOrEqual(Math.fround(clip.max));
     },
   );
+
+  test('the WASM backend counts what the JS one counts', async () => {
+    const wasm = await selectBackend('wasm');
+    expect(wasm.name).toBe('wasm');
+    for (const clip of CLIPS) {
+      const data = batches();
+      const a = feed(createObserver(method, { clip, backend: wasm }), data);
+      const b = feed(createObserver(method, { clip }), data);
+      expect(a.range()).toEqual(b.range());
+      if (a instanceof HistogramObserver)
+        expect(a.histogramSnapshot()).toEqual((b as HistogramObserver).histogramSnapshot());
+    }
+  });
 
   test('saved and merged state keeps its clip', () => {
     const clip = { min: -3 };
