@@ -1,5 +1,5 @@
 import { parseQuantSpec } from '@qgrain/granularity';
-import { type Graph, type Model, type NodeProto, readInt } from '@qgrain/onnx';
+import { type Graph, type Model, type NodeProto, isDefaultDomain, readInt } from '@qgrain/onnx';
 import {
   INSPECT_SCHEMES,
   type SchemeOutcome,
@@ -137,7 +137,7 @@ function findWeights(model: Model): FoundWeight[] {
   for (const graph of model.graphs()) {
     for (const node of graph.nodes) {
       const input = WEIGHT_OPS[node.opType];
-      if (input === undefined || (node.domain !== '' && node.domain !== 'ai.onnx')) continue;
+      if (input === undefined || !isDefaultDomain(node)) continue;
       const name = node.input[input];
       if (name === undefined || name === '' || seen.has(name)) continue;
       const init = graph.initializer(name);

@@ -5,11 +5,10 @@ import {
   foldIntoConv,
   foldIntoGemm,
   gemmOutputColumns,
-  isDefaultDomain,
 } from './fold-batch-norm.js';
 import type { Graph } from './graph.js';
 import type { Model } from './model.js';
-import type { NodeProto } from './proto-types.js';
+import { type NodeProto, isDefaultDomain } from './proto-types.js';
 
 /**
  * The values of a float32 constant as one number per channel of an output of rank `rank` whose

@@ -3,7 +3,7 @@ import { readFloat, readInt, setAttribute } from './attributes.js';
 import type { Graph } from './graph.js';
 import type { Initializer } from './initializer.js';
 import type { Model } from './model.js';
-import type { NodeProto } from './proto-types.js';
+import { type NodeProto, isDefaultDomain } from './proto-types.js';
 
 /** BatchNormalization's epsilon when the attribute is absent (ONNX spec). */
 const BN_DEFAULT_EPSILON = 1e-5;
@@ -12,10 +12,6 @@ const BN_DEFAULT_EPSILON = 1e-5;
 export interface ChannelAffine {
   readonly scale: Float64Array;
   readonly shift: Float64Array;
-}
-
-export function isDefaultDomain(node: NodeProto): boolean {
-  return node.domain === '' || node.domain === 'ai.onnx';
 }
 
 export function float32Initializer(graph: Graph, name: string | undefined): Initializer | undefined {

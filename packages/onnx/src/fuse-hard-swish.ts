@@ -1,15 +1,11 @@
 import { clipBounds, scalarConstant } from './constant-values.js';
 import type { Graph } from './graph.js';
 import type { Model } from './model.js';
-import type { NodeProto } from './proto-types.js';
+import { type NodeProto, isDefaultDomain } from './proto-types.js';
 
 /** x * HardSigmoid(x) with these is HardSwish: x * clip(x / 6 + 1 / 2, 0, 1) = x * clip(x + 3, 0, 6) / 6. */
 export const HARD_SWISH_ALPHA = 1 / 6;
 export const HARD_SWISH_BETA = 0.5;
-
-function isDefaultDomain(node: NodeProto): boolean {
-  return node.domain === '' || node.domain === 'ai.onnx';
-}
 
 /** The one node that reads `name`, when nothing else does and it is not a graph output. */
 function soleReader(graph: Graph, name: string): NodeProto | undefined {

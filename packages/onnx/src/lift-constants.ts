@@ -1,16 +1,18 @@
 import { Tensor } from '@qgrain/tensor';
 import { getAttribute } from './attributes.js';
 import type { Model } from './model.js';
-import { type TensorProto, AttributeType, int64ToBigInt, int64ToNumber } from './proto-types.js';
+import {
+  type TensorProto,
+  AttributeType,
+  int64ToBigInt,
+  int64ToNumber,
+  isDefaultDomain,
+} from './proto-types.js';
 import { cloneMessage } from './serialize.js';
 import { makeTensorProto } from './tensor-proto.js';
 
 // IR version 4 is the first where an initializer need not also be a graph input.
 const IR_VERSION_INITIALIZERS_WITHOUT_INPUTS = 4;
-
-function isDefaultDomain(domain: string): boolean {
-  return domain === '' || domain === 'ai.onnx';
-}
 
 /** The tensor a Constant node holds, as a TensorProto named `name`, or undefined for forms kept as nodes. */
 function constantTensor(node: Model['graph']['nodes'][number], name: string): TensorProto | undefined {
@@ -56,7 +58,7 @@ export function liftConstants(model: Model): number {
   let lifted = 0;
   for (const graph of model.graphs()) {
     for (const node of [...graph.nodes]) {
-      if (node.opType !== 'Constant' || !isDefaultDomain(node.domain) || node.output.length !== 1) continue;
+      if (node.opType !== 'Constant' || !isDefaultDomain(node) || node.output.length !== 1) continue;
       const name = node.output[0]!;
       if (graph.isOutput(name)) continue;
       const tensor = constantTensor(node, name);

@@ -215,3 +215,8 @@ export function bigIntToInt64(value: bigint, unsigned = false): Long {
   const bits = BigInt.asUintN(64, value);
   return { low: Number(bits & 0xffffffffn) | 0, high: Number(bits >> 32n) | 0, unsigned };
 }
+
+/** True for a node of the default ONNX domain ('' or its long name 'ai.onnx'). */
+export function isDefaultDomain(node: Pick<NodeProto, 'domain'>): boolean {
+  return node.domain === '' || node.domain === 'ai.onnx';
+}

@@ -1,10 +1,10 @@
 import type { Graph } from './graph.js';
 import type { Model } from './model.js';
-import type { NodeProto } from './proto-types.js';
+import { type NodeProto, isDefaultDomain } from './proto-types.js';
 
 /** True for nodes that pass their input through unchanged at inference: Identity, and Dropout without a used mask. */
 function isPassThrough(graph: Graph, node: NodeProto): boolean {
-  if (node.domain !== '' && node.domain !== 'ai.onnx') return false;
+  if (!isDefaultDomain(node)) return false;
   if (node.opType === 'Identity') return node.input.length === 1 && node.output.length === 1;
   if (node.opType === 'Dropout') {
     const mask = node.output[1];

@@ -2,7 +2,7 @@ import { QgrainError, Tensor } from '@qgrain/tensor';
 import { getAttribute, readFloat, readInt, readInts } from './attributes.js';
 import type { Graph } from './graph.js';
 import type { Model } from './model.js';
-import type { NodeProto } from './proto-types.js';
+import { type NodeProto, isDefaultDomain } from './proto-types.js';
 
 /**
  * Operators of the default domain whose meaning or signature changes between an old opset and the
@@ -155,7 +155,7 @@ export function upgradeOpset(model: Model, target: number): OpsetUpgrade {
   if (from >= target) return { from, to: from, rewritten };
   for (const graph of model.graphs()) {
     for (const node of [...graph.nodes]) {
-      if (node.domain !== '' && node.domain !== 'ai.onnx') continue;
+      if (!isDefaultDomain(node)) continue;
       const changesAt = BREAKING_CHANGES[node.opType];
       if (changesAt === undefined || from >= changesAt || target < changesAt) continue;
       const rewrite = REWRITES[node.opType];

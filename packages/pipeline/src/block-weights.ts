@@ -8,7 +8,15 @@ import {
   quantize,
   storageCost,
 } from '@qgrain/granularity';
-import { type Graph, type Model, OnnxDataType, readFloat, readInt, upgradeOpset } from '@qgrain/onnx';
+import {
+  type Graph,
+  type Model,
+  OnnxDataType,
+  isDefaultDomain,
+  readFloat,
+  readInt,
+  upgradeOpset,
+} from '@qgrain/onnx';
 import {
   type Backend,
   type DType,
@@ -92,7 +100,7 @@ function candidates(model: Model, spec: string, exclude: readonly string[] | und
   }));
   const graph = model.graph;
   for (const node of graph.nodes) {
-    if (node.opType !== 'Gather' || (node.domain !== '' && node.domain !== 'ai.onnx')) continue;
+    if (node.opType !== 'Gather' || !isDefaultDomain(node)) continue;
     if (exclude && (exclude.includes(node.name) || exclude.includes('Gather'))) continue;
     const init = graph.initializer(node.input[0]!);
     if (init?.dims.length !== 2 || !['float32', 'float16'].includes(init.dtype ?? '')) continue;

@@ -1,5 +1,5 @@
 import { type QuantSpec, formatQuantSpec, parseQuantSpec } from '@qgrain/granularity';
-import { type Graph, type Model, type NodeProto, readInt } from '@qgrain/onnx';
+import { type Graph, type Model, type NodeProto, isDefaultDomain, readInt } from '@qgrain/onnx';
 import { QgrainError } from '@qgrain/tensor';
 import { type Saturation, readerSaturation } from './saturation.js';
 import { WEIGHT_OPS, type WeightRole, weightRoleOf } from './weight-roles.js';
@@ -142,7 +142,7 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Plan 
 
   for (const node of graph.topologicalOrder()) {
     const weightInput = WEIGHT_OPS[node.opType];
-    if (weightInput === undefined || (node.domain !== '' && node.domain !== 'ai.onnx')) continue;
+    if (weightInput === undefined || !isDefaultDomain(node)) continue;
     const weightName = node.input[weightInput];
     const init = weightName ? graph.initializer(weightName) : undefined;
     if (!weightName || !init || init.dtype === undefined || !['float32', 'float16'].includes(init.dtype))

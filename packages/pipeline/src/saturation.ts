@@ -1,4 +1,11 @@
-import { type Graph, type NodeProto, clipBounds, readFloat, spelledHardSwish } from '@qgrain/onnx';
+import {
+  type Graph,
+  type NodeProto,
+  clipBounds,
+  isDefaultDomain,
+  readFloat,
+  spelledHardSwish,
+} from '@qgrain/onnx';
 
 /**
  * The interval outside which a tensor's readers cannot tell its values apart, and the ops that
@@ -63,7 +70,7 @@ function gatedProducts(
 
 /** The interval one reader saturates outside of, or undefined when it reads every value. */
 function readerInterval(graph: Graph, x: string, reader: NodeProto): Interval | undefined {
-  if (reader.domain !== '' && reader.domain !== 'ai.onnx') return undefined;
+  if (!isDefaultDomain(reader)) return undefined;
   if (reader.input[0] !== x || reader.input.slice(1).includes(x)) return undefined;
   switch (reader.opType) {
     case 'Relu':
