@@ -96,10 +96,8 @@ export function foldChannelAffines(model: Model): number {
         : foldIntoGemm(graph, layer, chain.affine, '_folded');
       if (!done) continue;
       layer.output[0] = chain.output;
-      for (const node of chain.nodes) {
-        graph.removeNode(node);
-        for (const name of node.input) if (name && !graph.isUsed(name)) graph.removeInitializer(name);
-      }
+      for (const node of chain.nodes) graph.removeNode(node);
+      graph.removeUnusedInitializers(chain.nodes.flatMap((n) => n.input));
       folded += chain.nodes.length;
     }
   }

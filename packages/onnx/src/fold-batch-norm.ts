@@ -286,7 +286,7 @@ export function foldBatchNorms(model: Model): number {
       if (!done) continue;
       producer.output[0] = bn.output[0]!;
       graph.removeNode(bn);
-      for (const name of bn.input.slice(1)) if (name && !graph.isUsed(name)) graph.removeInitializer(name);
+      graph.removeUnusedInitializers(bn.input.slice(1));
       folded++;
     }
   }

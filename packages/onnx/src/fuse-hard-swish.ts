@@ -73,8 +73,7 @@ export function fuseHardSwishes(model: Model): number {
       );
       found.mul.input = [found.x, gate];
       found.mul.output = [found.output];
-      for (const node of found.nodes)
-        for (const name of node.input) if (name && !graph.isUsed(name)) graph.removeInitializer(name);
+      graph.removeUnusedInitializers(found.nodes.flatMap((n) => n.input));
       fused++;
     }
   }

@@ -79,6 +79,21 @@ describe('graph queries', () => {
     expect(model.uniqueName('k1')).toBe('k1_1');
   });
 
+  it('removes the initializers nothing reads any more, and only those', () => {
+    const model = createModel({
+      opset: 13,
+      inputs: [{ name: 'x', dtype: 'float32', shape: [2] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [2] }],
+      initializers: {
+        used: new Tensor('float32', [2], Float32Array.of(1, 2)),
+        unused: new Tensor('float32', [2], Float32Array.of(3, 4)),
+      },
+      nodes: [{ opType: 'Add', inputs: ['x', 'used'], outputs: ['y'] }],
+    });
+    model.graph.removeUnusedInitializers(['used', 'unused', '', 'x', 'nothing']);
+    expect(model.graph.initializers().map((i) => i.name)).toEqual(['used']);
+  });
+
   it('reads and raises the default opset, never lowering it', () => {
     const model = ifModel();
     expect(model.opsetVersion()).toBe(17);

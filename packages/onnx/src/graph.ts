@@ -101,6 +101,11 @@ export class Graph {
     return true;
   }
 
+  /** Removes each of `names` that is an initializer of this graph nothing reads any more. */
+  removeUnusedInitializers(names: Iterable<string>): void {
+    for (const name of names) if (name && !this.isUsed(name)) this.removeInitializer(name);
+  }
+
   /** True when this graph itself defines `name` (input, initializer or node output). */
   defines(name: string): boolean {
     return (
