@@ -27,6 +27,16 @@ interface Interval {
 const HARD_SWISH_FLOOR = -3;
 
 /**
+ * Where HardSigmoid, max(0, min(1, alpha * x + beta)), saturates: 0 below -beta / alpha, 1 above
+ * (1 - beta) / alpha. Undefined for a non-positive alpha.
+ */
+function hardSigmoidEnds(node: NodeProto): { min: number; max: number } | undefined {
+  const alpha = readFloat(node, 'alpha', 0.2);
+  const beta = readFloat(node, 'beta', 0.5);
+  return alpha > 0 ? { min: -beta / alpha, max: (1 - beta) / alpha } : undefined;
+}
+
+/**
  * Readers of x that together compute a HardSwish-like x * gate(x) whose gate is 0 below some
  * value, so the product is 0 there too: x * HardSigmoid(x) (the Mul and the HardSigmoid, whose
  * output only the Mul reads) or HardSwish spelled out as Add/Clip/Mul/Div. Gives the readers it
@@ -40,16 +50,14 @@ function gatedProducts(
   const out: Array<Interval & { nodes: NodeProto[] }> = [];
   for (const reader of readers) {
     if (reader.opType === 'HardSigmoid' && reader.input[0] === x) {
-      const alpha = readFloat(reader, 'alpha', 0.2);
-      const beta = readFloat(reader, 'beta', 0.5);
+      const ends = hardSigmoidEnds(reader);
       const gate = reader.output[0]!;
       const gateReaders = graph.isOutput(gate) ? [] : graph.consumers(gate);
       const mul = gateReaders[0];
-      if (!(alpha > 0) || gateReaders.length !== 1 || mul?.opType !== 'Mul' || !readers.includes(mul))
-        continue;
+      if (!ends || gateReaders.length !== 1 || mul?.opType !== 'Mul' || !readers.includes(mul)) continue;
       if (mul.input.length !== 2 || !mul.input.includes(x) || !mul.input.includes(gate)) continue;
       out.push({
-        min: -beta / alpha,
+        min: ends.min,
         max: Number.POSITIVE_INFINITY,
         by: 'HardSwish (x * HardSigmoid(x))',
         nodes: [reader, mul],
@@ -78,11 +86,8 @@ function readerInterval(graph: Graph, x: string, reader: NodeProto): Interval | 
     case 'HardSwish':
       return { min: HARD_SWISH_FLOOR, max: Number.POSITIVE_INFINITY, by: 'HardSwish' };
     case 'HardSigmoid': {
-      // max(0, min(1, alpha * x + beta)): 0 below -beta / alpha, 1 above (1 - beta) / alpha.
-      const alpha = readFloat(reader, 'alpha', 0.2);
-      const beta = readFloat(reader, 'beta', 0.5);
-      if (!(alpha > 0)) return undefined;
-      return { min: -beta / alpha, max: (1 - beta) / alpha, by: 'HardSigmoid' };
+      const ends = hardSigmoidEnds(reader);
+      return ends && { ...ends, by: 'HardSigmoid' };
     }
     case 'Clip': {
       const ends = clipBounds(graph, reader);
@@ -98,8 +103,8 @@ function readerInterval(graph: Graph, x: string, reader: NodeProto): Interval | 
  * the same result as `min` (`max`) itself, so a quantization range need not reach beyond. The
  * readers understood are Relu, HardSwish (the op, x * HardSigmoid(x), or spelled out as
  * Add/Clip/Mul/Div), HardSigmoid and Clip with constant ends; with several readers the interval
- * covers them all. Undefined
- * when some reader uses every value (a Conv, an Add, a graph output) or nothing saturates.
+ * covers them all. Undefined when some reader uses every value (a Conv, an Add, a graph output)
+ * or nothing saturates.
  */
 export function readerSaturation(graph: Graph, tensor: string): Saturation | undefined {
   if (graph.isOutput(tensor)) return undefined;
