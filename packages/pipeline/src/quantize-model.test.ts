@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { sqnr } from '@qgrain/granularity';
 import { createModel, parseModel, readModel, serializeModel } from '@qgrain/onnx';
 import { Tensor } from '@qgrain/tensor';
 import { SeededRandom, randomFloat32, realModel } from '@qgrain/test-harness';
@@ -172,13 +173,7 @@ async function outputSqnr(bytes: Uint8Array): Promise<number> {
   const x = new ort.Tensor('float32', randomFloat32(192, 999), [1, 3, 8, 8]);
   const a = (await float.run({ x })).y!.data as Float32Array;
   const b = (await quant.run({ x })).y!.data as Float32Array;
-  let signal = 0;
-  let noise = 0;
-  a.forEach((v, i) => {
-    signal += v * v;
-    noise += (v - b[i]!) ** 2;
-  });
-  return 10 * Math.log10(signal / noise);
+  return sqnr(a, b);
 }
 
 describe('quantizeModel with schemes that need QuantizeLinear/DequantizeLinear-21', () => {

@@ -1,3 +1,4 @@
+import { sqnr } from '@qgrain/granularity';
 import { type NodeInit, createModel, serializeModel } from '@qgrain/onnx';
 import { Tensor } from '@qgrain/tensor';
 import { SeededRandom, randomFloat32 } from '@qgrain/test-harness';
@@ -133,14 +134,7 @@ describe('quantizing a Conv output read by a HardSwish', () => {
       await session.release();
       return out;
     };
-    const [f, q] = [await run(float), await run(bytes)];
-    let signal = 0;
-    let noise = 0;
-    f.forEach((v, i) => {
-      signal += v * v;
-      noise += (v - q[i]!) ** 2;
-    });
-    return 10 * Math.log10(signal / noise);
+    return sqnr(await run(float), await run(bytes));
   }
 
   it.each(['minmax', 'mse'])(
