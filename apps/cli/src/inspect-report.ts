@@ -2,6 +2,7 @@ import type { PrepareSummary } from '@qgrain/onnx';
 import { formatBytes } from './byte-size.js';
 import { formatTable } from './io.js';
 import type { ModelOverview } from './model-overview.js';
+import { preparedCounts } from './prepared-counts.js';
 import { type WeightSurvey, formatDb } from './weight-survey.js';
 import { jsonNumber } from '@qgrain/pipeline';
 
@@ -142,13 +143,7 @@ export function inspectText(result: InspectResult): string {
         ? 'none'
         : `${external.tensors} tensors, ${formatBytes(external.bytes)} in ${external.files.join(', ')}`,
     ),
-    keyLine(
-      'prepared',
-      `${prepare.constantsLifted} Constant nodes lifted, ${prepare.batchNormsFolded} BatchNorms folded, ` +
-        `${prepare.affinesFolded} Mul/Add folded, ${prepare.hardSwishesFused} HardSwish fused, ` +
-        `${prepare.identitiesRemoved} Identity/Dropout removed ` +
-        '(in memory; the file is not changed)',
-    ),
+    keyLine('prepared', `${preparedCounts(prepare)} (in memory; the file is not changed)`),
     keyLine('backend', result.backend),
     '',
   ];

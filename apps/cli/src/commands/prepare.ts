@@ -11,6 +11,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { formatBytes } from '../byte-size.js';
 import type { CliIO } from '../io.js';
 import { refuseOverwritingInput } from '../output-guard.js';
+import { preparedCounts } from '../prepared-counts.js';
 
 interface PrepareOptions {
   readonly output: string;
@@ -53,10 +54,7 @@ function summaryLine(output: string, prepared: PrepareSummary, written: WriteRes
     ? ` + ${formatBytes(written.dataBytes)} external data (${written.externalTensors} tensors in ${basename(written.dataPath)})`
     : '';
   return (
-    `qgrain: prepared ${output}: ${prepared.constantsLifted} Constant nodes lifted, ` +
-    `${prepared.batchNormsFolded} BatchNorms folded, ${prepared.affinesFolded} Mul/Add folded, ` +
-    `${prepared.hardSwishesFused} HardSwish fused, ` +
-    `${prepared.identitiesRemoved} Identity/Dropout removed; ` +
+    `qgrain: prepared ${output}: ${preparedCounts(prepared)}; ` +
     `wrote ${formatBytes(written.modelBytes)}${data}\n`
   );
 }
