@@ -139,8 +139,8 @@ export async function quantizeModel(
   let calibration: QuantizeReport['calibration'];
   if (toCalibrate.length > 0) {
     if (!options.data || !options.runner) {
-      // A cache that covers none of what is missing was made for other tensor names: by a qgrain
-      // whose prepare passes differ, or with other include/exclude settings.
+      // Ranges were given but miss these tensors: the cache was made for other tensor names, by a
+      // qgrain whose prepare passes differ or with other include/exclude settings.
       const stale = options.ranges
         ? '; the calibration cache has no range for them (made with other settings or by another qgrain version?), so calibrate again'
         : '';
