@@ -1,7 +1,12 @@
 import { type Distribution, randomFloat32 } from '@qgrain/test-harness';
 import { describe, expect, test } from 'vitest';
 import { HistogramObserver } from './histogram-observer.js';
-import { integratedSquaredError, mseThresholdBins } from './mse-threshold.js';
+import {
+  errorLowerBounds,
+  expectedSquaredError,
+  integratedSquaredError,
+  mseThresholdBins,
+} from './mse-threshold.js';
 
 // Reference implementations, written straight from each method's published definition and
 // deliberately slow. Percentile works on the sorted raw data (the definition of a percentile);
@@ -220,4 +225,67 @@ test('the MSE search over non-empty bins picks what a plain search over every bi
   }
   // Most bins were empty, so the sparse walk was exercised.
   expect(sparse).toBeGreaterThan(40 * 128);
+});
+
+test('the bounded MSE search picks what trying every candidate picks, on 2048-bin activation shapes', () => {
+  let seed = 11;
+  const next = () => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return (seed + 0.5) / 2 ** 32;
+  };
+  const gaussian = () => Math.sqrt(-2 * Math.log(next())) * Math.cos(2 * Math.PI * next());
+  const shapes: Record<string, () => number> = {
+    // |x| of a Gaussian bulk, with a rare outlier stretching the range.
+    gaussian: () => (next() < 1e-4 ? 40 * next() : Math.abs(gaussian())),
+    // A ReLU output: half the mass in the zero bin, an exponential tail.
+    relu: () => (next() < 0.5 ? 0 : -Math.log(next())),
+    // A sigmoid output: mass piled at both ends of [0, 1].
+    sigmoid: () => 1 / (1 + Math.exp(-6 * gaussian())),
+    // Few distinct values: isolated spikes, most bins empty.
+    spikes: () => Math.floor(next() * 12) * 0.37,
+  };
+  for (const [name, draw] of Object.entries(shapes)) {
+    const values = Array.from({ length: 50_000 }, draw);
+    const width = Math.max(...values) / 2000;
+    const counts = new Array<number>(2048).fill(0);
+    for (const v of values) counts[Math.min(Math.floor(v / width), 2047)]!++;
+    for (const steps of [127, 255]) {
+      let used = counts.length;
+      while (used > 0 && counts[used - 1] === 0) used--;
+      let every = used;
+      let least = Number.POSITIVE_INFINITY;
+      for (let i = 1; i <= used; i++) {
+        const error = expectedSquaredError(counts, used, width, i * width, steps);
+        if (error < least) {
+          least = error;
+          every = i;
+        }
+      }
+      expect(mseThresholdBins(counts, width, steps), `${name}, ${steps} steps`).toBe(every);
+    }
+  }
+});
+
+test('the MSE lower bound is the error itself when every count change is computed exactly', () => {
+  // Five isolated spikes change the count at ten bin edges, fewer than the bound computes exactly,
+  // so nothing is left to bound: bound and error agree for every candidate, clipping or not.
+  const counts = new Array<number>(600).fill(0);
+  for (const [bin, count] of [
+    [0, 900],
+    [37, 120],
+    [150, 40],
+    [333, 7],
+    [599, 2],
+  ] as const)
+    counts[bin] = count;
+  // The bound gives up 1e-12 * edges^3 * sum |count change| for rounding in its prefix sums.
+  const margin = 1e-12 * 601 ** 3 * 2 * (900 + 120 + 40 + 7 + 2);
+  for (const steps of [127, 255]) {
+    const bounds = errorLowerBounds(counts, counts.length, steps);
+    for (let i = 1; i <= counts.length; i++) {
+      const error = expectedSquaredError(counts, counts.length, 1, i, steps);
+      expect(bounds[i]!).toBeLessThanOrEqual(error);
+      expect(error - bounds[i]!, `candidate ${i}`).toBeLessThan(margin + 1e-9 * error);
+    }
+  }
 });
