@@ -13,6 +13,11 @@
 // model after prepareModel (BatchNorm and Mul/Add folded, HardSwish fused), which is itself faster
 // than the file; the plain run of that prepared model is timed too and its ratio printed beside.
 //
+// The fetch floor: onnxruntime-node hands intermediate tensors to JS only as graph outputs. The
+// bench also times running the prepared model with every activation a histogram method observes
+// added to its outputs and fetched, with nothing observed: no histogram calibration through
+// onnxruntime-node's JS API can take less.
+//
 // Runs against the built dist (`pnpm build` first). Flags: `--json` prints a JSON array;
 // `--runs N` rounds (default 3); `--case det|rec`; `--methods minmax,mse`.
 import { existsSync } from 'node:fs';
@@ -27,7 +32,9 @@ import {
   calibrateModel,
   modelInputSpecs,
   nodeRunnerFactory,
+  exposeTensors,
   openDataSource,
+  planQuantization,
   sha256Hex,
 } from '../dist/index.js';
 
@@ -111,6 +118,17 @@ async function plainRun(modelBytes, source) {
   return { ms: performance.now() - start, ...parts };
 }
 
+/** Runs `model` fetching its outputs and `tensors` for every batch, and drops what it fetched. */
+async function fetchRun(model, tensors, source) {
+  const parts = { create: 0, runs: 0 };
+  const start = performance.now();
+  const runner = await timedFactory(parts)(exposeTensors(model, tensors));
+  const outputs = [...model.graph.outputNames(), ...tensors];
+  for await (const batch of source.samples()) await runner.run(batch, outputs);
+  await runner.release();
+  return { ms: performance.now() - start, ...parts };
+}
+
 async function calibrateRun(c, sha, source, method, backend) {
   const model = await readModel(c.model);
   prepareModel(model);
@@ -140,15 +158,21 @@ for (const c of CASES) {
     }),
   );
   const preparedBytes = serializeModel(probe);
+  const inputs = new Set(probe.graph.inputNames());
+  const observed = planQuantization(probe)
+    .activations.map((a) => a.tensor)
+    .filter((t) => !inputs.has(t));
   await plainRun(bytes, source);
   await plainRun(preparedBytes, source);
   await calibrateRun(c, sha, source, METHODS[0], backend);
   const plain = [];
   const plainPrepared = [];
+  const fetched = [];
   const calibrated = new Map(METHODS.map((m) => [m, []]));
   for (let r = 0; r < RUNS; r++) {
     plain.push(await plainRun(bytes, source));
     plainPrepared.push(await plainRun(preparedBytes, source));
+    fetched.push(await fetchRun(probe, observed, source));
     for (const method of METHODS)
       calibrated.get(method).push(await calibrateRun(c, sha, source, method, backend));
   }
@@ -166,6 +190,9 @@ for (const c of CASES) {
       plainPreparedMs: Math.round(med(plainPrepared, 'ms')),
       ratioToPrepared: Number((med(times, 'ms') / med(plainPrepared, 'ms')).toFixed(2)),
       calibrateMs: Math.round(med(times, 'ms')),
+      fetchFloorMs: Math.round(med(fetched, 'ms')),
+      fetchFloorRatio: Number((med(fetched, 'ms') / med(plain, 'ms')).toFixed(2)),
+      fetchedTensors: observed.length,
       ratio: Number(ratio.toFixed(2)),
       target: TARGETS[method],
       passes: times[0].passes,
@@ -181,6 +208,10 @@ if (json) console.log(JSON.stringify(rows, null, 2));
 else {
   console.log(`calibration / plain float inference (onnxruntime-node), median of ${RUNS} runs`);
   for (const r of rows) {
+    if (r.method === METHODS[0])
+      console.log(
+        `${r.model} fetch floor: the prepared model with its ${r.fetchedTensors} calibrated activations fetched, nothing observed: ${r.fetchFloorMs} ms -> ${r.fetchFloorRatio.toFixed(2)}x plain`,
+      );
     const verdict = r.ratio <= r.target ? 'ok' : 'over target';
     console.log(
       `${r.model} ${r.method.padEnd(7)} ${String(r.batches).padStart(2)} batches of ${r.batchSize}: plain ${r.plainMs} ms, calibrate ${r.calibrateMs} ms -> ${r.ratio.toFixed(2)}x (target <= ${r.target}x, ${verdict}); plain prepared model ${r.plainPreparedMs} ms -> ${r.ratioToPrepared.toFixed(2)}x`,
