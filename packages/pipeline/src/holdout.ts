@@ -1,23 +1,25 @@
-import type { Tensor } from '@qgrain/tensor';
+import type { DataSource } from './data/data-source.js';
+import { readSamplesFrom } from './data/data-source.js';
 import type { FeedSource } from './calibrate.js';
 
 /**
- * Splits a feed source in two by position: the first batches calibrate, the last `held` batches
+ * Splits a data source's batches in two by position: the first batches calibrate, the last `held`
  * are kept back to measure the quantized model on data it was not calibrated on. Each part is
- * re-readable (it re-reads the source and skips or stops).
+ * re-readable. The held-back part starts at its first batch through `readSamplesFrom`, so an
+ * image folder or an in-memory array does not decode the calibration batches again to skip them.
  */
-export function splitFeeds(
-  feeds: FeedSource,
+export function splitData(
+  source: DataSource,
   total: number,
   held: number,
 ): { calibration: FeedSource; holdout: FeedSource } {
   const cut = Math.max(total - held, 0);
   const range = (from: number, to: number): FeedSource =>
     async function* () {
-      let i = 0;
-      for await (const feed of feeds()) {
+      let i = from;
+      for await (const feed of readSamplesFrom(source, from)) {
         if (i >= to) break;
-        if (i >= from) yield feed as Readonly<Record<string, Tensor>>;
+        yield feed;
         i++;
       }
     };

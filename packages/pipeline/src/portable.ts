@@ -77,7 +77,7 @@ export {
   type TensorComparison,
   compareModels,
 } from './compare.js';
-export { defaultHoldout, splitFeeds } from './holdout.js';
+export { defaultHoldout, splitData } from './holdout.js';
 export {
   type JsonNumber,
   type LayerRow,

@@ -13,7 +13,6 @@ import {
   buildReportDocument,
   compareModels,
   defaultHoldout,
-  feedSourceFromData,
   nodeRunnerFactory,
   quantizeDynamic,
   quantizeModel,
@@ -21,7 +20,7 @@ import {
   rangesFromCache,
   readCalibrationCache,
   sizeBreakdown,
-  splitFeeds,
+  splitData,
 } from '@qgrain/pipeline';
 import { QgrainError } from '@qgrain/tensor';
 import { type Command, InvalidArgumentError } from 'commander';
@@ -197,8 +196,8 @@ export async function quantizeCommand(
 
   const warnings: string[] = [];
   const runner = nodeRunnerFactory();
-  let calibration: ReturnType<typeof splitFeeds>['calibration'] | undefined;
-  let holdout: ReturnType<typeof splitFeeds>['holdout'] | undefined;
+  let calibration: ReturnType<typeof splitData>['calibration'] | undefined;
+  let holdout: ReturnType<typeof splitData>['holdout'] | undefined;
   let held = 0;
   if (options.data) {
     const source = await openModelData(model, options, io);
@@ -208,7 +207,7 @@ export async function quantizeCommand(
     held = dataFree
       ? batches
       : Math.min(options.holdout ?? defaultHoldout(batches), Math.max(batches - 1, 0));
-    const parts = splitFeeds(feedSourceFromData(source), batches, held);
+    const parts = splitData(source, batches, held);
     calibration = parts.calibration;
     holdout = held > 0 ? parts.holdout : undefined;
   }

@@ -1,7 +1,16 @@
 import { QgrainError, Tensor } from '@qgrain/tensor';
 import { describe, expect, it } from 'vitest';
 import { parseDataArgument, readerKindForPath } from './data-argument.js';
-import { type DataSource, type Sample, bindDataSource, checkSourceInput, zipSources } from './data-source.js';
+import type { FeedSource } from '../calibrate.js';
+import { splitData } from '../holdout.js';
+import {
+  type DataSource,
+  type Sample,
+  bindDataSource,
+  checkSourceInput,
+  readSamplesFrom,
+  zipSources,
+} from './data-source.js';
 import { jsonSource } from './json-source.js';
 import { encodeNpy, npyBytesSource } from './npy.js';
 import { randomSource } from './random-source.js';
@@ -227,5 +236,34 @@ describe('--data arguments', () => {
     );
     expect(wrong.message).toContain('fed whole');
     expect(wrong.message).toContain('sample axis 2 differs');
+  });
+});
+
+describe('splitting data into calibration and held-back batches', () => {
+  const firstValues = async (feeds: FeedSource) => {
+    const out: number[] = [];
+    for await (const feed of feeds()) out.push(Number(Object.values(feed)[0]!.data[0]));
+    return out;
+  };
+
+  it('calibrates on the first batches and holds back the last, whether or not the source can seek', async () => {
+    // Five samples of 2 values: sample i starts with 2 * i.
+    const seekable = npyBytesSource(npy([5, 2]), 'five.npy');
+    const streamOnly: DataSource = { ...seekable, samplesFrom: undefined, samples: () => seekable.samples() };
+    for (const source of [seekable, streamOnly]) {
+      const { calibration, holdout } = splitData(source, 5, 2);
+      expect(await firstValues(calibration)).toEqual([0, 2, 4]);
+      expect(await firstValues(holdout)).toEqual([6, 8]);
+    }
+  });
+
+  it('zipped sources read each part from the same index', async () => {
+    const zipped = zipSources([
+      npyBytesSource(npy([4, 2]), 'a.npy', { inputName: 'a' }),
+      npyBytesSource(npy([4, 3]), 'b.npy', { inputName: 'b' }),
+    ]);
+    const from: Sample[] = [];
+    for await (const sample of readSamplesFrom(zipped, 3)) from.push(sample);
+    expect(from.map((s) => [s['a']!.data[0], s['b']!.data[0]])).toEqual([[6, 9]]);
   });
 });

@@ -38,6 +38,22 @@ export interface DataSource {
   readonly random: boolean;
   /** Yields the samples in a fixed order. */
   samples(): AsyncIterable<Sample>;
+  /**
+   * Yields the samples from index `from` on, in the same order, without reading or decoding the
+   * ones before where the format allows (an image folder skips files, an in-memory array
+   * indexes). Optional: `readSamplesFrom` reads and drops the first samples of a source without it.
+   */
+  samplesFrom?(from: number): AsyncIterable<Sample>;
+}
+
+/** The samples of `source` from index `from` on: through `samplesFrom` when the source has it. */
+export async function* readSamplesFrom(source: DataSource, from: number): AsyncIterable<Sample> {
+  if (from > 0 && source.samplesFrom) {
+    yield* source.samplesFrom(from);
+    return;
+  }
+  let index = 0;
+  for await (const sample of source.samples()) if (index++ >= from) yield sample;
 }
 
 /** A model input as the checker needs it; string or null dims are symbolic and match anything. */
@@ -201,22 +217,24 @@ export function bindDataSource(
       `input '${name}' ${formatDims(model.shape)} is fed whole, one tensor per sample, so samples cannot be batched ${size} at a time; use batch size 1`,
     );
   }
+  async function* rename(from: number): AsyncIterable<Sample> {
+    for await (const sample of readSamplesFrom(source, from)) {
+      const out: Sample = {};
+      for (const [key, tensor] of Object.entries(sample)) {
+        const name = renames.get(key) ?? key;
+        // A whole input's sample is [1, ...input shape]: drop the sample axis.
+        out[name] = whole.has(name) ? new Tensor(tensor.dtype, tensor.shape.slice(1), tensor.data) : tensor;
+      }
+      yield out;
+    }
+  }
   const renamed: DataSource = {
     description: source.description,
     inputs: bound,
     count: source.count,
     random: source.random,
-    async *samples() {
-      for await (const sample of source.samples()) {
-        const out: Sample = {};
-        for (const [key, tensor] of Object.entries(sample)) {
-          const name = renames.get(key) ?? key;
-          // A whole input's sample is [1, ...input shape]: drop the sample axis.
-          out[name] = whole.has(name) ? new Tensor(tensor.dtype, tensor.shape.slice(1), tensor.data) : tensor;
-        }
-        yield out;
-      }
-    },
+    samples: () => rename(0),
+    samplesFrom: rename,
   };
   return batchSource(renamed, size);
 }
@@ -261,30 +279,33 @@ export function batchSource(source: DataSource, batchSize: number): DataSource {
     throw new QgrainError('invalid-argument', `batchSize must be a positive integer, got ${batchSize}`);
   }
   if (batchSize === 1) return source;
+  // Batch k starts at sample k * batchSize.
+  async function* batches(from: number): AsyncIterable<Sample> {
+    let pending: Sample[] = [];
+    const flush = (): Sample => {
+      const out: Sample = {};
+      for (const name of Object.keys(pending[0]!)) {
+        out[name] = concatSamples(
+          pending.map((s) => s[name]!),
+          `samples of input '${name}' from ${source.description}`,
+        );
+      }
+      pending = [];
+      return out;
+    };
+    for await (const sample of readSamplesFrom(source, from * batchSize)) {
+      pending.push(sample);
+      if (pending.length === batchSize) yield flush();
+    }
+    if (pending.length > 0) yield flush();
+  }
   return {
     description: source.description,
     inputs: source.inputs,
     count: source.count,
     random: source.random,
-    async *samples() {
-      let pending: Sample[] = [];
-      const flush = (): Sample => {
-        const out: Sample = {};
-        for (const name of Object.keys(pending[0]!)) {
-          out[name] = concatSamples(
-            pending.map((s) => s[name]!),
-            `samples of input '${name}' from ${source.description}`,
-          );
-        }
-        pending = [];
-        return out;
-      };
-      for await (const sample of source.samples()) {
-        pending.push(sample);
-        if (pending.length === batchSize) yield flush();
-      }
-      if (pending.length > 0) yield flush();
-    },
+    samples: () => batches(0),
+    samplesFrom: batches,
   };
 }
 
@@ -317,29 +338,31 @@ export function zipSources(sources: readonly DataSource[]): DataSource {
       `calibration sources hold different sample counts: ${sources.map((s) => `${s.description} ${s.count ?? '?'}`).join(', ')}`,
     );
   }
+  async function* zipped(from: number): AsyncIterable<Sample> {
+    const iterators = sources.map((s) => readSamplesFrom(s, from)[Symbol.asyncIterator]());
+    try {
+      for (;;) {
+        const steps = await Promise.all(iterators.map((it) => it.next()));
+        const done = steps.filter((s) => s.done).length;
+        if (done === steps.length) return;
+        if (done > 0) {
+          throw new QgrainError(
+            'shape-mismatch',
+            `calibration sources ran out at different sample counts (${sources.map((s) => s.description).join(', ')})`,
+          );
+        }
+        yield Object.assign({}, ...steps.map((s) => s.value as Sample)) as Sample;
+      }
+    } finally {
+      await Promise.all(iterators.map((it) => it.return?.()));
+    }
+  }
   return {
     description: sources.map((s) => s.description).join(' + '),
     inputs: sources.flatMap((s) => s.inputs),
     count: known.length === sources.length ? known[0] : undefined,
     random: sources.some((s) => s.random),
-    async *samples() {
-      const iterators = sources.map((s) => s.samples()[Symbol.asyncIterator]());
-      try {
-        for (;;) {
-          const steps = await Promise.all(iterators.map((it) => it.next()));
-          const done = steps.filter((s) => s.done).length;
-          if (done === steps.length) return;
-          if (done > 0) {
-            throw new QgrainError(
-              'shape-mismatch',
-              `calibration sources ran out at different sample counts (${sources.map((s) => s.description).join(', ')})`,
-            );
-          }
-          yield Object.assign({}, ...steps.map((s) => s.value as Sample)) as Sample;
-        }
-      } finally {
-        await Promise.all(iterators.map((it) => it.return?.()));
-      }
-    },
+    samples: () => zipped(0),
+    samplesFrom: zipped,
   };
 }

@@ -3,7 +3,7 @@ import { encode as encodePng } from 'fast-png';
 import { encode as encodeJpeg } from 'jpeg-js';
 import { QgrainError } from '@qgrain/tensor';
 import { describe, expect, it } from 'vitest';
-import { bindDataSource } from './data-source.js';
+import { bindDataSource, readSamplesFrom } from './data-source.js';
 import { gunzipBytes } from './gzip.js';
 import { decodeImage } from './image-decode.js';
 import { imageSource, matchesNameFilter } from './image-folder.js';
@@ -191,5 +191,40 @@ describe('preprocessing', () => {
     const entries = ['b.png', 'a.jpg', 'c.txt'].map((name) => ({ name, read: async () => png }));
     const source = imageSource(entries, { preprocess: { size: [2, 2] } });
     expect(source.count).toBe(2);
+  });
+});
+
+describe('reading from a sample index on', () => {
+  const image = (value: number) =>
+    encodePng({ width: 2, height: 2, data: new Uint8Array(12).fill(value), channels: 3, depth: 8 });
+
+  it('skips the images before it unread, and yields what reading them all yields after it', async () => {
+    const reads: string[] = [];
+    const entry = (name: string, bytes: Uint8Array) => ({
+      name,
+      read: async () => {
+        reads.push(name);
+        return bytes;
+      },
+    });
+    // A corrupt first file: reading it fails, so a source that reads it to skip it cannot pass.
+    const source = imageSource(
+      [entry('a.png', image(1).slice(0, 40)), entry('b.png', image(2)), entry('c.png', image(3))],
+      { preprocess: { size: [2, 2] } },
+    );
+    const from = [];
+    for await (const sample of readSamplesFrom(source, 1)) from.push(sample);
+    expect(reads).toEqual(['b.png', 'c.png']);
+    expect(from.map((sample) => Math.round(Number(sample['']!.data[0]) * 255))).toEqual([2, 3]);
+    const bound = bindDataSource(source, [{ name: 'x', dtype: 'float32', shape: ['batch', 3, 2, 2] }], {
+      batchSize: 2,
+    });
+    // Batch 1 of two-image batches is image 2 alone.
+    reads.length = 0;
+    const batches = [];
+    for await (const batch of readSamplesFrom(bound, 1)) batches.push(batch);
+    expect(reads).toEqual(['c.png']);
+    expect(batches.map((b) => b['x']!.shape)).toEqual([[1, 3, 2, 2]]);
+    expect(batches[0]!['x']!.data).toEqual(from[1]!['']!.data);
   });
 });

@@ -66,6 +66,14 @@ export function imageSource(entries: readonly ImageEntry[], options: ImageSource
     );
   }
   const name = options.inputName ?? UNNAMED_INPUT;
+  // Files before `from` are skipped unread.
+  async function* decoded(from: number): AsyncIterable<Sample> {
+    for (const entry of kept.slice(from)) {
+      const where = `${origin}/${entry.name}`;
+      const image = decodeImage(await entry.read(), where);
+      yield { [name]: preprocessImage(image, spec, where) } as Sample;
+    }
+  }
   return {
     description,
     inputs: [
@@ -79,12 +87,7 @@ export function imageSource(entries: readonly ImageEntry[], options: ImageSource
     ],
     count: kept.length,
     random: false,
-    async *samples() {
-      for (const entry of kept) {
-        const where = `${origin}/${entry.name}`;
-        const image = decodeImage(await entry.read(), where);
-        yield { [name]: preprocessImage(image, spec, where) } as Sample;
-      }
-    },
+    samples: () => decoded(0),
+    samplesFrom: decoded,
   };
 }

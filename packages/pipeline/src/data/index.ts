@@ -9,6 +9,7 @@ export {
   bindDataSource,
   checkSourceInput,
   concatSamples,
+  readSamplesFrom,
   zipSources,
 } from './data-source.js';
 export {

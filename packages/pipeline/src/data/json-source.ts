@@ -155,19 +155,21 @@ export function jsonSource(value: unknown, options: JsonSourceOptions = {}): Dat
     }
     return { name, dtype: dtypeOf(name), shape: [count, ...sampleShape], origin: where };
   });
+  async function* converted(from: number): AsyncIterable<Sample> {
+    for (let i = from; i < count; i++) {
+      const sample: Sample = {};
+      for (const [index, [name, list]] of columns.entries()) {
+        sample[name] = toTensor(list[i], inputs[index]!.dtype, `${inputs[index]!.origin} sample ${i}`);
+      }
+      yield sample;
+    }
+  }
   return {
     description: origin,
     inputs,
     count,
     random: false,
-    async *samples() {
-      for (let i = 0; i < count; i++) {
-        const sample: Sample = {};
-        for (const [index, [name, list]] of columns.entries()) {
-          sample[name] = toTensor(list[i], inputs[index]!.dtype, `${inputs[index]!.origin} sample ${i}`);
-        }
-        yield sample;
-      }
-    },
+    samples: () => converted(0),
+    samplesFrom: converted,
   };
 }

@@ -400,14 +400,16 @@ export function npyBytesSource(
 ): DataSource {
   const array = decodeNpy(bytes, origin);
   const name = options.inputName ?? UNNAMED_INPUT;
+  async function* views(from: number): AsyncIterable<Sample> {
+    for (let i = from; i < array.count; i++) yield { [name]: array.sample(i) } as Sample;
+  }
   return {
     description: origin,
     inputs: [{ name, dtype: array.header.dtype, shape: array.header.shape, origin }],
     count: array.count,
     random: false,
-    async *samples() {
-      for (let i = 0; i < array.count; i++) yield { [name]: array.sample(i) } as Sample;
-    },
+    samples: () => views(0),
+    samplesFrom: views,
   };
 }
 

@@ -71,6 +71,13 @@ export function npzBytesSource(
       );
     }
   }
+  async function* views(from: number): AsyncIterable<Sample> {
+    for (let i = from; i < count; i++) {
+      const sample: Sample = {};
+      for (const [name, array] of entries) sample[name] = array.sample(i);
+      yield sample;
+    }
+  }
   return {
     description: origin,
     inputs: entries.map(([name, array]) => ({
@@ -81,13 +88,8 @@ export function npzBytesSource(
     })),
     count,
     random: false,
-    async *samples() {
-      for (let i = 0; i < count; i++) {
-        const sample: Sample = {};
-        for (const [name, array] of entries) sample[name] = array.sample(i);
-        yield sample;
-      }
-    },
+    samples: () => views(0),
+    samplesFrom: views,
   };
 }
 
