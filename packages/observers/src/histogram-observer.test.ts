@@ -1,6 +1,7 @@
 import { perAxis } from '@qgrain/granularity';
 import { SeededRandom, randomFloat32 } from '@qgrain/test-harness';
 import { QgrainError } from '@qgrain/tensor';
+import { selectBackend } from '@qgrain/wasm';
 import { describe, expect, test } from 'vitest';
 import { HistogramObserver, type HistogramOptions } from './histogram-observer.js';
 import { percentileThreshold } from './percentile-threshold.js';
@@ -162,3 +163,30 @@ describe('edge cases', () => {
     expect(code(() => HistogramObserver.fromJSON({ format: 'something else' }))).toBe('invalid-argument');
   });
 });
+
+describe.each([...SELECTIONS, { selection: 'percentile', clip: { min: -1.5 } } as HistogramOptions])(
+  'a batch larger than the part observed at a time, %o',
+  (options) => {
+    test.each(['js', 'wasm'] as const)(
+      '%s backend: counts what a plain histogram of the (clipped) values counts, bin for bin',
+      async (kind) => {
+        // 700k values over three parts; the widest values come last, so the histogram grows while
+        // the batch is counted.
+        const values = randomFloat32(700_000, 91, 'laplace', 1);
+        for (let i = 600_000; i < values.length; i += 997) values[i] = values[i]! * 40;
+        const observer = new HistogramObserver({ ...options, backend: await selectBackend(kind) });
+        observer.observe(values, [values.length]);
+        const { mode, counts, width, lowerEdge } = observer.histogramSnapshot();
+        const plain = new Array<number>(counts.length).fill(0);
+        const low = options.clip?.min ?? Number.NEGATIVE_INFINITY;
+        for (const raw of values) {
+          const v = Math.max(raw, low);
+          const bin = mode === 'abs' ? Math.floor(Math.abs(v) / width) : Math.floor((v - lowerEdge) / width);
+          plain[Math.min(Math.max(bin, 0), counts.length - 1)]! += 1;
+        }
+        expect(Array.from(counts)).toEqual(plain);
+        expect(observer.batches).toBe(1);
+      },
+    );
+  },
+);

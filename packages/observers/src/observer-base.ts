@@ -185,6 +185,11 @@ export abstract class ObserverBase implements Observer {
 
   /** Checks a batch, fixes or checks the group count, and measures its per-group min/max. */
   protected prepareBatch(data: Float32Array, shape: readonly number[]): PreparedBatch {
+    return this.measureBatch(data, this.checkBatch(data, shape));
+  }
+
+  /** Checks a batch's shape and size, fixes or checks the group count, and counts the batch. */
+  protected checkBatch(data: Float32Array, shape: readonly number[]): GroupLayout {
     assertShape(shape, `${this.where()}: batch shape`);
     if (data.length !== shapeSize(shape)) {
       throw new QgrainError(
@@ -209,6 +214,15 @@ export abstract class ObserverBase implements Observer {
     this.groupCount ??= layout.groups;
     this.firstShape ??= [...shape];
     this.batchCount++;
+    return layout;
+  }
+
+  /**
+   * Per-group min/max of values laid out as `layout`, with infinities replaced and counted and
+   * the extremes clipped to the observer's clip: what `prepareBatch` does after `checkBatch`, for
+   * an observer that measures a batch in parts.
+   */
+  protected measureBatch(data: Float32Array, layout: GroupLayout): PreparedBatch {
     let values = data;
     let min = new Float32Array(layout.groups).fill(Number.POSITIVE_INFINITY);
     let max = new Float32Array(layout.groups).fill(Number.NEGATIVE_INFINITY);
