@@ -77,10 +77,15 @@ describe('weight-only int4 blocks on PP-OCRv4 rec', () => {
       const k = w.shape[0]!;
       expect(w.bitsPerWeight, w.name).toBeCloseTo(4 + (16 * Math.ceil(k / 32)) / k, 10);
     }
-    // The scales are stored as float16 and the all-zero zero points are left out.
-    const scales = model.graph.initializers().filter((i) => i.name.endsWith('_scale'));
-    expect(scales.every((i) => i.dtype === 'float16')).toBe(true);
-    expect(model.graph.initializers().some((i) => i.name.includes('zero_point'))).toBe(false);
+    // Each weight's scales are stored as float16 (as a DequantizeLinear's `_s` or a MatMulNBits
+    // `_nbits_scale`), and the all-zero zero points are left out.
+    const names = new Set(model.graph.initializers().map((i) => i.name));
+    for (const w of report.weights) {
+      const scale = [`${w.name}_s`, `${w.name}_nbits_scale`].filter((n) => names.has(n));
+      expect(scale, w.name).toHaveLength(1);
+      expect(model.graph.initializer(scale[0]!)!.dtype, w.name).toBe('float16');
+      expect(names.has(`${w.name}_zp`) || names.has(`${w.name}_nbits_zero_point`), w.name).toBe(false);
+    }
   });
 
   it('the MSE clip search raises the median MatMul weight SQNR over round-to-nearest', async () => {

@@ -26,7 +26,7 @@ import {
   jsBackend,
 } from '@qgrain/tensor';
 import { type ClipMethod, searchClipping } from './clip-search.js';
-import { qdqAttributes, zeroPointTensor } from './emit-qdq.js';
+import { qdqAttributes, qdqNames, zeroPointTensor } from './emit-qdq.js';
 import { type MatMulNBitsWeight, emitMatMulNBits, packMatMulNBits } from './matmul-nbits.js';
 import { planMatMulWeights, transpose2d } from './plan.js';
 import type { QuantizeReport, WeightReport } from './quantize-model.js';
@@ -163,8 +163,9 @@ function emitBlockedDequantize(
 ): void {
   const model = graph.model;
   const storage = qp.range.storage as DType;
-  const qName = model.uniqueName(`${name}_quantized`);
-  const sName = model.uniqueName(`${name}_scale`);
+  const names = qdqNames(model, name);
+  const qName = names.quantized;
+  const sName = names.scale;
   graph.addInitializer(qName, new Tensor(storage, qp.shape, quantize(values, qp, backend) as Tensor['data']));
   const f16 = qp.spec.scaleType === 'float16';
   graph.addInitializer(
@@ -176,18 +177,17 @@ function emitBlockedDequantize(
   const inputs = [qName, sName];
   const zeroPoint = zeroPointTensor(qp);
   if (zeroPoint) {
-    const zName = model.uniqueName(`${name}_zero_point`);
-    graph.addInitializer(zName, zeroPoint);
-    inputs.push(zName);
+    graph.addInitializer(names.zeroPoint, zeroPoint);
+    inputs.push(names.zeroPoint);
   }
-  const output = model.uniqueName(`${name}_dequantized`);
+  const output = names.dequantized;
   const scaleType: DType = f16 ? 'float16' : 'float32';
-  const dqOut = scaleType === dtype ? output : model.uniqueName(`${name}_dequantized_${scaleType}`);
+  const dqOut = scaleType === dtype ? output : model.uniqueName(`${name}_dq_${scaleType}`);
   graph.replaceUses(name, output);
   graph.addNode(
     {
       opType: 'DequantizeLinear',
-      name: model.uniqueName(`${name}_DequantizeLinear`),
+      name: names.dequantizeNode,
       inputs,
       outputs: [dqOut],
       attributes: qdqAttributes(qp),

@@ -239,10 +239,10 @@ export function quantizeDynamic(model: Model, options: DynamicOptions = {}): Dyn
     for (let c = 0; c < n; c++) scale[c] = qp.scale[qp.scale.length === 1 ? 0 : c]! * alpha;
     const qName = constant(
       graph,
-      `${w.initializer}_quantized`,
+      `${w.initializer}_q`,
       new Tensor('int8', [k, n], quantize(values, qp, backend) as Int8Array),
     );
-    const sName = constant(graph, `${w.initializer}_scale`, new Tensor('float32', [n], scale));
+    const sName = constant(graph, `${w.initializer}_s`, new Tensor('float32', [n], scale));
     for (const node of nodes) emitDynamicMatMul(graph, node, qName, sName, perToken);
     const bytesBefore = init.byteLength ?? values.length * 4;
     if (!graph.isUsed(w.initializer)) graph.removeInitializer(w.initializer);

@@ -47,7 +47,7 @@ export function qdqAttributes(qp: QParams): Record<string, number> {
  * the Q/DQ nodes. Short suffixes keep the graph small (on a 0.6 MB model, names are a tenth of
  * the file) while staying readable next to the tensor they belong to.
  */
-function qdqNames(model: Graph['model'], base: string) {
+export function qdqNames(model: Graph['model'], base: string) {
   return {
     quantized: model.uniqueName(`${base}_q`),
     scale: model.uniqueName(`${base}_s`),
