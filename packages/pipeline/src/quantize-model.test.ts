@@ -11,14 +11,15 @@ import type { FeedSource } from './calibrate.js';
 import { quantizeModel } from './quantize-model.js';
 import { nodeRunnerFactory } from './runner.js';
 
-// A small two-branch CNN: conv_a and conv_b share one weight (tied), conv_c has a channel whose
-// weights are ~0 next to a large bias (its int32 bias would overflow), and a Gemm head.
+// A small two-branch CNN: conv_a and conv_b share one weight (tied), conv_c has two channels whose
+// weights are ~0 next to a large bias (their int32 biases would overflow), and a Gemm head.
 function smallModel() {
   const rng = new SeededRandom(7);
   const w = (n: number, scale = 0.3) => Float32Array.from({ length: n }, () => rng.normal() * scale);
   const tied = new Tensor('float32', [4, 3, 3, 3], w(108));
   const cWeights = w(4 * 4 * 3 * 3);
-  cWeights.fill(1e-30, 0, 36); // output channel 0: a dead filter
+  cWeights.fill(1e-30, 0, 36); // output channels 0 and 2: dead filters
+  cWeights.fill(-1e-30, 72, 108);
   return createModel({
     opset: 13,
     inputs: [{ name: 'x', dtype: 'float32', shape: [1, 3, 8, 8] }],
@@ -27,7 +28,7 @@ function smallModel() {
       tied,
       bias_ab: new Tensor('float32', [4], w(4)),
       w_c: new Tensor('float32', [4, 4, 3, 3], cWeights),
-      b_c: new Tensor('float32', [4], Float32Array.of(5, 0.1, -0.2, 0.3)),
+      b_c: new Tensor('float32', [4], Float32Array.of(5, 0.1, -4, 0.3)),
       w_g: new Tensor('float32', [64, 5], w(320, 0.1)),
       b_g: new Tensor('float32', [5], w(5)),
       shape: new Tensor('int64', [2], BigInt64Array.of(1n, -1n)),
@@ -88,15 +89,15 @@ describe('quantizeModel on a small CNN', () => {
     }
   });
 
-  it('widens the scale of a dead channel so that its bias fits int32, and says so', async () => {
+  it('widens the scales of dead channels so that their biases fit int32, and says so in one note', async () => {
     const { model, report } = await quantized();
     const bias = report.biases.find((b) => b.name === 'b_c')!;
     expect(bias.quantized).toBe(true);
-    expect(
-      report.notes.some(
-        (n) => n.includes("weight 'w_c' channel 0: scale widened") && n.includes("bias 'b_c'"),
-      ),
-    ).toBe(true);
+    const notes = report.notes.filter((n) => n.startsWith("weight 'w_c'"));
+    expect(notes).toHaveLength(1);
+    expect(notes[0]).toMatch(
+      /^weight 'w_c' channels 0, 2: scales widened from at most \S+ to at most \S+ so that bias 'b_c' fits int32$/,
+    );
     const q = model.graph.initializers().find((i) => i.name.startsWith('b_c_q'))!;
     expect(q.dtype).toBe('int32');
   });

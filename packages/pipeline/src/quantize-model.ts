@@ -293,11 +293,14 @@ export async function quantizeModel(
 /** Largest |bias / (inputScale * weightScale)| allowed: int32's range, less a margin for float rounding. */
 const INT32_BIAS_LIMIT = 2 ** 31 - 1 - 2 ** 10;
 
+/** Channels listed by number in a widening note; more are counted. */
+const LISTED_CHANNELS = 8;
+
 /**
  * An int32 bias needs |b| / (s_x * s_w) to fit int32. A channel with almost-zero weights (a dead
  * filter after BatchNorm folding) gets a tiny s_w and would overflow; widening that channel's
  * weight scale costs nothing measurable (its weights are ~0) and keeps the layer on the integer
- * kernel, where a float bias would not. Each widening is noted for the report.
+ * kernel, where a float bias would not. The widenings of one weight for one bias make one note.
  */
 function widenForBiases(
   qp: QParams,
@@ -314,19 +317,37 @@ function widenForBiases(
     if (inputScale === undefined || !init) continue;
     const bias = init.toTensor().toFloat32();
     const current = scale ?? qp.scale;
+    const widened: { channel: number; from: number; to: number }[] = [];
     for (let c = 0; c < bias.length; c++) {
       const g = current.length === 1 ? 0 : c;
       const needed = Math.abs(bias[c]!) / (inputScale * INT32_BIAS_LIMIT);
       if (current[g]! >= needed) continue;
       scale ??= Float32Array.from(qp.scale);
-      const widened = Math.fround(needed * (1 + 2 ** -20));
-      notes.push(
-        `weight '${weight}' channel ${g}: scale widened from ${scale[g]} to ${widened} so that bias '${b.initializer}' fits int32`,
-      );
-      scale[g] = widened;
+      const to = Math.fround(needed * (1 + 2 ** -20));
+      widened.push({ channel: g, from: scale[g]!, to });
+      scale[g] = to;
     }
+    if (widened.length > 0) notes.push(wideningNote(weight, b.initializer, widened));
   }
   return scale ? qparamsFromValues(scale, qp.zeroPoint, qp.spec, qp.shape, { context: contextOf(qp) }) : qp;
+}
+
+function wideningNote(
+  weight: string,
+  bias: string,
+  widened: readonly { channel: number; from: number; to: number }[],
+): string {
+  const short = (v: number) => v.toPrecision(3);
+  const why = `so that bias '${bias}' fits int32`;
+  if (widened.length === 1) {
+    const { channel, from, to } = widened[0]!;
+    return `weight '${weight}' channel ${channel}: scale widened from ${short(from)} to ${short(to)} ${why}`;
+  }
+  const channels = widened.slice(0, LISTED_CHANNELS).map((w) => w.channel);
+  const more = widened.length > LISTED_CHANNELS ? `, ... (${widened.length} in all)` : '';
+  const from = Math.max(...widened.map((w) => w.from));
+  const to = Math.max(...widened.map((w) => w.to));
+  return `weight '${weight}' channels ${channels.join(', ')}${more}: scales widened from at most ${short(from)} to at most ${short(to)} ${why}`;
 }
 
 function contextOf(qp: QParams): { channelAxis?: number; blockAxis?: number } {
