@@ -102,6 +102,32 @@ describe('quantizeModel on a small CNN', () => {
     expect(q.dtype).toBe('int32');
   });
 
+  it('a per-tensor weight scale is widened to the widest need of all its channels', async () => {
+    // Every weight is ~0, so the one per-tensor scale is tiny; channel 0's bias needs more than
+    // channel 1's. A later, smaller need must not undo an earlier, larger one.
+    const model = createModel({
+      opset: 13,
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1, 3, 8, 8] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [1, 2, 8, 8] }],
+      initializers: {
+        w: new Tensor('float32', [2, 3, 1, 1], new Float32Array(6).fill(1e-30)),
+        b: new Tensor('float32', [2], Float32Array.of(10, 5)),
+      },
+      nodes: [{ name: 'conv', opType: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'] }],
+    });
+    const { report } = await quantizeModel(model, {
+      data: feeds,
+      runner: nodeRunnerFactory(),
+      weights: 'int8/per-tensor',
+    });
+    expect(report.biases.find((b) => b.name === 'b')!.quantized).toBe(true);
+    expect(report.notes.filter((n) => n.startsWith("weight 'w'"))).toEqual([
+      expect.stringMatching(
+        /^weight 'w' channel 0: scale widened from \S+ to \S+ so that bias 'b' fits int32$/,
+      ),
+    ]);
+  });
+
   it('keeps an excluded node float: no DequantizeLinear feeds it and its weight stays float32', async () => {
     const { model, report } = await quantized({ exclude: ['head'] });
     expect(report.excluded).toEqual(['head']);

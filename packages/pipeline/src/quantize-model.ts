@@ -316,18 +316,26 @@ function widenForBiases(
     const init = b.weight === weight ? graph.initializer(b.initializer) : undefined;
     if (inputScale === undefined || !init) continue;
     const bias = init.toTensor().toFloat32();
-    const current = scale ?? qp.scale;
-    const widened: { channel: number; from: number; to: number }[] = [];
+    // Scale group -> its scale before and after widening. A per-tensor weight has one group for
+    // every channel of the bias, so the widest need of all of them must win.
+    const widened = new Map<number, { from: number; to: number }>();
     for (let c = 0; c < bias.length; c++) {
-      const g = current.length === 1 ? 0 : c;
+      const g = qp.scale.length === 1 ? 0 : c;
       const needed = Math.abs(bias[c]!) / (inputScale * INT32_BIAS_LIMIT);
-      if (current[g]! >= needed) continue;
+      if ((scale ?? qp.scale)[g]! >= needed) continue;
       scale ??= Float32Array.from(qp.scale);
       const to = Math.fround(needed * (1 + 2 ** -20));
-      widened.push({ channel: g, from: scale[g]!, to });
+      widened.set(g, { from: widened.get(g)?.from ?? scale[g]!, to });
       scale[g] = to;
     }
-    if (widened.length > 0) notes.push(wideningNote(weight, b.initializer, widened));
+    if (widened.size > 0)
+      notes.push(
+        wideningNote(
+          weight,
+          b.initializer,
+          [...widened].map(([channel, w]) => ({ channel, ...w })),
+        ),
+      );
   }
   return scale ? qparamsFromValues(scale, qp.zeroPoint, qp.spec, qp.shape, { context: contextOf(qp) }) : qp;
 }
