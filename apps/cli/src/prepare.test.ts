@@ -141,6 +141,22 @@ describe('qgrain prepare on PP-OCR models, checked by onnxruntime on real text i
     expect((await count(kept)) - (await count(folded))).toBe(summary.affines_folded);
   });
 
+  it('rewrites the spelled-out HardSwish of PP-OCRv4 det; --no-fuse-hard-swish keeps it', async () => {
+    const source = realModel('ppocr-v4-det').path;
+    const count = async (path: string) =>
+      (await readModel(path)).graph.nodes.filter((n) => n.opType === 'HardSigmoid').length;
+    const fused = join(dir, 'det-fused.onnx');
+    const io = capturedIO();
+    expect(await main(['prepare', source, '-o', fused, '--json'], io)).toBe(0);
+    const summary = JSON.parse(io.stdout()) as { hard_swishes_fused: number };
+    expect(summary.hard_swishes_fused).toBeGreaterThan(0);
+    const kept = join(dir, 'det-no-fuse.onnx');
+    const keptIO = capturedIO();
+    expect(await main(['prepare', source, '-o', kept, '--no-fuse-hard-swish', '--json'], keptIO)).toBe(0);
+    expect((JSON.parse(keptIO.stdout()) as { hard_swishes_fused: number }).hard_swishes_fused).toBe(0);
+    expect((await count(fused)) - (await count(kept))).toBe(summary.hard_swishes_fused);
+  });
+
   it('--no-fold-bn keeps the BatchNormalization nodes', async () => {
     const source = realModel('ppocr-cls').path;
     const output = join(dir, 'cls-bn.onnx');

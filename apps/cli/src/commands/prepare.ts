@@ -73,6 +73,10 @@ export function addPrepareCommand(program: Command, io: CliIO): void {
       '--no-fold-affine',
       'keep constant Mul/Add/Sub nodes after a Conv or Gemm instead of folding them in',
     )
+    .option(
+      '--no-fuse-hard-swish',
+      'keep HardSwish spelled out as Add/Clip/Mul/Div instead of rewriting it as x * HardSigmoid(x)',
+    )
     .option('--external-data', "write initializers to one data file beside the output ('<output>.data')")
     .addOption(
       new Option(
