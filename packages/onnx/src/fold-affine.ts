@@ -48,11 +48,8 @@ function affineChain(
   const nodes: NodeProto[] = [];
   let current = output;
   for (;;) {
-    if (graph.isOutput(current)) break;
-    const readers = graph.consumers(current);
-    if (readers.length !== 1) break;
-    const node = readers[0]!;
-    if (!isDefaultDomain(node) || node.input.length !== 2 || node.output.length !== 1) break;
+    const node = graph.soleConsumer(current);
+    if (!node || !isDefaultDomain(node) || node.input.length !== 2 || node.output.length !== 1) break;
     const side = node.input.indexOf(current);
     if (side < 0 || node.input[1 - side] === current) break;
     if (node.opType !== 'Mul' && node.opType !== 'Add' && !(node.opType === 'Sub' && side === 0)) break;

@@ -225,8 +225,7 @@ function foldIntoMatMulAdd(graph: Graph, add: NodeProto, affine: ChannelAffine):
   if (matmulSide < 0) return false;
   const product = add.input[matmulSide]!;
   const matmul = graph.producer(product)!;
-  if (!isDefaultDomain(matmul) || graph.consumers(product).length !== 1 || graph.isOutput(product))
-    return false;
+  if (!isDefaultDomain(matmul) || !graph.soleConsumer(product)) return false;
   const biasInit = float32Initializer(graph, add.input[1 - matmulSide]);
   const weight = float32Initializer(graph, matmul.input[1]);
   if (!biasInit || !weight || weight.dims.length !== 2 || weight.dims[1] !== channels) return false;
@@ -275,7 +274,7 @@ export function foldBatchNorms(model: Model): number {
       if (!x) continue;
       const producer = graph.producer(x);
       if (!producer || !isDefaultDomain(producer) || producer.output.length !== 1) continue;
-      if (graph.isOutput(x) || graph.consumers(x).length !== 1) continue;
+      if (!graph.soleConsumer(x)) continue;
       const affine = batchNormAffine(graph, bn);
       if (!affine) continue;
       let done = false;

@@ -7,11 +7,10 @@ import { type NodeProto, isDefaultDomain } from './proto-types.js';
 export const HARD_SWISH_ALPHA = 1 / 6;
 export const HARD_SWISH_BETA = 0.5;
 
-/** The one node that reads `name`, when nothing else does and it is not a graph output. */
+/** The one node that reads `name` (see Graph.soleConsumer), when it is a standard ONNX op. */
 function soleReader(graph: Graph, name: string): NodeProto | undefined {
-  if (graph.isOutput(name)) return undefined;
-  const readers = graph.consumers(name);
-  return readers.length === 1 && isDefaultDomain(readers[0]!) ? readers[0] : undefined;
+  const reader = graph.soleConsumer(name);
+  return reader && isDefaultDomain(reader) ? reader : undefined;
 }
 
 /** The other input of a two-input node, when `name` is exactly one of them. */

@@ -72,6 +72,16 @@ describe('graph queries', () => {
     expect(g.topologicalOrder().map((n) => n.output[0])).toEqual(['y_if', 'y', 'x_copy']);
   });
 
+  it('finds the sole consumer only when one node reads a value and it is not a graph output', () => {
+    const g = ifModel().graph;
+    // x: an Identity and the If (through its branches) read it.
+    expect(g.soleConsumer('x')).toBeUndefined();
+    expect(g.soleConsumer('y_if')?.output).toEqual(['y']);
+    // y is a graph output; x_copy has no reader.
+    expect(g.soleConsumer('y')).toBeUndefined();
+    expect(g.soleConsumer('x_copy')).toBeUndefined();
+  });
+
   it('generates names used nowhere in the model', () => {
     const model = ifModel();
     expect(model.uniqueName('x')).toBe('x_1');

@@ -131,6 +131,13 @@ export class Graph {
     );
   }
 
+  /** The one node that reads `name`, when nothing else does and it is not a graph output. */
+  soleConsumer(name: string): NodeProto | undefined {
+    if (this.isOutput(name)) return undefined;
+    const readers = this.consumers(name);
+    return readers.length === 1 ? readers[0] : undefined;
+  }
+
   /** True when anything reads `name`: a node (or its subgraphs) or the graph outputs. */
   isUsed(name: string): boolean {
     return this.isOutput(name) || this.consumers(name).length > 0;

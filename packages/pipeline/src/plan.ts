@@ -105,10 +105,9 @@ function matches(node: NodeProto, list: readonly string[] | undefined): boolean 
 function fusedOutput(graph: Graph, node: NodeProto): string {
   let tensor = node.output[0]!;
   for (;;) {
-    if (graph.isOutput(tensor)) return tensor;
-    const readers = graph.consumers(tensor);
-    if (readers.length !== 1 || !FUSED_ACTIVATIONS.has(readers[0]!.opType)) return tensor;
-    tensor = readers[0]!.output[0]!;
+    const reader = graph.soleConsumer(tensor);
+    if (!reader || !FUSED_ACTIVATIONS.has(reader.opType)) return tensor;
+    tensor = reader.output[0]!;
   }
 }
 

@@ -52,9 +52,8 @@ function gatedProducts(
     if (reader.opType === 'HardSigmoid' && reader.input[0] === x) {
       const ends = hardSigmoidEnds(reader);
       const gate = reader.output[0]!;
-      const gateReaders = graph.isOutput(gate) ? [] : graph.consumers(gate);
-      const mul = gateReaders[0];
-      if (!ends || gateReaders.length !== 1 || mul?.opType !== 'Mul' || !readers.includes(mul)) continue;
+      const mul = graph.soleConsumer(gate);
+      if (!ends || mul?.opType !== 'Mul' || !readers.includes(mul)) continue;
       if (mul.input.length !== 2 || !mul.input.includes(x) || !mul.input.includes(gate)) continue;
       out.push({
         min: ends.min,
