@@ -1,5 +1,6 @@
 import { type QuantSpec, formatQuantSpec, parseQuantSpec } from '@qgrain/granularity';
 import { type Graph, type Model, type NodeProto, isDefaultDomain, readInt } from '@qgrain/onnx';
+import type { ObserverClip } from '@qgrain/observers';
 import { QgrainError } from '@qgrain/tensor';
 import { type Saturation, readerSaturation } from './saturation.js';
 import { WEIGHT_OPS, type WeightRole, weightRoleOf } from './weight-roles.js';
@@ -83,7 +84,7 @@ export function histogramTarget(spec: QuantSpec): { symmetric: boolean; bits: nu
 export interface ObserverTarget {
   readonly symmetric: boolean;
   readonly bits: number;
-  readonly clip?: { readonly min?: number; readonly max?: number };
+  readonly clip?: ObserverClip;
 }
 
 /** The `ObserverTarget` of each planned activation, looked up by tensor name (calibration's `observerFor`). */
