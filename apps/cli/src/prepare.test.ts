@@ -125,36 +125,25 @@ describe('qgrain prepare on PP-OCR models, checked by onnxruntime on real text i
     }
   });
 
-  it('folds the Mul/Add after PP-OCRv4 det convolutions; --no-fold-affine keeps them', async () => {
+  // Each pass on PP-OCRv4 det: how many nodes it changes, and the node count that moves by as
+  // many (up when the pass adds nodes, down when it removes them).
+  it.each([
+    { flag: '--no-fold-affine', key: 'affines_folded', ops: ['Mul', 'Add'], sign: -1 },
+    { flag: '--no-fuse-hard-swish', key: 'hard_swishes_fused', ops: ['HardSigmoid'], sign: 1 },
+  ])('PP-OCRv4 det: $key > 0, and $flag keeps the nodes as they were', async ({ flag, key, ops, sign }) => {
     const source = realModel('ppocr-v4-det').path;
     const count = async (path: string) =>
-      (await readModel(path)).graph.nodes.filter((n) => n.opType === 'Mul' || n.opType === 'Add').length;
-    const folded = join(dir, 'det-affine.onnx');
+      (await readModel(path)).graph.nodes.filter((n) => ops.includes(n.opType)).length;
+    const done = join(dir, `det-${key}.onnx`);
     const io = capturedIO();
-    expect(await main(['prepare', source, '-o', folded, '--json'], io)).toBe(0);
-    const summary = JSON.parse(io.stdout()) as { affines_folded: number };
-    expect(summary.affines_folded).toBeGreaterThan(0);
-    const kept = join(dir, 'det-no-affine.onnx');
+    expect(await main(['prepare', source, '-o', done, '--json'], io)).toBe(0);
+    const changed = (JSON.parse(io.stdout()) as Record<string, number>)[key]!;
+    expect(changed).toBeGreaterThan(0);
+    const kept = join(dir, `det-${key}-kept.onnx`);
     const keptIO = capturedIO();
-    expect(await main(['prepare', source, '-o', kept, '--no-fold-affine', '--json'], keptIO)).toBe(0);
-    expect((JSON.parse(keptIO.stdout()) as { affines_folded: number }).affines_folded).toBe(0);
-    expect((await count(kept)) - (await count(folded))).toBe(summary.affines_folded);
-  });
-
-  it('rewrites the spelled-out HardSwish of PP-OCRv4 det; --no-fuse-hard-swish keeps it', async () => {
-    const source = realModel('ppocr-v4-det').path;
-    const count = async (path: string) =>
-      (await readModel(path)).graph.nodes.filter((n) => n.opType === 'HardSigmoid').length;
-    const fused = join(dir, 'det-fused.onnx');
-    const io = capturedIO();
-    expect(await main(['prepare', source, '-o', fused, '--json'], io)).toBe(0);
-    const summary = JSON.parse(io.stdout()) as { hard_swishes_fused: number };
-    expect(summary.hard_swishes_fused).toBeGreaterThan(0);
-    const kept = join(dir, 'det-no-fuse.onnx');
-    const keptIO = capturedIO();
-    expect(await main(['prepare', source, '-o', kept, '--no-fuse-hard-swish', '--json'], keptIO)).toBe(0);
-    expect((JSON.parse(keptIO.stdout()) as { hard_swishes_fused: number }).hard_swishes_fused).toBe(0);
-    expect((await count(fused)) - (await count(kept))).toBe(summary.hard_swishes_fused);
+    expect(await main(['prepare', source, '-o', kept, flag, '--json'], keptIO)).toBe(0);
+    expect((JSON.parse(keptIO.stdout()) as Record<string, number>)[key]).toBe(0);
+    expect(sign * ((await count(done)) - (await count(kept)))).toBe(changed);
   });
 
   it('--no-fold-bn keeps the BatchNormalization nodes', async () => {
