@@ -10,7 +10,12 @@ export {
   isDType,
   storageLength,
 } from './dtype.js';
-export { QgrainError, type QgrainErrorCode } from './errors.js';
+export {
+  QgrainError,
+  type QgrainErrorCode,
+  type QgrainErrorContext,
+  type QgrainErrorOptions,
+} from './errors.js';
 export {
   bfloat16ArrayToFloat32,
   bfloat16BitsToFloat32,
