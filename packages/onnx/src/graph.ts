@@ -1,7 +1,7 @@
 import { QgrainError, type Tensor } from '@qgrain/tensor';
 import { type AttributeInit, makeAttribute, nodeSubgraphs } from './attributes.js';
 import { Initializer } from './initializer.js';
-import type { Model } from './model.js';
+import type { GraphOwner } from './graph-owner.js';
 import type { GraphProto, NodeProto } from './proto-types.js';
 import { onnxTypes } from './schema.js';
 import { makeTensorProto } from './tensor-proto.js';
@@ -23,7 +23,7 @@ export interface NodeInit {
  */
 export class Graph {
   /** The model this graph belongs to. */
-  readonly model: Model;
+  readonly model: GraphOwner;
   /** The GraphProto this view edits. */
   readonly proto: GraphProto;
   /** The enclosing graph of a subgraph; undefined for the main graph. */
@@ -31,7 +31,7 @@ export class Graph {
   /** The node that holds this subgraph (If, Loop, Scan...); undefined for the main graph. */
   readonly owner: NodeProto | undefined;
 
-  constructor(model: Model, proto: GraphProto, parent?: Graph, owner?: NodeProto) {
+  constructor(model: GraphOwner, proto: GraphProto, parent?: Graph, owner?: NodeProto) {
     this.model = model;
     this.proto = proto;
     this.parent = parent;

@@ -3,6 +3,7 @@ import protobuf from 'protobufjs';
 import { nodeSubgraphs, nodeTensors } from './attributes.js';
 import type { ExternalDataReader } from './external-data.js';
 import { Graph } from './graph.js';
+import type { GraphOwner } from './graph-owner.js';
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from './proto-types.js';
 import { int64ToNumber } from './proto-types.js';
 import { onnxTypes } from './schema.js';
@@ -15,7 +16,7 @@ const DEFAULT_DOMAINS = new Set(['', 'ai.onnx']);
  * An ONNX model in memory: the decoded ModelProto (every field kept, unknown ones included),
  * a Graph view of its main graph, and the reader for tensors stored in external files.
  */
-export class Model {
+export class Model implements GraphOwner {
   /** The decoded ModelProto; what `writeModel` writes. */
   readonly proto: ModelProto;
   /** The main graph. */

@@ -45,3 +45,10 @@ export { type PrepareOptions, type PrepareSummary, prepareModel } from './prepar
 export { removeIdentities } from './remove-identity.js';
 export { type OpsetUpgrade, minimumIrVersion, upgradeOpset } from './upgrade-opset.js';
 export { elementTypes } from './element-types.js';
+export {
+  DYNAMIC_QUANTIZE_OPSET,
+  QDQ_BLOCKED_OPSET,
+  QDQ_PER_AXIS_OPSET,
+  REDUCE_AXES_INPUT_OPSET,
+} from './opsets.js';
+export type { GraphOwner } from './graph-owner.js';

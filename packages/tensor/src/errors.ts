@@ -27,6 +27,11 @@ export interface QgrainErrorContext {
   readonly tensor?: string;
   /** The offending value: an option's text, a declared size, a scheme. */
   readonly value?: unknown;
+  /**
+   * The API option at fault or missing, by its name in the options object (`data`, `activations`,
+   * `preprocess`, ...), so that a front end can point at its own flag or field for it.
+   */
+  readonly option?: string;
 }
 
 /** Options of the QgrainError constructor: the error context plus the standard `cause`. */
@@ -46,6 +51,7 @@ export class QgrainError extends Error {
   declare readonly node?: string;
   declare readonly tensor?: string;
   declare readonly value?: unknown;
+  declare readonly option?: string;
 
   constructor(code: QgrainErrorCode, message: string, options: QgrainErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -55,6 +61,7 @@ export class QgrainError extends Error {
     if (options.node !== undefined) this.node = options.node;
     if (options.tensor !== undefined) this.tensor = options.tensor;
     if (options.value !== undefined) this.value = options.value;
+    if (options.option !== undefined) this.option = options.option;
   }
 
   /** True when `error` is a QgrainError from any copy of this package. */
@@ -72,6 +79,7 @@ export class QgrainError extends Error {
       node: error.node ?? context.node,
       tensor: error.tensor ?? context.tensor,
       value: error.value ?? context.value,
+      option: error.option ?? context.option,
       cause: error.cause,
     };
     const copy = new QgrainError(error.code, error.message, merged);
