@@ -1,6 +1,7 @@
 import type { Model } from '@qgrain/onnx';
-import { type DataSource, bindDataSource, modelInputSpecs, openDataArguments } from '@qgrain/pipeline';
+import { type DataSource, bindDataSource, modelInputSpecs, openDataSources } from '@qgrain/pipeline';
 import { type Command, InvalidArgumentError } from 'commander';
+import { parseDataArgument } from './data-argument.js';
 import type { CliIO } from './io.js';
 
 /** The data flags shared by calibrate, quantize and compare. */
@@ -11,7 +12,9 @@ export interface DataOptions {
   readonly batchSize?: number;
 }
 
-function collect(value: string, previous: readonly string[] = []): string[] {
+/** Collects `--data` values, checking each as it is parsed so a malformed one exits 2 before any work. */
+function collectData(value: string, previous: readonly string[] = []): string[] {
+  parseDataArgument(value);
   return [...previous, value];
 }
 
@@ -29,7 +32,7 @@ export function addDataOptions(command: Command, required: boolean): Command {
   const data = '--data <input=path>';
   const help =
     'data: <input>=<file or folder>, a bare path for a single-input model, or random:seed=N (repeatable); .npy, .npy.gz, .npz, .json or an image folder';
-  (required ? command.requiredOption(data, help, collect) : command.option(data, help, collect))
+  (required ? command.requiredOption(data, help, collectData) : command.option(data, help, collectData))
     .option(
       '--preprocess <spec>',
       'how image folders become tensors, e.g. "size=640x640,mean=imagenet,std=imagenet"',
@@ -49,7 +52,7 @@ export function addDataOptions(command: Command, required: boolean): Command {
  */
 export async function openModelData(model: Model, options: DataOptions, io: CliIO): Promise<DataSource> {
   const inputs = modelInputSpecs(model);
-  const raw = await openDataArguments(options.data ?? [], {
+  const raw = await openDataSources((options.data ?? []).map(parseDataArgument), {
     modelInputs: inputs,
     ...(options.preprocess !== undefined ? { preprocess: options.preprocess } : {}),
     ...(options.filter !== undefined ? { filter: options.filter } : {}),

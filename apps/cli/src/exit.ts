@@ -37,12 +37,31 @@ export function reportFailure(error: unknown, io: CliIO): number {
     return EXIT_USAGE;
   }
   if (QgrainError.isInstance(error)) {
-    io.err(`qgrain: ${oneLine(error.message)}\n`);
+    const advice = flagAdvice(error);
+    io.err(`qgrain: ${oneLine(error.message)}${advice ? ` (${advice})` : ''}\n`);
     return EXIT_FAILED;
   }
   const message = error instanceof Error ? error.message : String(error);
   io.err(`qgrain: unexpected error: ${oneLine(message)} (rerun with QGRAIN_DEBUG=1 for details)\n`);
   return EXIT_FAILED;
+}
+
+/**
+ * What to type to fix an error, for the library options that have a flag. The libraries name the
+ * option at fault in the error's `option` field and speak of options, never of flags: the
+ * command line is the one place that knows its own flags.
+ */
+const FLAG_ADVICE: Readonly<Record<string, string>> = {
+  data: 'pass --data <input>=<file or folder>, or a calibration cache with --calibration',
+  preprocess: 'pass --preprocess, e.g. --preprocess "size=224x224,mean=imagenet,std=imagenet"',
+  activations: 'set --activations; per-token activations are --dynamic int8/per-token',
+  ranges: 'make a cache for this model with qgrain calibrate <model> --data ... -o <cache.json>',
+  format: 'use --format qdq',
+};
+
+/** The flag advice for a library error, when the option it names has a flag. */
+export function flagAdvice(error: QgrainError): string | undefined {
+  return error.option === undefined ? undefined : FLAG_ADVICE[error.option];
 }
 
 function oneLine(text: string): string {

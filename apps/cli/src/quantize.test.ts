@@ -9,7 +9,7 @@ import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capturedIO } from './captured-io.js';
 import { main } from './program.js';
-import type { QuantizeCommandDocument } from './commands/quantize.js';
+import type { QuantizationReportDocument } from '@qgrain/pipeline';
 
 /**
  * Stored bytes over the float model's. int8 weights alone are 25% of a float model; det and rec
@@ -93,7 +93,7 @@ describe.each(MODELS)('qgrain quantize %s', (id, set) => {
     if (method === 'default') {
       // The size breakdown: one byte per weight element of the report's layers, the rest of the
       // file elsewhere.
-      const doc = JSON.parse(readFileSync(reportPath, 'utf8')) as QuantizeCommandDocument;
+      const doc = JSON.parse(readFileSync(reportPath, 'utf8')) as QuantizationReportDocument;
       const elements = new Map(doc.layers.map((l) => [l.weight, l.shape.reduce((a, b) => a * b, 1)]));
       const b = doc.size.breakdown;
       expect(b.quantized_weights).toBe([...elements.values()].reduce((a, b) => a + b, 0));

@@ -1,5 +1,5 @@
 // Block-quantization benchmark: a generated stack of float MatMuls (default 200M parameters, in
-// external data) is quantized to int4/per-block:32 by quantizeWeightsOnly, read to written. Its wall
+// external data) is quantized to int4/per-block:32 by the weight-only mode of quantize, read to written. Its wall
 // time is reported over a same-run plain read+write of the same files (fs: read the model and its
 // data, write them back out with fsync, as writeModel does), and its peak RSS over the model size.
 //
@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createModel, readModel, writeModel } from '@qgrain/onnx';
 import { type Backend, Tensor, jsBackend } from '@qgrain/tensor';
-import { type WeightOnlyFormat, quantizeWeightsOnly } from '../src/index.js';
+import { type WeightOnlyFormat, quantize } from '../src/index.js';
 
 const flag = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
@@ -89,13 +89,13 @@ async function backendOf(name: string | undefined): Promise<Backend> {
   return (await selectBackend()) as Backend;
 }
 
-async function quantize(folder: string): Promise<Record<string, number>> {
+async function quantizeBlocks(folder: string): Promise<Record<string, number>> {
   const backend = await backendOf(flag('--backend'));
   const model = await readModel(join(folder, 'float.onnx'));
-  const report = quantizeWeightsOnly(model, { weights: SCHEME, format, backend });
+  const { report } = await quantize(model, { mode: 'weight-only', weights: SCHEME, format, backend });
   const written = await writeModel(model, join(folder, 'int4.onnx'), { externalData: true });
   return {
-    bitsPerWeight: report.totals.bitsPerWeight,
+    bitsPerWeight: report.totals!.bitsPerWeight,
     writtenBytes: written.modelBytes + written.dataBytes,
     weights: report.weights.length,
   };
@@ -126,7 +126,7 @@ if (phase && dir) {
       ? await generate(dir)
       : phase === 'copy'
         ? await plainCopy(dir)
-        : await quantize(dir);
+        : await quantizeBlocks(dir);
   const seconds = (performance.now() - start) / 1000;
   process.stdout.write(`${JSON.stringify({ seconds, peakRssBytes: peakRss(), ...extra })}\n`);
 } else {

@@ -2,7 +2,7 @@
 // page, with onnxruntime-web (WebAssembly, one thread) running the model through ortRunner. The
 // test puts the input on globalThis.qgrainCalibrateInput and serves onnxruntime-web's .wasm files.
 import { parseModel, prepareModel, serializeModel } from '@qgrain/onnx';
-import { type FeedSource, ortRunner, quantizeModel } from '@qgrain/pipeline';
+import { type FeedSource, ortRunner, quantize } from '@qgrain/pipeline';
 import { Tensor } from '@qgrain/tensor';
 import { selectBackend } from '@qgrain/wasm';
 import * as ort from 'onnxruntime-web';
@@ -41,7 +41,7 @@ scope.qgrainCalibrated = (async () => {
     for (const seed of input.seeds)
       yield { x: new Tensor('float32', input.shape, randomFloat32(size, seed)) };
   };
-  const { report } = await quantizeModel(model, {
+  const { report } = await quantize(model, {
     data: feeds,
     runner: (bytes) => ortRunner(ort, bytes),
     method: input.method,

@@ -2,7 +2,7 @@
 // @qgrain/pipeline quantize a model with the WASM backend, from bytes to bytes, as a web page
 // would. The test puts the input on globalThis.qgrainInput before this script runs.
 import { parseModel, prepareModel, serializeModel } from '@qgrain/onnx';
-import { quantizeModel } from '@qgrain/pipeline';
+import { quantize } from '@qgrain/pipeline';
 import { selectBackend } from '@qgrain/wasm';
 import { fromBase64, toBase64 } from './browser-entry-base64.js';
 
@@ -28,6 +28,6 @@ scope.qgrainQuantized = (async () => {
   const model = parseModel(fromBase64(input.model));
   prepareModel(model, { foldBatchNorm: true });
   const backend = await selectBackend('wasm');
-  const { report } = await quantizeModel(model, { ranges: input.ranges, backend });
+  const { report } = await quantize(model, { ranges: input.ranges, backend });
   return { model: toBase64(serializeModel(model)), backend: backend.name, weights: report.weights.length };
 })();

@@ -16,9 +16,9 @@ import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import type { BrowserCalibrateInput, BrowserCalibrateOutput } from './browser-calibrate-entry.js';
 import type { BrowserQuantizeInput, BrowserQuantizeOutput } from './browser-quantize-entry.js';
-import type { FeedSource } from './calibrate.js';
-import { quantizeModel } from './quantize-model.js';
-import { nodeRunnerFactory } from './runner.js';
+import type { FeedSource } from './calibrate/calibrate.js';
+import { quantize } from './quantize.js';
+import { nodeRunnerFactory } from './runner/runner.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packages = join(here, '../..');
@@ -56,7 +56,7 @@ async function expectRunsInNode(bytes: Uint8Array): Promise<void> {
 async function quantizedInNode(floatBytes: Uint8Array, method: string) {
   const model = parseModel(floatBytes);
   prepareModel(model, { foldBatchNorm: true });
-  return quantizeModel(model, { data: feeds, runner: nodeRunnerFactory(), method });
+  return quantize(model, { data: feeds, runner: nodeRunnerFactory(), method });
 }
 
 describe.skipIf(SKIP_BROWSER)('quantizing in headless Chromium (set QGRAIN_SKIP_BROWSER=1 to skip)', () => {
@@ -67,7 +67,7 @@ describe.skipIf(SKIP_BROWSER)('quantizing in headless Chromium (set QGRAIN_SKIP_
     const ranges = Object.fromEntries(report.activations.map((a) => [a.tensor, { min: a.min, max: a.max }]));
     const inNode = parseModel(floatBytes);
     prepareModel(inNode, { foldBatchNorm: true });
-    await quantizeModel(inNode, { ranges, backend: await createWasmBackend() });
+    await quantize(inNode, { ranges, backend: await createWasmBackend() });
     const nodeBytes = serializeModel(inNode);
 
     const input: BrowserQuantizeInput = { model: floatBytes.toString('base64'), ranges };

@@ -5,12 +5,12 @@ import { readFile } from 'node:fs/promises';
 import { prepareModel, readModel } from '@qgrain/onnx';
 import { realModels } from '@qgrain/test-harness';
 import { selectBackend } from '@qgrain/wasm';
-import { calibrateModel, modelInputSpecs } from './calibrate-model.js';
-import { sha256Hex } from './calibration-cache.js';
+import { calibrateModel, modelInputSpecs } from './calibrate/calibrate-model.js';
+import { sha256Hex } from './calibrate/calibration-cache.js';
 import { type DataSource, bindDataSource } from './data/data-source.js';
 import { openDataSource } from './data/node-files.js';
 import { sharedDataPath } from './data/shared-data-for-tests.js';
-import { nodeRunnerFactory } from './runner.js';
+import { nodeRunnerFactory } from './runner/runner.js';
 
 /** Sampling period of the memory watcher; runs of cls on one line take a few ms. */
 const SAMPLE_EVERY_MS = 2;

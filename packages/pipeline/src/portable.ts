@@ -1,6 +1,51 @@
-// Everything that runs in any JavaScript runtime. index.ts adds the Node parts (files, the
-// onnxruntime-node runner); browser.ts is this alone (the package's "browser" export).
+// Everything that runs in any JavaScript runtime, stage by stage in the order of the data flow.
+// index.ts adds the Node parts (files, the onnxruntime-node runner); browser.ts is this alone
+// (the package's "browser" export).
+
+// The one way in.
+export {
+  DEFAULT_ACTIVATION_SCHEMES,
+  DEFAULT_WEIGHT_SCHEMES,
+  QUANTIZE_MODES,
+  type QuantizeOptions,
+  type QuantizeResult,
+  quantize,
+} from './quantize.js';
+
+// data/: calibration data readers, batching, binding to model inputs, held-back batches.
 export * from './data/index.js';
+
+// runner/: the two-method interface in front of every inference engine.
+export {
+  type OrtModuleLike,
+  type OrtRunnerOptions,
+  type Runner,
+  type RunnerFactory,
+  ortRunner,
+  webRunnerFactory,
+} from './runner/runner.js';
+
+// plan/: what to quantize, at which scheme.
+export {
+  type ActivationPlan,
+  type BiasPlan,
+  DEFAULT_ACTIVATION_SCHEME,
+  DEFAULT_WEIGHT_SCHEME,
+  type ObserverTarget,
+  type Plan,
+  type PlanOptions,
+  type TensorOverride,
+  type WeightPlan,
+  histogramTarget,
+  observerTargets,
+  planQuantization,
+} from './plan/plan.js';
+export { planModel, qdqOpsetOf } from './plan/plan-model.js';
+export { type Saturation, readerSaturation } from './plan/saturation.js';
+export { INSPECT_SCHEMES, type SchemeOutcome, analyzeWeight, weightView } from './plan/weight-analysis.js';
+export { WEIGHT_OPS, type WeightAttributes, type WeightRole, weightRoleOf } from './plan/weight-roles.js';
+
+// calibrate/: the augmented model run over the data, observers, the calibration cache.
 export {
   type CalibrateOptions,
   type CalibrationResult,
@@ -9,49 +54,12 @@ export {
   calibrateActivations,
   exposeTensors,
   packByBudget,
-} from './calibrate.js';
+} from './calibrate/calibrate.js';
 export {
-  type ActivationStorage,
-  type BiasOutcome,
-  emitActivationQdq,
-  emitBiasDequantize,
-  emitReshapedWeightDequantize,
-  emitWeightDequantize,
-  qdqAttributes,
-} from './emit-qdq.js';
-export {
-  type ActivationPlan,
-  type BiasPlan,
-  DEFAULT_ACTIVATION_SCHEME,
-  DEFAULT_WEIGHT_SCHEME,
-  type Plan,
-  type PlanOptions,
-  type TensorOverride,
-  type WeightPlan,
-  histogramTarget,
-  type ObserverTarget,
-  observerTargets,
-  planQuantization,
-} from './plan.js';
-export { type Saturation, readerSaturation } from './saturation.js';
-export {
-  type ActivationReport,
-  DEFAULT_CALIBRATION_METHOD,
-  type QuantizeModelOptions,
-  type QuantizeReport,
-  type WeightReport,
-  quantizeModel,
-} from './quantize-model.js';
-export {
-  type OrtModuleLike,
-  type OrtRunnerOptions,
-  type Runner,
-  type RunnerFactory,
-  ortRunner,
-  webRunnerFactory,
-} from './runner.js';
-export { INSPECT_SCHEMES, type SchemeOutcome, analyzeWeight, weightView } from './weight-analysis.js';
-export { WEIGHT_OPS, type WeightAttributes, type WeightRole, weightRoleOf } from './weight-roles.js';
+  type CalibrateModelOptions,
+  calibrateModel,
+  modelInputSpecs,
+} from './calibrate/calibrate-model.js';
 export {
   CALIBRATION_CACHE_FORMAT,
   type CalibrationCache,
@@ -63,48 +71,35 @@ export {
   rangesFromCache,
   sha256Hex,
   validateCalibrationCache,
-} from './calibration-cache.js';
+} from './calibrate/calibration-cache.js';
+
+// modes/: static, weight-only (blocks) and dynamic quantization, reached through `quantize`.
+export { DEFAULT_CALIBRATION_METHOD, type StaticOptions } from './modes/static.js';
 export {
-  type CalibrateModelOptions,
-  activationsToCalibrate,
-  calibrateModel,
-  modelInputSpecs,
-} from './calibrate-model.js';
-export {
-  type CompareOptions,
-  DEFAULT_SQNR_THRESHOLD_DB,
-  type ModelComparison,
-  type TensorComparison,
-  compareModels,
-} from './compare.js';
-export { defaultHoldout, splitData } from './holdout.js';
-export {
-  type JsonNumber,
-  type LayerRow,
-  type QuantizationReportDocument,
-  type SizeBreakdown,
-  buildReportDocument,
-  jsonNumber,
-  sizeBreakdown,
-} from './report.js';
-export {
-  BLOCKED_QDQ_OPSET,
-  type BlockWeightReport,
   DEFAULT_WEIGHT_ONLY_SCHEME,
   MAX_WEIGHT_BLOCK,
   MIN_WEIGHT_BLOCK,
-  type WeightOnlyFormat,
   type WeightOnlyOptions,
-  type WeightOnlyReport,
-  quantizeWeightsOnly,
-} from './block-weights.js';
+} from './modes/weight-only.js';
 export {
   CLIP_SEARCH_MIN_RATIO,
   CLIP_SEARCH_STEPS,
   type ClipMethod,
   groupSquaredErrors,
   searchClipping,
-} from './clip-search.js';
+} from './modes/clip-search.js';
+export { DYNAMIC_SCHEMES, type DynamicOptions } from './modes/dynamic.js';
+
+// emit/: the Q/DQ and MatMulNBits nodes written into the graph.
+export {
+  type ActivationStorage,
+  type BiasOutcome,
+  emitActivationQdq,
+  emitBiasDequantize,
+  emitReshapedWeightDequantize,
+  emitWeightDequantize,
+  qdqAttributes,
+} from './emit/emit-qdq.js';
 export {
   MATMUL_NBITS_ACCURACY_FLOAT32,
   MATMUL_NBITS_MIN_BLOCK,
@@ -113,10 +108,32 @@ export {
   type MatMulNBitsWeight,
   emitMatMulNBits,
   packMatMulNBits,
-} from './matmul-nbits.js';
+} from './emit/matmul-nbits.js';
+
+// report/: what a run did and what it cost, and float-vs-quantized comparison.
+export type {
+  ActivationReport,
+  BiasReport,
+  QuantizeMode,
+  QuantizeReport,
+  WeightOnlyFormat,
+  WeightReport,
+} from './report/quantize-report.js';
 export {
-  DYNAMIC_SCHEMES,
-  type DynamicOptions,
-  type DynamicReport,
-  quantizeDynamic,
-} from './dynamic-per-token.js';
+  type CompareOptions,
+  DEFAULT_SQNR_THRESHOLD_DB,
+  type ModelComparison,
+  type TensorComparison,
+  compareModels,
+} from './report/compare.js';
+export {
+  type JsonNumber,
+  type LayerRow,
+  type QuantizationReportDocument,
+  type SizeBreakdown,
+  type WeightStorageSummary,
+  buildReportDocument,
+  jsonNumber,
+  sizeBreakdown,
+  weightStorageSummary,
+} from './report/report.js';

@@ -1,4 +1,4 @@
 import { fileURLToPath } from 'node:url';
 import { describeReadmeExamples } from '@qgrain/test-harness';
 
-describeReadmeExamples(fileURLToPath(new URL('../..', import.meta.url)));
+describeReadmeExamples(fileURLToPath(new URL('..', import.meta.url)));

@@ -5,7 +5,7 @@ import { realModel } from '@qgrain/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capturedIO } from '../captured-io.js';
 import { main } from '../program.js';
-import type { QuantizeCommandDocument } from './quantize.js';
+import type { QuantizationReportDocument } from '@qgrain/pipeline';
 
 /**
  * How far the file may be from the size the report predicts, per quantized weight: each adds a
@@ -24,12 +24,12 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 async function quantize(
   args: string[],
-): Promise<{ code: number; doc: QuantizeCommandDocument; stderr: string }> {
+): Promise<{ code: number; doc: QuantizationReportDocument; stderr: string }> {
   const io = capturedIO();
   const code = await main(['quantize', realModel('ppocr-v4-rec').path, ...args, '--json'], io);
   return {
     code,
-    doc: code === 0 ? (JSON.parse(io.stdout()) as QuantizeCommandDocument) : ({} as never),
+    doc: code === 0 ? (JSON.parse(io.stdout()) as QuantizationReportDocument) : ({} as never),
     stderr: io.stderr(),
   };
 }
@@ -59,7 +59,7 @@ describe('qgrain quantize --weights-only / --dynamic (no calibration data)', () 
       expect(Math.abs(storage.file_bytes - storage.predicted_file_bytes)).toBeLessThan(
         OVERHEAD_PER_WEIGHT_BYTES * storage.layers.length,
       );
-      expect(doc.settings).toMatchObject({ mode: 'weights-only', format, activations: 'float' });
+      expect(doc.settings).toMatchObject({ mode: 'weight-only', format, activations: 'float' });
     },
   );
 

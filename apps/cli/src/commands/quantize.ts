@@ -1,26 +1,25 @@
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { parseModel, prepareModel, readModel, serializeModel, writeModel } from '@qgrain/onnx';
+import { prepareModel, readModel, serializeModel, writeModel } from '@qgrain/onnx';
 import {
   DEFAULT_ACTIVATION_SCHEME,
   DEFAULT_CALIBRATION_METHOD,
-  DEFAULT_WEIGHT_SCHEME,
-  DEFAULT_WEIGHT_ONLY_SCHEME,
+  DEFAULT_WEIGHT_SCHEMES,
   type QuantizationReportDocument,
-  type QuantizeReport,
+  type QuantizeMode,
+  type QuantizeResult,
   type WeightOnlyFormat,
   buildReportDocument,
   compareModels,
   defaultHoldout,
   nodeRunnerFactory,
-  quantizeDynamic,
-  quantizeModel,
-  quantizeWeightsOnly,
+  quantize,
   rangesFromCache,
   readCalibrationCache,
   sizeBreakdown,
   splitData,
+  weightStorageSummary,
 } from '@qgrain/pipeline';
 import { QgrainError } from '@qgrain/tensor';
 import { type Command, InvalidArgumentError } from 'commander';
@@ -35,7 +34,7 @@ interface QuantizeCommandOptions extends DataOptions {
   readonly output: string;
   readonly calibration?: string;
   readonly method: string;
-  /** Undefined when not given: the default depends on the mode (see weightsScheme). */
+  /** Undefined when not given: the default depends on the mode (DEFAULT_WEIGHT_SCHEMES). */
   readonly weights?: string;
   readonly activations: string;
   readonly exclude?: readonly string[];
@@ -51,28 +50,6 @@ interface QuantizeCommandOptions extends DataOptions {
   /** Activation scheme computed at run time (int8/per-token or uint8/per-tensor). */
   readonly dynamic?: string;
 }
-
-/** What the stored weights cost and how the file size compares with that, for the weight-only and dynamic modes. */
-export interface WeightStorageSummary {
-  readonly elements: number;
-  readonly bytes_before: number;
-  readonly bytes_after: number;
-  readonly bits_per_weight: number;
-  /** Per layer, in report order: stored bits per weight element (scales, zero points, padding included). */
-  readonly layers: ReadonlyArray<{
-    readonly weight: string;
-    readonly form: string;
-    readonly bits_per_weight: number;
-  }>;
-  /** The prepared float model's size with each quantized weight's float bytes replaced by its stored bytes. */
-  readonly predicted_file_bytes: number;
-  readonly file_bytes: number;
-}
-
-/** The report document of `qgrain quantize`, with the storage summary of the modes that have one. */
-export type QuantizeCommandDocument = QuantizationReportDocument & {
-  readonly weight_storage?: WeightStorageSummary;
-};
 
 const FORMATS: readonly WeightOnlyFormat[] = ['qdq', 'matmulnbits'];
 const CLIP_METHODS = ['rtn', 'mse'] as const;
@@ -121,7 +98,7 @@ function fmt(value: number | string | null, digits = 1): string {
 }
 
 /** The report as a table (stderr): one row per quantized layer, then model-level lines. */
-export function reportTable(doc: QuantizeCommandDocument): string {
+export function reportTable(doc: QuantizationReportDocument): string {
   const rows = doc.layers.map((l) => [
     l.node,
     l.op,
@@ -150,7 +127,7 @@ export function reportTable(doc: QuantizeCommandDocument): string {
   return `${lines.join('\n')}\n`;
 }
 
-function storageLines(storage: WeightStorageSummary | undefined): string[] {
+function storageLines(storage: QuantizationReportDocument['weight_storage']): string[] {
   if (!storage) return [];
   const table = formatTable(
     ['weight', 'form', 'bits/weight'],
@@ -167,14 +144,14 @@ function storageLines(storage: WeightStorageSummary | undefined): string[] {
 /**
  * Reads, prepares, calibrates (or reads a calibration cache), quantizes and writes a model, and
  * measures the result on held-back batches. Nothing is written until everything has succeeded,
- * and then atomically.
+ * and then atomically. The work is the pipeline's `quantize`; this maps flags to its options.
  */
 export async function quantizeCommand(
   path: string,
   options: QuantizeCommandOptions,
   globals: Partial<GlobalOptions>,
   io: CliIO,
-): Promise<QuantizeCommandDocument> {
+): Promise<QuantizationReportDocument> {
   const model = await readModel(path);
   const output = resolve(options.output);
   const reportPath = options.report === undefined ? undefined : resolve(options.report);
@@ -183,16 +160,19 @@ export async function quantizeCommand(
     throw new UsageError('--report and -o name the same file; give the report its own path');
   if (options.weightsOnly && options.dynamic)
     throw new UsageError('--weights-only and --dynamic are two different modes; pick one');
+  const mode: QuantizeMode = options.weightsOnly ? 'weight-only' : options.dynamic ? 'dynamic' : 'static';
   // Weight-only and dynamic models have no activation range to calibrate; data, when given, measures.
-  const dataFree = options.weightsOnly === true || options.dynamic !== undefined;
+  const dataFree = mode !== 'static';
   if (!dataFree && !options.data && !options.calibration) {
     throw new UsageError('quantize needs calibration data (--data) or a calibration cache (--calibration)');
   }
   const inputBytes = new Uint8Array(await readFile(model.source));
   const backend = await resolveBackend(globals.backend ?? DEFAULT_BACKEND, io);
   prepareModel(model, { foldBatchNorm: true });
-  const floatBytes = serializeModel(model);
-  const floatModel = parseModel(floatBytes, { source: model.source });
+  // The float reference for the report: the same file read and prepared again (weights are read
+  // lazily, so this costs the graph, not a copy of every weight).
+  const floatModel = await readModel(path);
+  prepareModel(floatModel, { foldBatchNorm: true });
 
   const warnings: string[] = [];
   const runner = nodeRunnerFactory();
@@ -218,44 +198,26 @@ export async function quantizeCommand(
     : undefined;
 
   const bar = progress(io, 'quantizing');
-  let result: { report: QuantizeReport };
-  // A per-block scheme with --weights-only takes the block path; other weight-only schemes the QDQ one.
-  const blockWeights = options.weightsOnly === true && /\/per-block:/.test(weightsScheme(options));
+  let result: QuantizeResult;
   try {
-    if (blockWeights) {
-      result = {
-        report: quantizeWeightsOnly(model, {
-          weights: weightsScheme(options),
-          format: options.format,
-          clip: options.clip,
-          ...(options.exclude ? { exclude: options.exclude } : {}),
-          backend,
-        }),
-      };
-    } else if (options.dynamic) {
-      result = {
-        report: quantizeDynamic(model, {
-          activations: options.dynamic,
-          weights: weightsScheme(options),
-          ...(options.exclude ? { exclude: options.exclude } : {}),
-          backend,
-        }),
-      };
-    } else
-      result = await quantizeModel(model, {
-        ...(options.weightsOnly ? { weightsOnly: true } : {}),
-        weights: weightsScheme(options),
-        activations: options.activations,
-        method: options.method,
-        ...(options.exclude ? { exclude: options.exclude } : {}),
-        ...(ranges ? { ranges } : {}),
-        ...(calibration ? { data: calibration, runner } : {}),
-        backend,
-        onProgress: (e) => bar.update(e.done, e.total),
-      });
+    result = await quantize(model, {
+      mode,
+      ...(options.weights !== undefined ? { weights: options.weights } : {}),
+      activations: options.dynamic ?? options.activations,
+      method: options.method,
+      format: options.format,
+      clip: options.clip,
+      ...(options.exclude ? { exclude: options.exclude } : {}),
+      ...(ranges ? { ranges } : {}),
+      ...(calibration ? { data: calibration, runner } : {}),
+      backend,
+      onProgress: (e) => bar.update(e.done, e.total),
+    });
   } finally {
     bar.done();
   }
+  const { report } = result;
+  const blockWeights = report.totals !== undefined;
 
   // MatMulNBits and dynamic rewrites replace a node but keep its output name: fall back to the float model's.
   const nodeOutputs = new Map(
@@ -265,7 +227,7 @@ export async function quantizeCommand(
     ? await compareModels(floatModel, model, holdout, {
         runner,
         layerwise: true,
-        tensors: result.report.weights
+        tensors: report.weights
           .flatMap((w) => w.nodes.map((n) => nodeOutputs.get(n) ?? ''))
           .filter((t) => t !== ''),
       })
@@ -279,15 +241,15 @@ export async function quantizeCommand(
     input: model.source,
     output,
     settings: {
-      weights: weightsScheme(options),
-      activations: options.weightsOnly ? 'float' : (options.dynamic ?? options.activations),
-      mode: options.weightsOnly ? 'weights-only' : options.dynamic ? 'dynamic' : 'static',
+      weights: result.schemes.weights,
+      activations: result.schemes.activations,
+      mode,
       ...(blockWeights ? { format: options.format, clip: options.clip } : {}),
       method: dataFree ? 'none' : options.calibration ? 'cache' : options.method,
       exclude: options.exclude ?? [],
       backend: backend.name,
     },
-    report: result.report,
+    report,
     comparison,
     nodeOutputs,
     sizeBefore,
@@ -295,15 +257,15 @@ export async function quantizeCommand(
     sizeBreakdown: sizeBreakdown(model, sizeAfter),
     holdoutBatches: held,
     warnings,
+    ...(dataFree
+      ? { weightStorage: weightStorageSummary(report, serializeModel(floatModel).byteLength, sizeAfter) }
+      : {}),
   });
-  const full: QuantizeCommandDocument = dataFree
-    ? { ...doc, weight_storage: storageSummary(result.report, floatBytes.byteLength, sizeAfter) }
-    : doc;
   if (reportPath) {
     await mkdir(dirname(reportPath), { recursive: true });
-    await writeTextAtomically(reportPath, `${JSON.stringify(full, null, 2)}\n`);
+    await writeTextAtomically(reportPath, `${JSON.stringify(doc, null, 2)}\n`);
   }
-  return full;
+  return doc;
 }
 
 /** The parts of the written file, each with its share of the float model's size. */
@@ -318,41 +280,6 @@ function breakdownLine(size: QuantizationReportDocument['size']): string {
     part('other constants', b.other_constants),
     part('graph', b.graph),
   ].join(', ');
-}
-
-/** `--weights` as given, else the mode's default: int4 blocks for --weights-only, int8 per channel otherwise. */
-function weightsScheme(options: QuantizeCommandOptions): string {
-  return options.weights ?? (options.weightsOnly ? DEFAULT_WEIGHT_ONLY_SCHEME : DEFAULT_WEIGHT_SCHEME);
-}
-
-/**
- * Stored bytes per weight and the file size they predict: the prepared float model's size (what
- * was quantized, Constant nodes lifted and BatchNorms folded) with each weight's float bytes
- * replaced by its stored bytes. What remains is the graph's own overhead: the new nodes, names and
- * tensor headers.
- */
-function storageSummary(
-  report: QuantizeReport,
-  preparedBytes: number,
-  sizeAfter: number,
-): WeightStorageSummary {
-  const layers = report.weights.map((w) => {
-    const elements = w.shape.reduce((a, b) => a * b, 1);
-    const form = 'form' in w && typeof w.form === 'string' ? w.form : 'qdq';
-    return { weight: w.name, form, bits_per_weight: (w.bytesAfter * 8) / elements, elements };
-  });
-  const elements = layers.reduce((a, l) => a + l.elements, 0);
-  const before = report.weights.reduce((a, w) => a + w.bytesBefore, 0);
-  const after = report.weights.reduce((a, w) => a + w.bytesAfter, 0);
-  return {
-    elements,
-    bytes_before: before,
-    bytes_after: after,
-    bits_per_weight: elements > 0 ? (after * 8) / elements : 0,
-    layers: layers.map(({ elements: _, ...l }) => l),
-    predicted_file_bytes: preparedBytes - before + after,
-    file_bytes: sizeAfter,
-  };
 }
 
 /** Adds `qgrain quantize <in.onnx> -o <out.onnx> --data ...`. */
@@ -375,7 +302,7 @@ export function addQuantizeCommand(program: Command, io: CliIO): void {
     )
     .option(
       '--weights <scheme>',
-      `weight scheme (default ${DEFAULT_WEIGHT_SCHEME}; ${DEFAULT_WEIGHT_ONLY_SCHEME} with --weights-only)`,
+      `weight scheme (default ${DEFAULT_WEIGHT_SCHEMES.static}; ${DEFAULT_WEIGHT_SCHEMES['weight-only']} with --weights-only)`,
     )
     .option('--activations <scheme>', 'activation scheme (per-tensor)', DEFAULT_ACTIVATION_SCHEME)
     .option('--exclude <node|op,...>', 'node names or op types to keep float (repeatable)', commaList)

@@ -11,11 +11,11 @@ import {
   sha256Hex,
   validateCalibrationCache,
 } from './calibration-cache.js';
-import { bindDataSource } from './data/data-source.js';
-import { openDataSource } from './data/node-files.js';
-import { sharedDataPath } from './data/shared-data-for-tests.js';
-import { planQuantization } from './plan.js';
-import { nodeRunnerFactory } from './runner.js';
+import { bindDataSource } from '../data/data-source.js';
+import { openDataSource } from '../data/node-files.js';
+import { sharedDataPath } from '../data/shared-data-for-tests.js';
+import { planQuantization } from '../plan/plan.js';
+import { nodeRunnerFactory } from '../runner/runner.js';
 
 const METHODS = ['minmax', 'moving-average', 'percentile', 'entropy', 'mse'] as const;
 /**
@@ -57,7 +57,7 @@ async function preparedModel(id: OcrCase['id']): Promise<{ model: Model; sha: st
   return { model, sha: await sha256Hex(new Uint8Array(await readFile(path))) };
 }
 
-/** What quantizeModel plans: prepare, opset 13, planQuantization (computed here independently). */
+/** What static quantize plans: prepare, opset 13, planQuantization (computed here independently). */
 async function plannedActivations(id: OcrCase['id']): Promise<string[]> {
   const { model } = await preparedModel(id);
   upgradeOpset(model, 13);

@@ -1,4 +1,4 @@
-import { type Int64, type Model, dtypeOfOnnx, int64ToNumber, upgradeOpset } from '@qgrain/onnx';
+import { type Int64, type Model, dtypeOfOnnx, int64ToNumber } from '@qgrain/onnx';
 import {
   type CreateObserverOptions,
   formatCalibrationMethod,
@@ -12,18 +12,16 @@ import {
   type CalibrationRange,
   feedSourceFromData,
 } from './calibration-cache.js';
-import type { DataSource, ModelInputSpec } from './data/data-source.js';
-import { type ActivationPlan, type PlanOptions, observerTargets, planQuantization } from './plan.js';
-import type { RunnerFactory } from './runner.js';
-
-/** The opset quantizeModel raises a model to before planning; calibration must plan the same graph. */
-const QDQ_OPSET = 13;
+import type { DataSource, ModelInputSpec } from '../data/data-source.js';
+import { type ActivationPlan, type PlanOptions, observerTargets } from '../plan/plan.js';
+import { planModel } from '../plan/plan-model.js';
+import type { RunnerFactory } from '../runner/runner.js';
 
 /** Options of {@link calibrateModel}. */
 export interface CalibrateModelOptions {
   /**
-   * The float model after `prepareModel`. Its opset is raised to 13 in place, as `quantizeModel`
-   * does, so the planned tensor names are the ones `quantizeModel` will look up.
+   * The float model after `prepareModel`. It is planned by `planModel`, the plan step of static
+   * quantization (which raises its opset in place), so the cache names the tensors `quantize` looks up.
    */
   readonly model: Model;
   /** SHA-256 (hex) of the .onnx file the model was read from: see `sha256Hex`. */
@@ -82,15 +80,6 @@ export function modelInputSpecs(model: Model): ModelInputSpec[] {
     });
 }
 
-/** The planned activations that need measured ranges (user-fixed ones do not). */
-export function activationsToCalibrate(model: Model, plan: PlanOptions = {}): string[] {
-  return plannedToCalibrate(model, plan).map((a) => a.tensor);
-}
-
-function plannedToCalibrate(model: Model, plan: PlanOptions = {}): ActivationPlan[] {
-  return planQuantization(model, plan).activations.filter((a) => !a.fixed);
-}
-
 /** Counts batches and samples of the last full pass, without holding any batch. */
 function countingFeeds(source: DataSource, seen: { batches: number; samples: number }): FeedSource {
   const feeds = feedSourceFromData(source);
@@ -109,7 +98,7 @@ function countingFeeds(source: DataSource, seen: { batches: number; samples: num
 }
 
 /**
- * Calibrates the activations `quantizeModel` will quantize (`planQuantization(model).activations`
+ * Calibrates the activations static `quantize` will quantize (`planModel(model).activations`
  * without fixed ones) on `source` and returns the calibration cache document. Memory stays flat
  * in the number of batches: each batch is streamed into the observers and dropped.
  */
@@ -117,8 +106,8 @@ export async function calibrateModel(options: CalibrateModelOptions): Promise<Ca
   const { model, source } = options;
   // Canonical text (`percentile` -> `percentile:99.999`), and a bad method fails before any run.
   const method = formatCalibrationMethod(parseCalibrationMethod(options.method));
-  upgradeOpset(model, QDQ_OPSET);
-  const planned = plannedToCalibrate(model, options.plan);
+  // User-fixed ranges need no measurement.
+  const planned: ActivationPlan[] = planModel(model, options.plan).activations.filter((a) => !a.fixed);
   const seen = { batches: 0, samples: 0 };
   const tensors = planned.map((a) => a.tensor);
   const result = await calibrateActivations(model, tensors, countingFeeds(source, seen), {

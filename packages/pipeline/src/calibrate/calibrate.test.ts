@@ -5,7 +5,7 @@ import ort from 'onnxruntime-node';
 import { createObserver } from '@qgrain/observers';
 import { describe, expect, it } from 'vitest';
 import { type FeedSource, calibrateActivations, exposeTensors } from './calibrate.js';
-import { nodeRunnerFactory } from './runner.js';
+import { nodeRunnerFactory } from '../runner/runner.js';
 
 // Rank 3, so the two-stage reductions (last axis, then the rest) have rows to reduce.
 const SHAPE = [2, 4, 8];

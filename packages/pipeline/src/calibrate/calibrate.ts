@@ -1,8 +1,14 @@
-import { type Model, type ValueInfoProto, makeValueInfo, serializeModel } from '@qgrain/onnx';
+import {
+  type Model,
+  REDUCE_AXES_INPUT_OPSET,
+  type ValueInfoProto,
+  makeValueInfo,
+  serializeModel,
+} from '@qgrain/onnx';
 import { type CreateObserverOptions, type Observer, createObserver } from '@qgrain/observers';
 import { QgrainError, Tensor } from '@qgrain/tensor';
 import { selectBackend } from '@qgrain/wasm';
-import type { Runner, RunnerFactory } from './runner.js';
+import type { Runner, RunnerFactory } from '../runner/runner.js';
 
 /** A re-readable stream of model feeds: calibration may pass over the data more than once. */
 export type FeedSource = () => AsyncIterable<Readonly<Record<string, Tensor>>>;
@@ -66,9 +72,6 @@ export function exposeTensors(model: Model, tensors: readonly string[]): Uint8Ar
 function extremaNames(tensor: string): { min: string; max: string } {
   return { min: `${tensor}::qgrain_min`, max: `${tensor}::qgrain_max` };
 }
-
-/** ReduceMin/ReduceMax take their axes as an input from opset 18, as an attribute before. */
-const REDUCE_AXES_INPUT_OPSET = 18;
 
 /**
  * Model bytes for one calibration pass: `full` tensors become graph outputs as they are; each of

@@ -13,10 +13,10 @@ import {
   validateCalibrationCache,
 } from './calibration-cache.js';
 import { readCalibrationCache, writeCalibrationCache } from './calibration-cache-files.js';
-import { bindDataSource } from './data/data-source.js';
-import { randomSource } from './data/random-source.js';
-import { quantizeModel } from './quantize-model.js';
-import { nodeRunnerFactory } from './runner.js';
+import { bindDataSource } from '../data/data-source.js';
+import { randomSource } from '../data/random-source.js';
+import { quantize } from '../quantize.js';
+import { nodeRunnerFactory } from '../runner/runner.js';
 
 const work = mkdtempSync(join(tmpdir(), 'qgrain-calibration-cache-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -129,8 +129,8 @@ describe('rangesFromCache', () => {
   });
 });
 
-describe('a cache feeds quantizeModel', () => {
-  it('gives the same activation scales as calibrating inside quantizeModel', async () => {
+describe('a cache feeds static quantize', () => {
+  it('gives the same activation scales as calibrating inside quantize', async () => {
     const modelBytes = serializeModel(tinyModel());
     const model = tinyModel();
     const source = () =>
@@ -161,11 +161,11 @@ describe('a cache feeds quantizeModel', () => {
 
     const path = join(work, 'tiny.json');
     await writeCalibrationCache(path, cache);
-    const fromCache = await quantizeModel(tinyModel(), {
+    const fromCache = await quantize(tinyModel(), {
       method: 'minmax',
       ranges: rangesFromCache(await readCalibrationCache(path, modelBytes)),
     });
-    const fromData = await quantizeModel(tinyModel(), {
+    const fromData = await quantize(tinyModel(), {
       method: 'minmax',
       data: () => source().samples(),
       runner: nodeRunnerFactory(),

@@ -3,7 +3,7 @@
 // files is in calibration-cache-files.ts (Node only); this module runs anywhere.
 import { QgrainError } from '@qgrain/tensor';
 import type { FeedSource } from './calibrate.js';
-import type { DataSource } from './data/data-source.js';
+import type { DataSource } from '../data/data-source.js';
 
 /** The `format` marker of a calibration cache; the number changes when the layout does. */
 export const CALIBRATION_CACHE_FORMAT = 'qgrain-calibration/1';
@@ -157,14 +157,15 @@ export async function parseCalibrationCache(
     const model = options.modelPath ?? 'the given model';
     throw new QgrainError(
       'invalid-argument',
-      `calibration cache ${origin} was made for another model (sha256 ${cache.model_sha256.slice(0, 12)}...) than ${model} (sha256 ${actual.slice(0, 12)}...); recalibrate with: qgrain calibrate ${model} --data ... -o ${origin}`,
+      `calibration cache ${origin} was made for another model (sha256 ${cache.model_sha256.slice(0, 12)}...) than ${model} (sha256 ${actual.slice(0, 12)}...); calibrate this model again to make a cache for it`,
+      { file: origin, value: cache.model_sha256, option: 'ranges' },
     );
   }
   return cache;
 }
 
 /**
- * The cache's ranges in the shape `quantizeModel`'s `ranges` option takes (tensor -> per-tensor
+ * The cache's ranges in the shape the `ranges` option of `quantize` takes (tensor -> per-tensor
  * { min, max }). A one-entry array counts as per-tensor; a per-axis range cannot feed a
  * per-tensor activation and is refused.
  */
@@ -178,7 +179,7 @@ export function rangesFromCache(
     if (min.length !== 1 || max.length !== 1) {
       throw new QgrainError(
         'unsupported',
-        `calibration cache range of '${name}' has ${min.length} groups; quantizeModel takes per-tensor activation ranges`,
+        `calibration cache range of '${name}' has ${min.length} groups; static quantization takes per-tensor activation ranges`,
       );
     }
     out[name] = { min: min[0]!, max: max[0]! };

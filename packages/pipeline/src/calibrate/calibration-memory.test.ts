@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, '../../..');
+const repo = resolve(here, '../../../..');
 /** "Memory does not grow with the dataset" (design.md), read as: 10x the batches, at most 10% more. */
 const GROWTH_LIMIT = 1.1;
 
@@ -26,7 +26,7 @@ function probe(repeats: number, method: string): ProbeResult {
   const tsx = createRequire(join(repo, 'package.json')).resolve('tsx');
   const text = execFileSync(
     process.execPath,
-    ['--expose-gc', '--import', tsx, join(here, 'calibration-memory-probe.ts'), String(repeats), method],
+    ['--expose-gc', '--import', tsx, join(here, '../calibration-memory-probe.ts'), String(repeats), method],
     { cwd: repo, env: { ...process.env, TSX_TSCONFIG_PATH: join(repo, 'tsconfig.json') }, encoding: 'utf8' },
   );
   return JSON.parse(text) as ProbeResult;

@@ -1,8 +1,8 @@
 import { QgrainError, Tensor } from '@qgrain/tensor';
 import { describe, expect, it } from 'vitest';
-import { parseDataArgument, readerKindForPath } from './data-argument.js';
-import type { FeedSource } from '../calibrate.js';
-import { splitData } from '../holdout.js';
+import { readerKindForPath } from './data-location.js';
+import type { FeedSource } from '../calibrate/calibrate.js';
+import { splitData } from './holdout.js';
 import {
   type DataSource,
   type Sample,
@@ -172,26 +172,7 @@ describe('JSON and random sources', () => {
   });
 });
 
-describe('--data arguments', () => {
-  it('splits input=path, keeps bare paths, and needs an explicit seed for random', () => {
-    expect(parseDataArgument('x=calib/rec.npy.gz')).toEqual({ inputName: 'x', path: 'calib/rec.npy.gz' });
-    expect(parseDataArgument('calib.npz')).toEqual({ path: 'calib.npz' });
-    expect(parseDataArgument('./odd=name.npy')).toEqual({ path: './odd=name.npy' });
-    expect(parseDataArgument('random:seed=3,count=4')).toEqual({
-      path: 'random',
-      random: { seed: 3, count: 4 },
-    });
-    expect(() => parseDataArgument('random')).toThrow(/explicit integer seed/);
-    // Other keys size symbolic dims; anything but a positive integer is refused.
-    expect(parseDataArgument('random:seed=1,sequence=512')).toEqual({
-      path: 'random',
-      random: { seed: 1, dims: { sequence: 512 } },
-    });
-    expect(() => parseDataArgument('random:seed=1,sequence=big')).toThrow(
-      /'sequence=big' must size a symbolic input dim/,
-    );
-  });
-
+describe('data locations', () => {
   it('picks the reader by extension or folder', () => {
     expect(readerKindForPath('a.NPY', false)).toBe('npy');
     expect(readerKindForPath('a.npy.gz', false)).toBe('npy.gz');

@@ -2,7 +2,7 @@ import { type DType, QgrainError, Tensor, allocate, formatShape, shapeSize } fro
 
 /**
  * The key a reader uses for its one array when the user did not name the model input it feeds
- * (`--data calib.npy`); binding to a model's only input replaces it with the real name.
+ * (a bare `calib.npy`); binding to a model's only input replaces it with the real name.
  */
 export const UNNAMED_INPUT = '';
 
@@ -169,7 +169,8 @@ export function bindDataSource(
       if (modelInputs.length !== 1) {
         throw new QgrainError(
           'invalid-argument',
-          `${input.origin} does not say which input it feeds and the model has ${modelInputs.length} inputs (${modelInputs.map((m) => m.name).join(', ')}); name it: --data <input>=${input.origin}`,
+          `${input.origin} does not say which input it feeds and the model has ${modelInputs.length} inputs (${modelInputs.map((m) => m.name).join(', ')}); name the input it feeds`,
+          { file: input.origin, option: 'data' },
         );
       }
       name = modelInputs[0]!.name;
@@ -184,7 +185,8 @@ export function bindDataSource(
     if (!input) {
       throw new QgrainError(
         'invalid-argument',
-        `input '${model.name}' has no calibration data in ${source.description}; add --data ${model.name}=<file>`,
+        `input '${model.name}' has no calibration data in ${source.description}; add data for it`,
+        { tensor: model.name, option: 'data' },
       );
     }
     if (checkSourceInput(input, model) === 'whole') {
@@ -310,7 +312,7 @@ export function batchSource(source: DataSource, batchSize: number): DataSource {
 }
 
 /**
- * Combines sources that each feed other inputs (`--data a=a.npy --data b=b.npy`) into one whose
+ * Combines sources that each feed other inputs (one file for input `a`, another for `b`) into one whose
  * samples hold every input. Their sample counts must agree when known.
  */
 export function zipSources(sources: readonly DataSource[]): DataSource {
@@ -324,7 +326,12 @@ export function zipSources(sources: readonly DataSource[]): DataSource {
         const label = input.name === UNNAMED_INPUT ? 'an unnamed input' : `input '${input.name}'`;
         throw new QgrainError(
           'invalid-argument',
-          `${label} is fed by both ${other} and ${input.origin}; name each: --data <input>=<path>`,
+          `${label} is fed by both ${other} and ${input.origin}; name the input each one feeds`,
+          {
+            file: input.origin,
+            option: 'data',
+            ...(input.name === UNNAMED_INPUT ? {} : { tensor: input.name }),
+          },
         );
       }
       seen.set(input.name, input.origin);

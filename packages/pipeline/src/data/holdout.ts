@@ -1,6 +1,6 @@
-import type { DataSource } from './data/data-source.js';
-import { readSamplesFrom } from './data/data-source.js';
-import type { FeedSource } from './calibrate.js';
+import type { DataSource } from './data-source.js';
+import { readSamplesFrom } from './data-source.js';
+import type { FeedSource } from '../calibrate/calibrate.js';
 
 /**
  * Splits a data source's batches in two by position: the first batches calibrate, the last `held`

@@ -12,12 +12,8 @@ export {
   readSamplesFrom,
   zipSources,
 } from './data-source.js';
-export {
-  type DataArgument,
-  type DataReaderKind,
-  parseDataArgument,
-  readerKindForPath,
-} from './data-argument.js';
+export { type DataLocation, type DataReaderKind, readerKindForPath } from './data-location.js';
+export { defaultHoldout, splitData } from './holdout.js';
 export { gunzipBytes, gunzipChunks, isGzip } from './gzip.js';
 export { type RgbImage, decodeImage, isImageBytes } from './image-decode.js';
 export {

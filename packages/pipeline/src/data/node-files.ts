@@ -2,7 +2,7 @@
 // the functions, so bundling @qgrain/pipeline for a browser never pulls them in; browsers use
 // the byte-level readers (npyBytesSource, npyStreamSource, imageSource, ...) directly.
 import { type DType, QgrainError } from '@qgrain/tensor';
-import { type DataArgument, parseDataArgument, readerKindForPath } from './data-argument.js';
+import { type DataLocation, readerKindForPath } from './data-location.js';
 import { type DataSource, type ModelInputSpec, zipSources } from './data-source.js';
 import { gunzipBytes, gunzipChunks, isGzip } from './gzip.js';
 import { imageSource } from './image-folder.js';
@@ -17,7 +17,7 @@ const READ_CHUNK_BYTES = 1 << 20;
 /** Samples of `random:` data when no count is given. */
 const DEFAULT_RANDOM_COUNT = 8;
 
-/** Options of {@link openDataSource} and {@link openDataArguments}. */
+/** Options of {@link openDataSource} and {@link openDataSources}. */
 export interface OpenDataOptions {
   /** How image folders become tensors (object or its text form); required for folders. */
   readonly preprocess?: PreprocessSpec | string;
@@ -41,7 +41,7 @@ async function statOrThrow(path: string): Promise<{ isDirectory(): boolean }> {
       code === 'ENOENT'
         ? `${path}: no such file or folder (looked at ${resolve(path)})`
         : `${path}: cannot read (${(error as Error).message})`,
-      { cause: error },
+      { cause: error, file: path },
     );
   }
 }
@@ -52,7 +52,10 @@ async function readBytes(path: string): Promise<Uint8Array> {
     const buffer = await readFile(path);
     return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
   } catch (error) {
-    throw new QgrainError('io', `${path}: cannot read (${(error as Error).message})`, { cause: error });
+    throw new QgrainError('io', `${path}: cannot read (${(error as Error).message})`, {
+      cause: error,
+      file: path,
+    });
   }
 }
 
@@ -63,7 +66,10 @@ async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
   try {
     for await (const chunk of stream) yield chunk as Uint8Array;
   } catch (error) {
-    throw new QgrainError('io', `${path}: cannot read (${(error as Error).message})`, { cause: error });
+    throw new QgrainError('io', `${path}: cannot read (${(error as Error).message})`, {
+      cause: error,
+      file: path,
+    });
   } finally {
     stream.destroy();
   }
@@ -82,27 +88,30 @@ async function startsWithGzipMagic(path: string): Promise<boolean> {
 }
 
 /**
- * Opens one `--data` argument (text or parsed) as a source: a .npy or .npy.gz streamed sample by
- * sample, an .npz, a JSON file, a folder of images, or `random:` data. Errors name the path.
+ * Opens one data location (a plain path, or a {@link DataLocation}) as a source: a .npy or .npy.gz
+ * streamed sample by sample, an .npz, a JSON file, a folder of images, or seeded random data.
+ * Errors name the path.
  */
 export async function openDataSource(
-  argument: DataArgument | string,
+  location: DataLocation | string,
   options: OpenDataOptions = {},
 ): Promise<DataSource> {
-  const arg = typeof argument === 'string' ? parseDataArgument(argument) : argument;
+  const arg: DataLocation = typeof location === 'string' ? { path: location } : location;
   const named = arg.inputName !== undefined ? { inputName: arg.inputName } : {};
   if (arg.random) {
     const all = options.modelInputs;
     if (!all)
       throw new QgrainError(
         'invalid-argument',
-        'random data needs the model inputs to know shapes and dtypes',
+        'random data needs the model inputs to know shapes and dtypes; give modelInputs',
+        { option: 'modelInputs' },
       );
     const inputs = arg.inputName ? all.filter((m) => m.name === arg.inputName) : all;
     if (inputs.length === 0)
       throw new QgrainError(
         'invalid-argument',
-        `random data for '${arg.inputName}': the model has no such input`,
+        `random data for '${arg.inputName}': the model has no such input (it has ${all.map((m) => m.name).join(', ')})`,
+        { tensor: arg.inputName!, option: 'data' },
       );
     return randomSource({
       inputs,
@@ -112,6 +121,10 @@ export async function openDataSource(
     });
   }
   const path = arg.path;
+  if (path === undefined || path === '')
+    throw new QgrainError('invalid-argument', 'a data location needs a path or random data', {
+      option: 'data',
+    });
   const stats = await statOrThrow(path);
   const kind = readerKindForPath(path, stats.isDirectory());
   switch (kind) {
@@ -145,7 +158,8 @@ export async function openDataSource(
       if (options.preprocess === undefined) {
         throw new QgrainError(
           'invalid-argument',
-          `${path} is an image folder: say how to preprocess it, e.g. --preprocess "size=224x224,mean=imagenet,std=imagenet"`,
+          `${path} is an image folder: say how to preprocess it, e.g. preprocess "size=224x224,mean=imagenet,std=imagenet"`,
+          { file: path, option: 'preprocess' },
         );
       }
       const preprocess =
@@ -168,12 +182,12 @@ export async function openDataSource(
   }
 }
 
-/** Opens every `--data` argument and combines them into one source (see zipSources). */
-export async function openDataArguments(
-  argumentsText: readonly string[],
+/** Opens every data location and combines them into one source (see zipSources). */
+export async function openDataSources(
+  locations: readonly (DataLocation | string)[],
   options: OpenDataOptions = {},
 ): Promise<DataSource> {
   const sources: DataSource[] = [];
-  for (const text of argumentsText) sources.push(await openDataSource(text, options));
+  for (const location of locations) sources.push(await openDataSource(location, options));
   return zipSources(sources);
 }

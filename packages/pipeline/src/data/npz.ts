@@ -36,7 +36,7 @@ export function decodeNpz(bytes: Uint8Array, origin: string): Map<string, NpyArr
 
 /** Options of {@link npzBytesSource}. */
 export interface NpzSourceOptions {
-  /** Input name for an archive of exactly one array (`--data x=calib.npz`); member names otherwise. */
+  /** Input name for an archive of exactly one array (a location that names input `x`); member names otherwise. */
   readonly inputName?: string;
 }
 

@@ -60,7 +60,8 @@ export function packMatMulNBits(
   if (!isPowerOfTwo(blockSize) || blockSize < MATMUL_NBITS_MIN_BLOCK) {
     throw new QgrainError(
       'invalid-spec',
-      `MatMulNBits needs a power-of-two block size of at least ${MATMUL_NBITS_MIN_BLOCK}, got ${blockSize}; use --format qdq for this block size`,
+      `MatMulNBits needs a power-of-two block size of at least ${MATMUL_NBITS_MIN_BLOCK}, got ${blockSize}; use the blocked DequantizeLinear form (format 'qdq') for this block size`,
+      { value: blockSize, option: 'format' },
     );
   }
   if (!['int4', 'uint4', 'int8', 'uint8'].includes(qp.range.storage)) {

@@ -12,20 +12,18 @@ import {
   type NodeProto,
   OnnxDataType,
   readFloat,
+  DYNAMIC_QUANTIZE_OPSET,
+  REDUCE_AXES_INPUT_OPSET,
   readInt,
   upgradeOpset,
 } from '@qgrain/onnx';
 import { type Backend, QgrainError, Tensor, jsBackend } from '@qgrain/tensor';
-import { planMatMulWeights, transpose2d } from './plan.js';
-import type { QuantizeReport, WeightReport } from './quantize-model.js';
+import { DEFAULT_WEIGHT_SCHEME, planMatMulWeights, transpose2d } from '../plan/plan.js';
+import type { QuantizeReport, WeightReport } from '../report/quantize-report.js';
 
 /** Activation schemes of dynamic quantization: symmetric int8 per row, or DynamicQuantizeLinear's uint8 per tensor. */
 export const DYNAMIC_SCHEMES = ['int8/per-token', 'uint8/per-tensor'] as const;
 
-/** Round (opset 11) and Clip with min/max inputs (11) and ReduceMax with an axes attribute (13..17). */
-const DYNAMIC_MIN_OPSET = 13;
-/** From opset 18, ReduceMax takes its axes as an input. */
-const REDUCE_AXES_INPUT_OPSET = 18;
 /** Largest int8 code used for activations: symmetric [-127, 127], so -x quantizes to -q exactly. */
 const INT8_ACTIVATION_QMAX = 127;
 /**
@@ -34,7 +32,7 @@ const INT8_ACTIVATION_QMAX = 127;
  */
 const MIN_ROW_SCALE = 2 ** -126;
 
-/** Options of `quantizeDynamic`. */
+/** Options of the dynamic mode (see `QuantizeOptions`). */
 export interface DynamicOptions {
   /** `int8/per-token` (default) or `uint8/per-tensor`. */
   readonly activations?: string;
@@ -42,12 +40,6 @@ export interface DynamicOptions {
   readonly weights?: string;
   readonly exclude?: readonly string[];
   readonly backend?: Backend;
-}
-
-/** What `quantizeDynamic` did. */
-export interface DynamicReport extends QuantizeReport {
-  /** The activation scheme computed at run time. */
-  readonly dynamic: string;
 }
 
 function constant(graph: Graph, base: string, tensor: Tensor): string {
@@ -94,7 +86,7 @@ function emitDynamicMatMul(
     const clipped = name('clipped');
     xq = name('quantized');
     nodes.push({ opType: 'Abs', inputs: [x], outputs: [abs] });
-    const opset = model.opsetVersion() ?? DYNAMIC_MIN_OPSET;
+    const opset = model.opsetVersion() ?? DYNAMIC_QUANTIZE_OPSET;
     if (opset >= REDUCE_AXES_INPUT_OPSET) {
       const axes = constant(graph, `${node.name}_axes`, new Tensor('int64', [1], BigInt64Array.of(-1n)));
       nodes.push({ opType: 'ReduceMax', inputs: [abs, axes], outputs: [amax], attributes: { keepdims: 1 } });
@@ -166,7 +158,7 @@ function emitDynamicMatMul(
  * int8, with standard operators only) or per tensor (DynamicQuantizeLinear, uint8). No
  * calibration data is needed. Gemm with transA stays float (MatMulInteger has no transpose).
  */
-export function quantizeDynamic(model: Model, options: DynamicOptions = {}): DynamicReport {
+export function quantizeDynamic(model: Model, options: DynamicOptions = {}): QuantizeReport {
   const backend = options.backend ?? jsBackend;
   const activation = options.activations ?? DYNAMIC_SCHEMES[0];
   const aSpec = parseQuantSpec(activation);
@@ -178,7 +170,7 @@ export function quantizeDynamic(model: Model, options: DynamicOptions = {}): Dyn
       `dynamic activations are ${DYNAMIC_SCHEMES.join(' or ')}, got '${activation}' (int8 per-token is symmetric per row; uint8 per-tensor is DynamicQuantizeLinear's)`,
     );
   }
-  const weightText = options.weights ?? 'int8/per-channel';
+  const weightText = options.weights ?? DEFAULT_WEIGHT_SCHEME;
   const wSpec = parseQuantSpec(weightText);
   if (
     wSpec.type.bits !== 8 ||
@@ -191,8 +183,8 @@ export function quantizeDynamic(model: Model, options: DynamicOptions = {}): Dyn
       `dynamic W8A8 weights are symmetric int8 per channel or per tensor (MatMulInteger's result is rescaled per output column), got '${weightText}'`,
     );
   }
-  const from = model.opsetVersion() ?? DYNAMIC_MIN_OPSET;
-  const upgrade = upgradeOpset(model, DYNAMIC_MIN_OPSET);
+  const from = model.opsetVersion() ?? DYNAMIC_QUANTIZE_OPSET;
+  const upgrade = upgradeOpset(model, DYNAMIC_QUANTIZE_OPSET);
   const graph = model.graph;
   const plan = planMatMulWeights(model, weightText, options.exclude);
   const notes: string[] = [];
@@ -259,6 +251,7 @@ export function quantizeDynamic(model: Model, options: DynamicOptions = {}): Dyn
     });
   }
   return {
+    mode: 'dynamic',
     opset: { from, to: upgrade.to },
     weights: reports,
     activations: [],

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { sqnr } from '@qgrain/granularity';
 import { createModel, parseModel, readModel, serializeModel } from '@qgrain/onnx';
-import { Tensor } from '@qgrain/tensor';
+import { QgrainError, Tensor } from '@qgrain/tensor';
 import { SeededRandom, randomFloat32, realModel } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import type { FeedSource } from './calibrate.js';
-import { quantizeModel } from './quantize-model.js';
-import { nodeRunnerFactory } from './runner.js';
+import type { FeedSource } from '../calibrate/calibrate.js';
+import { quantize } from '../quantize.js';
+import { nodeRunnerFactory } from '../runner/runner.js';
 
 // A small two-branch CNN: conv_a and conv_b share one weight (tied), conv_c has two channels whose
 // weights are ~0 next to a large bias (their int32 biases would overflow), and a Gemm head.
@@ -68,13 +68,13 @@ const feeds: FeedSource = async function* () {
   for (let i = 0; i < 6; i++) yield { x: new Tensor('float32', [1, 3, 8, 8], randomFloat32(192, 100 + i)) };
 };
 
-async function quantized(options: Parameters<typeof quantizeModel>[1] = {}) {
+async function quantized(options: Parameters<typeof quantize>[1] = {}) {
   const model = smallModel();
-  const result = await quantizeModel(model, { data: feeds, runner: nodeRunnerFactory(), ...options });
+  const result = await quantize(model, { data: feeds, runner: nodeRunnerFactory(), ...options });
   return { model, ...result, bytes: serializeModel(model) };
 }
 
-describe('quantizeModel on a small CNN', () => {
+describe('static quantize on a small CNN', () => {
   it('stores a tied weight once, as int8 read through one DequantizeLinear', async () => {
     const { model, report } = await quantized();
     const tied = report.weights.find((w) => w.name === 'tied')!;
@@ -115,7 +115,7 @@ describe('quantizeModel on a small CNN', () => {
       },
       nodes: [{ name: 'conv', opType: 'Conv', inputs: ['x', 'w', 'b'], outputs: ['y'] }],
     });
-    const { report } = await quantizeModel(model, {
+    const { report } = await quantize(model, {
       data: feeds,
       runner: nodeRunnerFactory(),
       weights: 'int8/per-tensor',
@@ -169,11 +169,18 @@ describe('quantizeModel on a small CNN', () => {
   });
 
   it('without data, names the activations that lack a range, and says when a cache did not cover them', async () => {
-    await expect(quantizeModel(smallModel())).rejects.toThrow(
-      /^\d+ activations need calibration data \(e\.g\. 'x'\); pass --data/,
+    const missing = await quantize(smallModel()).then(
+      () => undefined,
+      (error: unknown) => error,
     );
+    // A typed error a program can branch on: the code, the first tensor and the option to give.
+    expect(QgrainError.isInstance(missing)).toBe(true);
+    expect(missing).toMatchObject({ code: 'missing-data', tensor: 'x', option: 'data' });
+    expect((missing as Error).message).toMatch(/^\d+ activations need calibration data \(e\.g\. 'x'\)/);
+    // The library speaks of its options, not of the command line's flags.
+    expect((missing as Error).message).not.toMatch(/--/);
     // A cache for other tensor names (another qgrain's prepare passes, other include/exclude).
-    await expect(quantizeModel(smallModel(), { ranges: { renamed: { min: 0, max: 1 } } })).rejects.toThrow(
+    await expect(quantize(smallModel(), { ranges: { renamed: { min: 0, max: 1 } } })).rejects.toThrow(
       /the calibration cache has no range for them .*calibrate again/,
     );
   });
@@ -203,7 +210,7 @@ async function outputSqnr(bytes: Uint8Array): Promise<number> {
   return sqnr(a, b);
 }
 
-describe('quantizeModel with schemes that need QuantizeLinear/DequantizeLinear-21', () => {
+describe('static quantize with schemes that need QuantizeLinear/DequantizeLinear-21', () => {
   it.each([
     ['int16 activations', { activations: 'int16/per-tensor' }, 'int16'],
     ['int4 per-channel weights', { weights: 'int4/per-channel' }, 'int4'],
@@ -251,10 +258,10 @@ describe('quantizeModel with schemes that need QuantizeLinear/DequantizeLinear-2
   });
 });
 
-describe('quantizeModel on a model whose weights live in subgraphs', () => {
+describe('static quantize on a model whose weights live in subgraphs', () => {
   it('says that the Conv/Gemm nodes inside If branches stay float', async () => {
     const model = await readModel(realModel('silero-vad-ifless').path);
-    const { report } = await quantizeModel(model, { weightsOnly: true });
+    const { report } = await quantize(model, { weightsOnly: true });
     expect(report.weights).toEqual([]);
     expect(report.notes.some((n) => /^16 Conv\/Gemm node\(s\) inside subgraphs .* stay float/.test(n))).toBe(
       true,

@@ -6,30 +6,36 @@ import {
   qparamsFromValues,
   quantizationSqnr,
   storageCost,
-  storageOf,
 } from '@qgrain/granularity';
-import { type Model, upgradeOpset } from '@qgrain/onnx';
+import { type Model, QDQ_PER_AXIS_OPSET, upgradeOpset } from '@qgrain/onnx';
 import { type Observer, qparamsFromObserver } from '@qgrain/observers';
 import { type Backend, QgrainError, jsBackend } from '@qgrain/tensor';
-import { type CalibrateOptions, type FeedSource, calibrateActivations } from './calibrate.js';
+import { type CalibrateOptions, type FeedSource, calibrateActivations } from '../calibrate/calibrate.js';
 import {
   type ActivationStorage,
   emitActivationQdq,
   emitBiasDequantize,
   emitReshapedWeightDequantize,
   emitWeightDequantize,
-} from './emit-qdq.js';
-import { type Plan, type PlanOptions, observerTargets, planQuantization } from './plan.js';
-import type { Saturation } from './saturation.js';
-import type { RunnerFactory } from './runner.js';
-import { weightView } from './weight-analysis.js';
-import { WEIGHT_OPS } from './weight-roles.js';
+} from '../emit/emit-qdq.js';
+import type { Plan, PlanOptions } from '../plan/plan.js';
+import { observerTargets } from '../plan/plan.js';
+import { planModel, qdqOpsetOf } from '../plan/plan-model.js';
+import { weightView } from '../plan/weight-analysis.js';
+import { WEIGHT_OPS } from '../plan/weight-roles.js';
+import type {
+  ActivationReport,
+  BiasReport,
+  QuantizeReport,
+  WeightReport,
+} from '../report/quantize-report.js';
+import type { RunnerFactory } from '../runner/runner.js';
 
 /** Calibration method used when none is given: see docs for why (MSE-optimal clipping on a histogram). */
 export const DEFAULT_CALIBRATION_METHOD = 'mse';
 
-/** Options of `quantizeModel`. */
-export interface QuantizeModelOptions extends PlanOptions {
+/** Options of the static mode (see `QuantizeOptions`, which adds the mode and its defaults). */
+export interface StaticOptions extends PlanOptions {
   /** Calibration feeds; required unless every activation has a fixed range or `ranges` covers it. */
   readonly data?: FeedSource;
   readonly runner?: RunnerFactory;
@@ -43,81 +49,20 @@ export interface QuantizeModelOptions extends PlanOptions {
   readonly onProgress?: (event: { stage: string; done: number; total: number }) => void;
 }
 
-/** One quantized weight in the report. */
-export interface WeightReport {
-  readonly name: string;
-  readonly nodes: readonly string[];
-  readonly op: string;
-  readonly shape: readonly number[];
-  readonly depthwise: boolean;
-  readonly scheme: string;
-  readonly sqnrDb: number;
-  readonly bytesBefore: number;
-  readonly bytesAfter: number;
-}
-
-/** One quantized activation in the report. */
-export interface ActivationReport {
-  readonly tensor: string;
-  readonly scheme: string;
-  readonly method: string;
-  readonly min: number;
-  readonly max: number;
-  readonly scale: number;
-  readonly zeroPoint: number;
-  readonly for: readonly string[];
-  /** Where the tensor's readers saturate; calibration counted values beyond as the end itself. */
-  readonly saturation?: Saturation;
-}
-
-/** What `quantizeModel` did, tensor by tensor. */
-export interface QuantizeReport {
-  readonly opset: { readonly from: number; readonly to: number };
-  readonly weights: readonly WeightReport[];
-  readonly activations: readonly ActivationReport[];
-  readonly biases: ReadonlyArray<{ name: string; node: string; quantized: boolean; note?: string }>;
-  readonly excluded: readonly string[];
-  /** The activation each quantized node reads as its data input (input 0), before Q/DQ renamed it. */
-  readonly nodeInputs: Readonly<Record<string, string>>;
-  readonly calibration:
-    | { readonly method: string; readonly batches: number; readonly passes: number }
-    | undefined;
-  readonly notes: readonly string[];
-}
-
-const QDQ_OPSET = 13;
-/** QuantizeLinear/DequantizeLinear-21: 16- and 4-bit types, block_size, float16 scales. */
-const QDQ_WIDE_OPSET = 21;
-
-/** The opset the planned Q/DQ pairs need: 21 when any scheme uses what only opset 21 has, else 13. */
-function qdqOpsetOf(plan: Plan): number {
-  const specs = [...plan.weights.map((w) => w.spec), ...plan.activations.map((a) => a.spec)];
-  const wide = specs.some((spec) => {
-    const storage = storageOf(spec.type);
-    return (
-      (storage !== 'int8' && storage !== 'uint8') ||
-      spec.granularity.kind === 'per-block' ||
-      spec.scaleType !== 'float32'
-    );
-  });
-  return wide ? QDQ_WIDE_OPSET : QDQ_OPSET;
-}
-
 /**
- * Quantizes a (prepared) float model in place: plan, calibrate, quantize weights, insert Q/DQ.
- * Raises the opset to 13 when per-axis scales need it, and to 21 when a scheme needs 16- or 4-bit
- * types, blocks or float16 scales.
+ * Static quantization of a (prepared) float model, in place: plan, calibrate, quantize weights,
+ * insert Q/DQ. Raises the opset to per-axis Q/DQ's, and to blocked Q/DQ's when a scheme needs 16-
+ * or 4-bit types, blocks or float16 scales. Weight-only schemes that are not blocks come here too,
+ * with `weightsOnly` set. Reached through `quantize`.
  */
-export async function quantizeModel(
+export async function quantizeStatic(
   model: Model,
-  options: QuantizeModelOptions = {},
+  options: StaticOptions = {},
 ): Promise<{ plan: Plan; report: QuantizeReport }> {
   const backend = options.backend ?? jsBackend;
   const method = options.method ?? DEFAULT_CALIBRATION_METHOD;
-  const from = model.opsetVersion() ?? QDQ_OPSET;
-  upgradeOpset(model, QDQ_OPSET);
-  const plan = planQuantization(model, options);
-  // Raising 13 -> 21 renames no tensor and no node, so the plan made at 13 still holds.
+  const from = model.opsetVersion() ?? QDQ_PER_AXIS_OPSET;
+  const plan = planModel(model, options);
   const upgrade = upgradeOpset(model, qdqOpsetOf(plan));
   const notes: string[] = [];
   // Planning covers the main graph; say what it leaves behind in subgraphs (If/Loop/Scan bodies).
@@ -145,8 +90,9 @@ export async function quantizeModel(
         ? '; the calibration cache has no range for them (made with other settings or by another qgrain version?), so calibrate again'
         : '';
       throw new QgrainError(
-        'invalid-argument',
-        `${toCalibrate.length} activations need calibration data (e.g. '${toCalibrate[0]}')${stale}; pass --data, or a calibration cache with --calibration`,
+        'missing-data',
+        `${toCalibrate.length} activations need calibration data (e.g. '${toCalibrate[0]}')${stale}; give calibration data and a runner, or ranges from a calibration cache`,
+        { tensor: toCalibrate[0]!, value: toCalibrate.length, option: 'data' },
       );
     }
     const result = await calibrateActivations(model, toCalibrate, options.data, {
@@ -181,6 +127,7 @@ export async function quantizeModel(
       throw new QgrainError(
         'invalid-spec',
         `activation '${a.tensor}': ${formatQuantSpec(a.spec)} has no QDQ activation form; use 8 or 16 bits`,
+        { tensor: a.tensor, value: formatQuantSpec(a.spec), option: 'activations' },
       );
     }
     const scale = qp.scale[0]!;
@@ -243,7 +190,7 @@ export async function quantizeModel(
   }
 
   // 4. Biases to int32 where the input is quantized.
-  const biasReports: QuantizeReport['biases'][number][] = [];
+  const biasReports: BiasReport[] = [];
   for (const b of plan.biases) {
     const inputScale = activationScales.get(b.input);
     const weightScale = weightScales.get(b.weight);
@@ -278,6 +225,7 @@ export async function quantizeModel(
   return {
     plan,
     report: {
+      mode: options.weightsOnly ? 'weight-only' : 'static',
       opset: { from, to: upgrade.to },
       weights: weightReports,
       activations: activationReports,

@@ -5,8 +5,7 @@ import { Tensor } from '@qgrain/tensor';
 import { SeededRandom, ocrCalibrationDir, readNpy, realModel } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { quantizeWeightsOnly } from './block-weights.js';
-import { quantizeDynamic } from './dynamic-per-token.js';
+import { quantize } from '../quantize.js';
 
 /** Text lines of the real calibration set fed to rec: a few keep the test quick. */
 const LINES = 4;
@@ -55,9 +54,13 @@ describe('weight-only int4 blocks on PP-OCRv4 rec', () => {
   it('runs in onnxruntime-node as blocked DequantizeLinear and as MatMulNBits, and the two agree', async () => {
     const float = await run(await rec());
     const qdqModel = await rec();
-    const qdq = quantizeWeightsOnly(qdqModel, { weights: 'int4/per-block:32', format: 'qdq' });
+    const qdq = (
+      await quantize(qdqModel, { mode: 'weight-only', weights: 'int4/per-block:32', format: 'qdq' })
+    ).report;
     const nbitsModel = await rec();
-    const nbits = quantizeWeightsOnly(nbitsModel, { weights: 'int4/per-block:32', format: 'matmulnbits' });
+    const nbits = (
+      await quantize(nbitsModel, { mode: 'weight-only', weights: 'int4/per-block:32', format: 'matmulnbits' })
+    ).report;
     expect(qdq.weights).toHaveLength(9);
     expect(nbits.weights.every((w) => w.form === 'matmulnbits')).toBe(true);
     expect(nbitsModel.graph.nodes.filter((n) => n.opType === 'MatMulNBits')).toHaveLength(9);
@@ -72,7 +75,8 @@ describe('weight-only int4 blocks on PP-OCRv4 rec', () => {
 
   it('reports bits per weight as theory gives them: 4 + 16 * ceil(K / 32) / K with float16 scales', async () => {
     const model = await rec();
-    const report = quantizeWeightsOnly(model, { weights: 'int4/per-block:32/f16-scale' });
+    const report = (await quantize(model, { mode: 'weight-only', weights: 'int4/per-block:32/f16-scale' }))
+      .report;
     for (const w of report.weights) {
       const k = w.shape[0]!;
       expect(w.bitsPerWeight, w.name).toBeCloseTo(4 + (16 * Math.ceil(k / 32)) / k, 10);
@@ -89,9 +93,12 @@ describe('weight-only int4 blocks on PP-OCRv4 rec', () => {
   });
 
   it('the MSE clip search raises the median MatMul weight SQNR over round-to-nearest', async () => {
-    const report = quantizeWeightsOnly(await rec(), { weights: 'int4/per-block:32', clip: 'mse' });
-    for (const w of report.weights) expect(w.sqnrDb, w.name).toBeGreaterThanOrEqual(w.rtnSqnrDb);
-    const gain = median(report.weights.map((w) => w.sqnrDb)) - median(report.weights.map((w) => w.rtnSqnrDb));
+    const report = (
+      await quantize(await rec(), { mode: 'weight-only', weights: 'int4/per-block:32', clip: 'mse' })
+    ).report;
+    for (const w of report.weights) expect(w.sqnrDb, w.name).toBeGreaterThanOrEqual(w.rtnSqnrDb!);
+    const gain =
+      median(report.weights.map((w) => w.sqnrDb)) - median(report.weights.map((w) => w.rtnSqnrDb!));
     expect(gain).toBeGreaterThan(0.5);
   });
 });
@@ -120,7 +127,7 @@ describe('MatMulNBits packing', () => {
       const results: Float32Array[] = [];
       for (const format of ['qdq', 'matmulnbits'] as const) {
         const model = build();
-        quantizeWeightsOnly(model, { weights: scheme, format });
+        await quantize(model, { mode: 'weight-only', weights: scheme, format });
         const session = await ort.InferenceSession.create(serializeModel(model), SESSION);
         const out = await session.run({ x: new ort.Tensor('float32', x, [2, k]) });
         results.push(out.y!.data as Float32Array);
@@ -138,7 +145,7 @@ describe('dynamic W8A8 on PP-OCRv4 rec', () => {
     const outcome: Record<string, number> = {};
     for (const scheme of ['int8/per-token', 'uint8/per-tensor']) {
       const model = await rec();
-      const report = quantizeDynamic(model, { activations: scheme });
+      const report = (await quantize(model, { mode: 'dynamic', activations: scheme })).report;
       expect(report.weights).toHaveLength(9);
       expect(model.graph.nodes.filter((n) => n.opType === 'MatMulInteger')).toHaveLength(9);
       expect(model.graph.nodes.some((n) => n.opType === 'DynamicQuantizeLinear')).toBe(

@@ -14,6 +14,7 @@ import {
   OnnxDataType,
   isDefaultDomain,
   readFloat,
+  QDQ_BLOCKED_OPSET,
   readInt,
   upgradeOpset,
 } from '@qgrain/onnx';
@@ -26,18 +27,12 @@ import {
   jsBackend,
 } from '@qgrain/tensor';
 import { type ClipMethod, searchClipping } from './clip-search.js';
-import { qdqAttributes, qdqNames, zeroPointTensor } from './emit-qdq.js';
-import { type MatMulNBitsWeight, emitMatMulNBits, packMatMulNBits } from './matmul-nbits.js';
-import { planMatMulWeights, transpose2d } from './plan.js';
-import type { QuantizeReport, WeightReport } from './quantize-model.js';
-import { weightView } from './weight-analysis.js';
-import type { WeightRole } from './weight-roles.js';
-
-/** The two forms a block-quantized weight can take in the written model. */
-export type WeightOnlyFormat = 'qdq' | 'matmulnbits';
-
-/** DequantizeLinear with block_size exists from opset 21 on. */
-export const BLOCKED_QDQ_OPSET = 21;
+import { qdqAttributes, qdqNames, zeroPointTensor } from '../emit/emit-qdq.js';
+import { type MatMulNBitsWeight, emitMatMulNBits, packMatMulNBits } from '../emit/matmul-nbits.js';
+import { planMatMulWeights, transpose2d } from '../plan/plan.js';
+import type { QuantizeReport, WeightOnlyFormat, WeightReport } from '../report/quantize-report.js';
+import { weightView } from '../plan/weight-analysis.js';
+import type { WeightRole } from '../plan/weight-roles.js';
 
 /** Block sizes the weight-only path accepts: below 16 the scales cost more than they buy, above 256 block-wise is per-channel in all but name. */
 export const MIN_WEIGHT_BLOCK = 16;
@@ -48,10 +43,10 @@ const BLOCK_STORAGE = new Set(['int4', 'uint4', 'int8']);
 
 const F16_NBITS_NOTE = "MatMulNBits keeps float32 scales (they take A's type)";
 
-/** Default scheme of `--weights-only`: int4 blocks of 32 along the reduction axis, as GPTQ/AWQ/ORT's tools use. */
+/** Default scheme of the weight-only mode: int4 blocks of 32 along the reduction axis, as GPTQ/AWQ/ORT's tools use. */
 export const DEFAULT_WEIGHT_ONLY_SCHEME = 'int4/per-block:32';
 
-/** Options of `quantizeWeightsOnly`. */
+/** Options of the weight-only block mode (see `QuantizeOptions`). */
 export interface WeightOnlyOptions {
   /** A per-block scheme, e.g. `int4/per-block:32/f16-scale` (default DEFAULT_WEIGHT_ONLY_SCHEME). */
   readonly weights?: string;
@@ -61,27 +56,6 @@ export interface WeightOnlyOptions {
   /** Node names or op types that stay float. */
   readonly exclude?: readonly string[];
   readonly backend?: Backend;
-}
-
-/** A weight in the report, with what its stored form costs and, after a clip search, what it gained. */
-export interface BlockWeightReport extends WeightReport {
-  /** Stored bits per weight element: values, scales and zero points (MatMulNBits padding included). */
-  readonly bitsPerWeight: number;
-  /** The form written: blocked DequantizeLinear or MatMulNBits. */
-  readonly form: WeightOnlyFormat;
-  /** SQNR of round-to-nearest on the full range, for comparison with `sqnrDb` after a clip search. */
-  readonly rtnSqnrDb: number;
-}
-
-/** What `quantizeWeightsOnly` did; shaped like quantizeModel's report so the same document builder reads it. */
-export interface WeightOnlyReport extends QuantizeReport {
-  readonly weights: readonly BlockWeightReport[];
-  readonly totals: {
-    readonly elements: number;
-    readonly bytesBefore: number;
-    readonly bytesAfter: number;
-    readonly bitsPerWeight: number;
-  };
 }
 
 interface Candidate {
@@ -245,14 +219,14 @@ function nbitsBlocker(
  * com.microsoft.MatMulNBits (`matmulnbits`; Gather tables, and nodes MatMulNBits cannot express,
  * keep the QDQ form and a note says why). Activations stay float: no calibration data is needed.
  */
-export function quantizeWeightsOnly(model: Model, options: WeightOnlyOptions = {}): WeightOnlyReport {
+export function quantizeWeightBlocks(model: Model, options: WeightOnlyOptions = {}): QuantizeReport {
   const backend = options.backend ?? jsBackend;
   const text = options.weights ?? DEFAULT_WEIGHT_ONLY_SCHEME;
   const spec = parseQuantSpec(text);
   checkSpec(spec, text);
   const format = options.format ?? 'qdq';
   const graph = model.graph;
-  const from = model.opsetVersion() ?? BLOCKED_QDQ_OPSET;
+  const from = model.opsetVersion() ?? QDQ_BLOCKED_OPSET;
   const notes: string[] = [];
   const list = candidates(model, text, options.exclude);
   const plannedNodes = new Set(list.flatMap((c) => c.nodes));
@@ -308,9 +282,9 @@ export function quantizeWeightsOnly(model: Model, options: WeightOnlyOptions = {
     work.push({ ...c, values, dtype, qp, rtnSqnrDb, view, nbits });
   }
   const needsQdq = work.some((w) => !w.nbits);
-  const upgrade = needsQdq ? upgradeOpset(model, BLOCKED_QDQ_OPSET) : { from, to: from };
+  const upgrade = needsQdq ? upgradeOpset(model, QDQ_BLOCKED_OPSET) : { from, to: from };
 
-  const reports: BlockWeightReport[] = [];
+  const reports: WeightReport[] = [];
   for (const w of work) {
     const init = graph.initializer(w.initializer)!;
     const bytesBefore = init.byteLength ?? w.values.length * 4;
@@ -345,6 +319,7 @@ export function quantizeWeightsOnly(model: Model, options: WeightOnlyOptions = {
   const bytesBefore = reports.reduce((a, r) => a + r.bytesBefore, 0);
   const bytesAfter = reports.reduce((a, r) => a + r.bytesAfter, 0);
   return {
+    mode: 'weight-only',
     opset: { from: upgrade.from, to: upgrade.to },
     weights: reports,
     activations: [],

@@ -126,7 +126,8 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Plan 
   if (activationSpec.granularity.kind !== 'per-tensor') {
     throw new QgrainError(
       'invalid-spec',
-      `static activations are quantized per tensor (got ${formatQuantSpec(activationSpec)}); use --dynamic for per-token activations`,
+      `static activations are quantized per tensor (got ${formatQuantSpec(activationSpec)}); per-token activations are the dynamic mode's`,
+      { value: formatQuantSpec(activationSpec), option: 'activations' },
     );
   }
   const weights = new Map<string, { nodes: string[]; role: WeightRole; spec: QuantSpec }>();

@@ -4,9 +4,9 @@ import { Tensor } from '@qgrain/tensor';
 import { SeededRandom, randomFloat32 } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import type { FeedSource } from './calibrate.js';
-import { quantizeModel } from './quantize-model.js';
-import { nodeRunnerFactory } from './runner.js';
+import type { FeedSource } from '../calibrate/calibrate.js';
+import { quantize } from '../quantize.js';
+import { nodeRunnerFactory } from '../runner/runner.js';
 import { readerSaturation } from './saturation.js';
 
 const scalar = (v: number) => new Tensor('float32', [], Float32Array.of(v));
@@ -143,7 +143,7 @@ describe('quantizing a Conv output read by a HardSwish', () => {
       const build = () => convThen([{ opType: 'HardSwish', inputs: ['c'], outputs: ['y'] }]);
       const float = serializeModel(build());
       const model = build();
-      const { report } = await quantizeModel(model, { data: feeds, runner: nodeRunnerFactory(), method });
+      const { report } = await quantize(model, { data: feeds, runner: nodeRunnerFactory(), method });
       const c = report.activations.find((a) => a.tensor === 'c')!;
       expect(c.saturation).toEqual({ min: -3, by: 'HardSwish' });
       expect(c.min).toBe(-3);
@@ -156,7 +156,7 @@ describe('quantizing a Conv output read by a HardSwish', () => {
       );
       ranges['c'] = { min: low, max: c.max };
       const wide = build();
-      await quantizeModel(wide, { ranges });
+      await quantize(wide, { ranges });
       expect(await outputSqnr(serializeModel(model), float)).toBeGreaterThan(
         (await outputSqnr(serializeModel(wide), float)) + 1,
       );

@@ -6,8 +6,8 @@ import {
   type FeedSource,
   exposeTensors,
   packByBudget,
-} from './calibrate.js';
-import type { RunnerFactory } from './runner.js';
+} from '../calibrate/calibrate.js';
+import type { RunnerFactory } from '../runner/runner.js';
 
 /**
  * SQNR below which a layer is flagged as where accuracy falls: 20 dB means the noise power is 1%
@@ -128,7 +128,14 @@ export async function compareModels(
     first = feed;
     break;
   }
-  if (!first) throw new QgrainError('invalid-argument', 'no data to compare on; pass --data');
+  if (!first)
+    throw new QgrainError(
+      'missing-data',
+      'no data to compare on; give a data source with at least one batch',
+      {
+        option: 'data',
+      },
+    );
   const passes: string[][] = [[]];
   if (layers.length > 0) {
     const sizes = new Map<string, number>();

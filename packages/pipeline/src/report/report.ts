@@ -1,6 +1,6 @@
 import type { Model } from '@qgrain/onnx';
 import type { ModelComparison } from './compare.js';
-import type { QuantizeReport } from './quantize-model.js';
+import type { QuantizeReport } from './quantize-report.js';
 
 /** A finite number, or "inf"/"-inf" (JSON has no infinities), or null when not measured. */
 export type JsonNumber = number | 'inf' | '-inf' | null;
@@ -34,7 +34,7 @@ export interface LayerRow {
   readonly bytes_after: number;
 }
 
-/** The document `qgrain quantize --report` writes. */
+/** The JSON document of a quantize run (what the CLI's quantize report writes). */
 export interface QuantizationReportDocument {
   readonly format: 'qgrain-report/1';
   readonly input: string;
@@ -55,6 +55,59 @@ export interface QuantizationReportDocument {
   readonly biases: QuantizeReport['biases'];
   readonly excluded: readonly string[];
   readonly warnings: readonly string[];
+  /** The data-free modes (weight-only, dynamic): what the stored weights cost, layer by layer. */
+  readonly weight_storage?: WeightStorageSummary;
+}
+
+/** What the stored weights cost and how the file size compares with that, for the weight-only and dynamic modes. */
+export interface WeightStorageSummary {
+  readonly elements: number;
+  readonly bytes_before: number;
+  readonly bytes_after: number;
+  readonly bits_per_weight: number;
+  /** Per layer, in report order: stored bits per weight element (scales, zero points, padding included). */
+  readonly layers: ReadonlyArray<{
+    readonly weight: string;
+    readonly form: string;
+    readonly bits_per_weight: number;
+  }>;
+  /** The prepared float model's size with each quantized weight's float bytes replaced by its stored bytes. */
+  readonly predicted_file_bytes: number;
+  readonly file_bytes: number;
+}
+
+/**
+ * Stored bytes per weight and the file size they predict: the prepared float model's size
+ * (`preparedBytes`: what was quantized, Constant nodes lifted and BatchNorms folded) with each
+ * weight's float bytes replaced by its stored bytes. What remains of `fileBytes` is the graph's own
+ * overhead: the new nodes, names and tensor headers.
+ */
+export function weightStorageSummary(
+  report: QuantizeReport,
+  preparedBytes: number,
+  fileBytes: number,
+): WeightStorageSummary {
+  const layers = report.weights.map((w) => {
+    const elements = w.shape.reduce((a, b) => a * b, 1);
+    return {
+      weight: w.name,
+      form: w.form ?? 'qdq',
+      bits_per_weight: (w.bytesAfter * 8) / elements,
+      elements,
+    };
+  });
+  const elements = layers.reduce((a, l) => a + l.elements, 0);
+  const before = report.weights.reduce((a, w) => a + w.bytesBefore, 0);
+  const after = report.weights.reduce((a, w) => a + w.bytesAfter, 0);
+  return {
+    elements,
+    bytes_before: before,
+    bytes_after: after,
+    bits_per_weight: elements > 0 ? (after * 8) / elements : 0,
+    layers: layers.map(({ elements: _, ...l }) => l),
+    predicted_file_bytes: preparedBytes - before + after,
+    file_bytes: fileBytes,
+  };
 }
 
 /** Where the bytes of a quantized model file go. */
@@ -128,6 +181,8 @@ export function buildReportDocument(args: {
   sizeBreakdown: SizeBreakdown;
   holdoutBatches: number;
   warnings: readonly string[];
+  /** Added to the document as `weight_storage` (the data-free modes). */
+  weightStorage?: WeightStorageSummary;
 }): QuantizationReportDocument {
   const { report, comparison } = args;
   const layerSqnr = new Map(comparison?.layers.map((l) => [l.name, l.sqnrDb]) ?? []);
@@ -175,5 +230,6 @@ export function buildReportDocument(args: {
     biases: report.biases,
     excluded: report.excluded,
     warnings: [...args.warnings, ...report.notes],
+    ...(args.weightStorage ? { weight_storage: args.weightStorage } : {}),
   };
 }
