@@ -34,6 +34,7 @@ function wrongType(node: NodeProto, name: string, expected: string): QgrainError
   return new QgrainError(
     'invalid-model',
     `attribute '${name}' of node '${node.name}' (${node.opType}) is not ${expected}; check the model against the operator's spec`,
+    { node: node.name, value: name },
   );
 }
 

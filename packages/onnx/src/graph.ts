@@ -212,6 +212,7 @@ export class Graph {
       throw new QgrainError(
         'invalid-model',
         `graph '${this.proto.name}' has a cycle through node '${stuck.name}' (${stuck.opType}); ONNX graphs must be acyclic`,
+        { file: this.model.source, node: stuck.name },
       );
     }
     return order;
@@ -239,6 +240,7 @@ export class Graph {
       throw new QgrainError(
         'internal',
         `node '${node.name}' (${node.opType}) is not in graph '${this.proto.name}'`,
+        { node: node.name },
       );
     }
     this.proto.node.splice(at, 1);

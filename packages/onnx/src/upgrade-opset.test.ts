@@ -75,3 +75,33 @@ describe('upgradeOpset: the Reduce family at opset 18', () => {
     expect(getAttribute(node, 'axes')).toBeDefined();
   });
 });
+
+describe('upgradeOpset refusals', () => {
+  it('names the file and the node it cannot rewrite, as typed fields', () => {
+    // Upsample was deprecated at opset 10 and has no rewrite: raising past it must refuse.
+    const model = createModel({
+      opset: 9,
+      inputs: [{ name: 'x', dtype: 'float32', shape: [1, 1, 2, 2] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: [1, 1, 4, 4] }],
+      nodes: [
+        {
+          name: 'up',
+          opType: 'Upsample',
+          inputs: ['x'],
+          outputs: ['y'],
+          attributes: { scales: [1, 1, 2, 2] },
+        },
+      ],
+    });
+    let caught: unknown;
+    try {
+      upgradeOpset(model, 13);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toMatchObject({ code: 'unsupported', node: 'up', value: 'Upsample', file: model.source });
+    expect((caught as Error).message).toMatch(
+      /node 'up' \(Upsample\) changes meaning between opset 9 and 13/,
+    );
+  });
+});

@@ -163,6 +163,7 @@ export function upgradeOpset(model: Model, target: number): OpsetUpgrade {
         throw new QgrainError(
           'unsupported',
           `${model.source}: node '${node.name}' (${node.opType}) changes meaning between opset ${from} and ${target}, and qgrain cannot rewrite it; export the model at opset ${target} or later`,
+          { file: model.source, node: node.name, value: node.opType },
         );
       }
       rewrite(graph, node);

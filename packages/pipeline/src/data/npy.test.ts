@@ -70,7 +70,7 @@ describe('.npy on the shared OCR calibration files', () => {
       bigEndian: false,
       shape: [8, 3, 640, 640],
     });
-    const source = await openDataSource(`x=${path}`);
+    const source = await openDataSource({ inputName: 'x', path });
     expect(source.inputs[0]!.name).toBe('x');
     let i = 0;
     let sum = 0;
@@ -237,7 +237,10 @@ describe('.npy errors are one-line QgrainErrors naming the file', () => {
   });
 
   it('missing, truncated and corrupt files on disk', async () => {
-    await expect(openDataSource(join(work, 'nope.npy'))).rejects.toThrow(/nope\.npy: no such file or folder/);
+    const missing = join(work, 'nope.npy');
+    await expect(openDataSource(missing)).rejects.toThrow(/nope\.npy: no such file or folder/);
+    // The path is a typed field too, for programs that branch on it.
+    await expect(openDataSource(missing)).rejects.toMatchObject({ code: 'io', file: missing });
     const good = encodeNpy(sampleTensor('float32'));
     const cut = join(work, 'cut.npy.gz');
     writeFileSync(cut, gzipSync(good.subarray(0, good.length - 10)));
