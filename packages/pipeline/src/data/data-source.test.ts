@@ -42,6 +42,16 @@ function errorOf(fn: () => unknown): QgrainError {
   throw new Error('expected a QgrainError');
 }
 
+/** What `run` throws (undefined when it does not), to read a typed error's fields. */
+function thrown(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
 describe('checking a source against model inputs', () => {
   it('a missing sample axis names the input, both shapes, the file and the likely cause', () => {
     const source = npyBytesSource(npy([3, 48, 300]), 'calib.npy');
