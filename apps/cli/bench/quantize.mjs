@@ -15,7 +15,7 @@
 //
 //   node apps/cli/bench/quantize.mjs [--json] [--runs N]   (after pnpm build)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -32,7 +32,7 @@ const args = process.argv.slice(2);
 const json = args.includes('--json');
 const runsAt = args.indexOf('--runs');
 const RUNS = runsAt >= 0 ? Number(args[runsAt + 1]) : 5;
-const shared = join(here, '../../../../shared/data/ocr-calibration');
+const calibration = join(here, '../../../data/ocr-calibration');
 
 const median = (values) => {
   const s = [...values].sort((a, b) => a - b);
@@ -105,36 +105,38 @@ const work = mkdtempSync(join(tmpdir(), 'qgrain-bench-'));
 const rows = [];
 try {
   const det = join(assets, 'ch_PP-OCRv4_det_infer.onnx');
-  const detImages = join(here, '../examples/ocr-det-calibration');
-  const detFlags = ['--data', detImages, '--preprocess', 'size=640x640,mean=imagenet,std=imagenet'];
-  const detFeeds = await feedsOf({
-    path: detImages,
-    options: { preprocess: 'size=640x640,mean=imagenet,std=imagenet' },
-  });
+  // The demo's data: the eight det pages of the calibration images (the rec lines share the folder).
+  const detImages = join(calibration, 'images');
+  const detOptions = { preprocess: 'size=640x640,mean=imagenet,std=imagenet', filter: 'det_*.png' };
+  const detFlags = [
+    '--data',
+    detImages,
+    '--filter',
+    detOptions.filter,
+    '--preprocess',
+    detOptions.preprocess,
+  ];
+  const detFeeds = await feedsOf({ path: detImages, options: detOptions });
   const jobs = [
     {
       name: 'det',
       model: det,
       flags: detFlags,
-      data: { path: detImages, options: { preprocess: 'size=640x640,mean=imagenet,std=imagenet' } },
+      data: { path: detImages, options: detOptions },
       feeds: detFeeds,
-      what: `${detFeeds.length} pages (bundled images)`,
+      what: `${detFeeds.length} pages (ocr-calibration images)`,
     },
   ];
-  if (existsSync(join(shared, 'calib_rec.npy.gz'))) {
-    const recNpy = join(shared, 'calib_rec.npy.gz');
-    const recFeeds = await feedsOf({ path: recNpy, options: {} });
-    jobs.push({
-      name: 'rec',
-      model: join(assets, 'ch_PP-OCRv4_rec_infer.onnx'),
-      flags: ['--data', recNpy],
-      data: { path: recNpy, options: {} },
-      feeds: recFeeds,
-      what: `${recFeeds.length} lines (ocr-calibration)`,
-    });
-  } else {
-    console.error(`bench: ${shared} not found; rec is skipped`);
-  }
+  const recNpy = join(calibration, 'calib_rec.npy.gz');
+  const recFeeds = await feedsOf({ path: recNpy, options: {} });
+  jobs.push({
+    name: 'rec',
+    model: join(assets, 'ch_PP-OCRv4_rec_infer.onnx'),
+    flags: ['--data', recNpy],
+    data: { path: recNpy, options: {} },
+    feeds: recFeeds,
+    what: `${recFeeds.length} lines (ocr-calibration)`,
+  });
   const quantized = {};
   for (const job of jobs) {
     const q = [];

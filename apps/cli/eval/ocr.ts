@@ -4,21 +4,25 @@
 // rec character error rate against the true text, det text-mask IoU (probability > 0.3) against
 // the float model's mask.
 //
-//   pnpm eval:ocr [--json] [--shared <dir>] [-- extra qgrain quantize flags]
+// Both sets are the repository's (data/ocr-calibration, data/ocr-eval).
+//
+//   pnpm eval:ocr [--json] [-- extra qgrain quantize flags]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Tensor } from '@qgrain/tensor';
 import {
   characterErrorRate,
   ctcGreedyDecode,
   loadPaddleDictionary,
   maskIoU,
-  readNpy,
+  ocrDataPath,
   realModel,
 } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
+import { readOcrArray } from '../src/ocr-test-data.js';
 
 /** The det mask threshold: PaddleOCR's DB post-processing binarises the probability map at 0.3. */
 const DET_MASK_THRESHOLD = 0.3;
@@ -26,14 +30,27 @@ const DET_MASK_THRESHOLD = 0.3;
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../../..');
 const args = process.argv.slice(2);
-const json = args.includes('--json');
-const sharedAt = args.indexOf('--shared');
-const shared = sharedAt >= 0 ? resolve(args[sharedAt + 1]!) : join(repo, '..', 'shared', 'data');
-const extra = args.includes('--') ? args.slice(args.indexOf('--') + 1) : [];
-if (!existsSync(join(shared, 'ocr-eval', 'manifest.json'))) {
+const split = args.includes('--') ? args.indexOf('--') : args.length;
+const own = args.slice(0, split);
+const extra = args.slice(split + 1);
+const unknown = own.find((a) => a !== '--json');
+if (unknown !== undefined) {
   console.error(
-    `eval: OCR data not found under ${shared}; pass --shared <dir> (the folder holding ocr-calibration and ocr-eval)`,
+    `eval: unknown argument ${unknown}; usage: pnpm eval:ocr [--json] [-- extra qgrain quantize flags]`,
   );
+  process.exit(2);
+}
+const json = own.includes('--json');
+// The files are looked up before any work, so a missing one fails at once, named.
+let files: { detCalibration: string; recCalibration: string; evalManifest: string };
+try {
+  files = {
+    detCalibration: ocrDataPath('calibration', 'calib_det.npy.gz'),
+    recCalibration: ocrDataPath('calibration', 'calib_rec.npy.gz'),
+    evalManifest: ocrDataPath('eval', 'manifest.json'),
+  };
+} catch (error) {
+  console.error(`eval: ${(error as Error).message}`);
   process.exit(1);
 }
 const cli = join(repo, 'apps/cli/dist/cli.js');
@@ -52,10 +69,7 @@ function quantize(model: string, calibration: string, name: string): string {
   return out;
 }
 
-async function outputs(
-  modelPath: string,
-  data: { shape: number[]; data: Float32Array },
-): Promise<Float32Array[]> {
+async function outputs(modelPath: string, data: Tensor<'float32'>): Promise<Float32Array[]> {
   const session = await ort.InferenceSession.create(modelPath);
   const per = data.data.length / data.shape[0]!;
   const sampleShape = [1, ...data.shape.slice(1)];
@@ -72,10 +86,10 @@ async function outputs(
 try {
   const det = realModel('ppocr-v4-det').path;
   const rec = realModel('ppocr-v4-rec').path;
-  const detQ = quantize(det, join(shared, 'ocr-calibration/calib_det.npy.gz'), 'det');
-  const recQ = quantize(rec, join(shared, 'ocr-calibration/calib_rec.npy.gz'), 'rec');
+  const detQ = quantize(det, files.detCalibration, 'det');
+  const recQ = quantize(rec, files.recCalibration, 'rec');
 
-  const detEval = readNpy(join(shared, 'ocr-eval/eval_det.npy.gz'));
+  const detEval = readOcrArray('eval', 'eval_det.npy.gz');
   const detFloat = await outputs(det, detEval);
   const detInt8 = await outputs(detQ, detEval);
   const pages = detFloat.map((f, i) => maskIoU(f, detInt8[i]!, DET_MASK_THRESHOLD));
@@ -85,10 +99,10 @@ try {
     DET_MASK_THRESHOLD,
   );
 
-  const recEval = readNpy(join(shared, 'ocr-eval/eval_rec.npy.gz'));
+  const recEval = readOcrArray('eval', 'eval_rec.npy.gz');
   const dictionary = loadPaddleDictionary(join(dirname(rec), 'ppocr_keys_v1.txt'));
   const truths = (
-    JSON.parse(readFileSync(join(shared, 'ocr-eval/manifest.json'), 'utf8')) as { rec: { text: string }[] }
+    JSON.parse(readFileSync(files.evalManifest, 'utf8')) as { rec: { text: string }[] }
   ).rec.map((r) => r.text);
   const decode = (scores: Float32Array[]) =>
     scores.map((s) => ctcGreedyDecode(s, s.length / dictionary.length, dictionary.length, dictionary));

@@ -15,7 +15,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ocrCalibrationDir, realModel } from '@qgrain/test-harness';
+import { ocrDataPath, realModel } from '@qgrain/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // These tests run the bundled binary, as a user would: exit codes, stdout and stderr are the contract.
@@ -92,7 +92,7 @@ describe('qgrain binary: files that are not models exit 1 with one line naming t
       what: 'a PNG renamed .onnx',
       make: () => {
         const path = join(dir, 'picture.onnx');
-        copyFileSync(join(ocrCalibrationDir(), 'images', 'rec_00.png'), path);
+        copyFileSync(ocrDataPath('calibration', 'images/rec_00.png'), path);
         return path;
       },
     },

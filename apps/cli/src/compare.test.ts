@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeNpy } from '@qgrain/pipeline';
-import { Tensor } from '@qgrain/tensor';
-import { ocrCalibrationDir, readNpy, realModel } from '@qgrain/test-harness';
+import { realModel } from '@qgrain/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capturedIO } from './captured-io.js';
+import { leadingSamples, readOcrArray } from './ocr-test-data.js';
 import { main } from './program.js';
 
 let work: string;
@@ -17,13 +17,8 @@ beforeAll(() => {
     ['det', 2],
     ['rec', 8],
   ] as const) {
-    const a = readNpy(join(ocrCalibrationDir(), `calib_${set}.npy.gz`));
-    const per = a.data.length / a.shape[0]!;
     const path = join(work, `${set}.npy`);
-    writeFileSync(
-      path,
-      encodeNpy(new Tensor('float32', [count, ...a.shape.slice(1)], a.data.slice(0, count * per))),
-    );
+    writeFileSync(path, encodeNpy(leadingSamples(readOcrArray('calibration', `calib_${set}.npy.gz`), count)));
     data[set] = path;
   }
 });

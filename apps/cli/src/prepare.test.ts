@@ -3,10 +3,12 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readModel } from '@qgrain/onnx';
-import { type NpyArray, firstSamples, ocrCalibrationDir, readNpy, realModel } from '@qgrain/test-harness';
+import type { Tensor } from '@qgrain/tensor';
+import { realModel } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { capturedIO } from './captured-io.js';
+import { leadingSamples, readOcrArray } from './ocr-test-data.js';
 import { main } from './program.js';
 
 // BatchNorm folding computes x * (w * s) where the model computed (x * w) * s: float32 rounding
@@ -25,7 +27,7 @@ function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 /** Every output of a model file run on one input (the file path lets ORT find external data). */
-async function runModel(path: string, input: NpyArray): Promise<Record<string, Float32Array>> {
+async function runModel(path: string, input: Tensor<'float32'>): Promise<Record<string, Float32Array>> {
   const session = await ort.InferenceSession.create(path);
   try {
     const results = await session.run({
@@ -37,27 +39,17 @@ async function runModel(path: string, input: NpyArray): Promise<Record<string, F
   }
 }
 
-/** The first `width` columns of NCHW images (the cls model takes 192-wide lines). */
-function cropWidth(input: NpyArray, width: number): NpyArray {
-  const [n, c, h, w] = input.shape as [number, number, number, number];
-  const out = new Float32Array(n * c * h * width);
-  for (let row = 0; row < n * c * h; row++)
-    out.set(input.data.subarray(row * w, row * w + width), row * width);
-  return { shape: [n, c, h, width], data: out };
-}
-
 const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 
-const calibration = ocrCalibrationDir();
-const recLines = firstSamples(readNpy(join(calibration, 'calib_rec.npy.gz')), 3);
-const detPage = firstSamples(readNpy(join(calibration, 'calib_det.npy.gz')), 1);
+const recLines = leadingSamples(readOcrArray('calibration', 'calib_rec.npy.gz'), 3);
+const detPage = leadingSamples(readOcrArray('calibration', 'calib_det.npy.gz'), 1);
 const dir = mkdtempSync(join(tmpdir(), 'qgrain-prepare-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const models = [
   { id: 'ppocr-v4-det', input: detPage },
   { id: 'ppocr-v4-rec', input: recLines },
-  { id: 'ppocr-cls', input: cropWidth(recLines, 192) },
+  { id: 'ppocr-cls', input: leadingSamples(recLines, 3, 192) },
 ];
 const cases = models.flatMap((m) => [
   { ...m, externalData: false },

@@ -2,12 +2,13 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readModel } from '@qgrain/onnx';
-import { encodeNpy } from '@qgrain/pipeline';
-import { Tensor } from '@qgrain/tensor';
-import { ocrCalibrationDir, readNpy, realModel } from '@qgrain/test-harness';
+import { decodeNpy, encodeNpy } from '@qgrain/pipeline';
+import type { Tensor } from '@qgrain/tensor';
+import { realModel } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capturedIO } from './captured-io.js';
+import { leadingSamples, readOcrArray } from './ocr-test-data.js';
 import { main } from './program.js';
 import type { QuantizationReportDocument } from '@qgrain/pipeline';
 
@@ -26,25 +27,17 @@ const data: Record<string, string> = {};
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'qgrain-quantize-'));
-  const calib = ocrCalibrationDir();
-  const det = readNpy(join(calib, 'calib_det.npy.gz'));
-  const rec = readNpy(join(calib, 'calib_rec.npy.gz'));
+  const det = readOcrArray('calibration', 'calib_det.npy.gz');
+  const rec = readOcrArray('calibration', 'calib_rec.npy.gz');
   // Few samples keep the test quick; accuracy on the full sets is measured by pnpm eval:ocr.
-  const take = (a: { shape: number[]; data: Float32Array }, n: number, width?: number) => {
-    const [, c, h, w] = a.shape as [number, number, number, number];
-    const outW = width ?? w;
-    const out = new Float32Array(n * c * h * outW);
-    for (let i = 0; i < n * c * h; i++) out.set(a.data.subarray(i * w, i * w + outW), i * outW);
-    return new Tensor('float32', [n, c, h, outW], out);
-  };
   const write = (name: string, t: Tensor) => {
     const path = join(work, `${name}.npy`);
     writeFileSync(path, encodeNpy(t));
     data[name] = path;
   };
-  write('det', take(det, 3));
-  write('rec', take(rec, 8));
-  write('cls', take(rec, 8, 192)); // the direction classifier reads 48x192 crops of text lines
+  write('det', leadingSamples(det, 3));
+  write('rec', leadingSamples(rec, 8));
+  write('cls', leadingSamples(rec, 8, 192)); // the direction classifier reads 48x192 crops of text lines
 });
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -103,9 +96,8 @@ describe.each(MODELS)('qgrain quantize %s', (id, set) => {
       expect(result.stderr).toMatch(/quantized weights .* int32 biases .* graph /);
     }
     const session = await ort.InferenceSession.create(out);
-    const sample = readNpy(data[set]!.replace(/\.npy$/, '.npy'));
-    const per = sample.data.length / sample.shape[0]!;
-    const x = new ort.Tensor('float32', sample.data.slice(0, per), [1, ...sample.shape.slice(1)]);
+    const first = decodeNpy(readFileSync(data[set]!), data[set]!).sample(0) as Tensor<'float32'>;
+    const x = new ort.Tensor('float32', first.data, first.shape);
     const y = (await session.run({ [session.inputNames[0]!]: x }))[session.outputNames[0]!]!;
     expect((y.data as Float32Array).every(Number.isFinite)).toBe(true);
     await session.release();

@@ -1,6 +1,10 @@
-import { firstSamples, ocrCalibrationDir, readNpy, realModel } from '@qgrain/test-harness';
+import { readFileSync } from 'node:fs';
+// Test only, and undeclared on purpose: @qgrain/pipeline depends on this package, so it cannot be
+// a dependency of it; the workspace's vitest aliases resolve it to its sources. Its .npy reader
+// is the repository's only one.
+import { decodeNpy, gunzipBytes } from '@qgrain/pipeline';
+import { ocrDataPath, realModel } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type Model, prepareModel, readModel, serializeModel } from './index.js';
 
@@ -49,6 +53,14 @@ function foldableBatchNorms(model: Model): number {
   return count;
 }
 
+/** The first `count` samples of a float32 array of the OCR calibration set. */
+function calibrationSamples(file: string, count: number): { shape: number[]; data: Float32Array } {
+  const path = ocrDataPath('calibration', file);
+  const all = decodeNpy(gunzipBytes(readFileSync(path), path), path).tensor();
+  const per = all.size / all.shape[0]!;
+  return { shape: [count, ...all.shape.slice(1)], data: (all.data as Float32Array).slice(0, count * per) };
+}
+
 function cropWidth(input: { shape: number[]; data: Float32Array }, width: number) {
   const [n, c, h, w] = input.shape as [number, number, number, number];
   const out = new Float32Array(n * c * h * width);
@@ -58,9 +70,8 @@ function cropWidth(input: { shape: number[]; data: Float32Array }, width: number
 }
 
 describe('prepareModel on PP-OCR models with real text images', () => {
-  const calibration = ocrCalibrationDir();
-  const rec = firstSamples(readNpy(join(calibration, 'calib_rec.npy.gz')), 3);
-  const det = firstSamples(readNpy(join(calibration, 'calib_det.npy.gz')), 1);
+  const rec = calibrationSamples('calib_rec.npy.gz', 3);
+  const det = calibrationSamples('calib_det.npy.gz', 1);
   const cases = [
     { id: 'ppocr-v4-det', input: det, minFolded: 1 },
     { id: 'ppocr-v4-rec', input: rec, minFolded: 1 },

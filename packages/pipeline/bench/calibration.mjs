@@ -49,7 +49,7 @@ const METHODS = (flag('--methods') ?? 'minmax,mse').split(',');
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../../..');
-const data = resolve(repo, '../shared/data/ocr-calibration');
+const data = resolve(repo, 'data/ocr-calibration');
 const json = process.argv.includes('--json');
 
 function ocrModel(file) {

@@ -9,7 +9,7 @@ export {
 } from './random.js';
 export { type ReadmeExample, readmeExamples, runExample } from './readme-examples.js';
 export { characterErrorRate, ctcGreedyDecode, editDistance, loadPaddleDictionary, maskIoU } from './ocr.js';
-export { type NpyArray, firstSamples, ocrCalibrationDir, readNpy } from './npy.js';
+export { type OcrDataSet, ocrDataPath } from './ocr-data.js';
 export { type InputOverride, realModelInputs, runSession, seededFeeds } from './ort-feeds.js';
 export { describeReadmeExamples } from './readme-suite.js';
 export { CHROMIUM, SKIP_BROWSER, bundleForBrowser, runInChromium } from './chromium.js';

@@ -1,9 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createModel, writeModel } from '@qgrain/onnx';
 import { encodeNpy, readCalibrationCache, sha256Hex } from '@qgrain/pipeline';
-import { realModels } from '@qgrain/test-harness';
+import { ocrDataPath, realModels } from '@qgrain/test-harness';
 import { Tensor } from '@qgrain/tensor';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ const work = mkdtempSync(join(tmpdir(), 'qgrain-cli-calibrate-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const rec = realModels().find((m) => m.id === 'ppocr-v4-rec')!.path;
-const recData = resolve(import.meta.dirname, '../../../../../shared/data/ocr-calibration/calib_rec.npy.gz');
+const recData = ocrDataPath('calibration', 'calib_rec.npy.gz');
 
 /** Runs `qgrain calibrate ...` in-process, as main() would: an exit code and the captured streams. */
 async function calibrate(args: readonly string[]): Promise<{ code: number; io: CapturedIO }> {
@@ -40,7 +40,7 @@ function writeNpy(name: string, tensor: Tensor): string {
 }
 
 describe('qgrain calibrate', () => {
-  it('calibrates PP-OCRv4 rec on the shared .npy and writes a cache tied to the model bytes', async () => {
+  it('calibrates PP-OCRv4 rec on the calibration .npy and writes a cache tied to the model bytes', async () => {
     const output = join(work, 'rec.json');
     const { code, io } = await calibrate([
       rec,

@@ -1,0 +1,27 @@
+// Test and eval helper, not part of the CLI (no entry point imports it): the repository's OCR
+// arrays decoded by @qgrain/pipeline's .npy reader, the one the CLI itself reads --data with.
+import { readFileSync } from 'node:fs';
+import { decodeNpy, gunzipBytes } from '@qgrain/pipeline';
+import { Tensor } from '@qgrain/tensor';
+import { type OcrDataSet, ocrDataPath } from '@qgrain/test-harness';
+
+/** A float32 `.npy.gz` of an OCR data set (`calib_rec.npy.gz`, `eval_det.npy.gz`, ...), whole. */
+export function readOcrArray(set: OcrDataSet, file: string): Tensor<'float32'> {
+  const path = ocrDataPath(set, file);
+  const tensor = decodeNpy(gunzipBytes(readFileSync(path), path), path).tensor();
+  if (tensor.dtype !== 'float32') throw new Error(`${path} holds ${tensor.dtype}, not float32`);
+  return tensor as Tensor<'float32'>;
+}
+
+/**
+ * The first `count` samples (axis 0) of an NCHW array in memory of their own, keeping only the
+ * first `width` columns when given (the direction classifier reads 192-wide crops of rec lines).
+ */
+export function leadingSamples(array: Tensor<'float32'>, count: number, width?: number): Tensor<'float32'> {
+  const [n, c, h, w] = array.shape as [number, number, number, number];
+  const rows = Math.min(count, n) * c * h;
+  const outW = Math.min(width ?? w, w);
+  const out = new Float32Array(rows * outW);
+  for (let row = 0; row < rows; row++) out.set(array.data.subarray(row * w, row * w + outW), row * outW);
+  return new Tensor('float32', [rows / (c * h), c, h, outW], out);
+}
