@@ -3,13 +3,12 @@
 // A process of its own per configuration, so one run's heap and arenas cannot flatter the other.
 import { readFile } from 'node:fs/promises';
 import { prepareModel, readModel } from '@qgrain/onnx';
-import { realModels } from '@qgrain/test-harness';
+import { ocrDataPath, realModels } from '@qgrain/test-harness';
 import { selectBackend } from '@qgrain/wasm';
 import { calibrateModel, modelInputSpecs } from './calibrate/calibrate-model.js';
 import { sha256Hex } from './calibrate/calibration-cache.js';
 import { type DataSource, bindDataSource } from './data/data-source.js';
 import { openDataSource } from './data/node-files.js';
-import { sharedDataPath } from './data/shared-data-for-tests.js';
 import { nodeRunnerFactory } from './runner/runner.js';
 
 /** Sampling period of the memory watcher; runs of cls on one line take a few ms. */
@@ -32,7 +31,7 @@ const model = await readModel(path);
 prepareModel(model);
 const source = repeated(
   bindDataSource(
-    await openDataSource(sharedDataPath('ocr-calibration/calib_rec.npy.gz')),
+    await openDataSource(ocrDataPath('calibration', 'calib_rec.npy.gz')),
     modelInputSpecs(model),
   ),
   Number(repeatsText),

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { type Model, prepareModel, readModel, upgradeOpset } from '@qgrain/onnx';
-import { realModels } from '@qgrain/test-harness';
+import { ocrDataPath, realModels } from '@qgrain/test-harness';
 import { type Backend, QgrainError } from '@qgrain/tensor';
 import { selectBackend } from '@qgrain/wasm';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,6 @@ import {
 } from './calibration-cache.js';
 import { bindDataSource } from '../data/data-source.js';
 import { openDataSource } from '../data/node-files.js';
-import { sharedDataPath } from '../data/shared-data-for-tests.js';
 import { planQuantization } from '../plan/plan.js';
 import { nodeRunnerFactory } from '../runner/runner.js';
 
@@ -77,8 +76,8 @@ describe.each(CASES)('calibrateModel on $id with the shared OCR calibration data
     const { model, sha } = await preparedModel(c.id);
     const raw =
       data === 'npy'
-        ? await openDataSource(sharedDataPath(`ocr-calibration/${c.npy}`))
-        : await openDataSource(sharedDataPath('ocr-calibration/images'), {
+        ? await openDataSource(ocrDataPath('calibration', c.npy))
+        : await openDataSource(ocrDataPath('calibration', 'images'), {
             preprocess: c.preprocess,
             filter: c.filter,
           });
@@ -162,7 +161,7 @@ describe('calibrateModel inputs', () => {
   it('refuses an unknown method before running anything', async () => {
     const { model, sha } = await preparedModel('ppocr-v4-rec');
     const source = bindDataSource(
-      await openDataSource(sharedDataPath('ocr-calibration/calib_rec.npy.gz')),
+      await openDataSource(ocrDataPath('calibration', 'calib_rec.npy.gz')),
       modelInputSpecs(model),
     );
     let ran = false;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { encode as encodePng } from 'fast-png';
 import { encode as encodeJpeg } from 'jpeg-js';
 import { QgrainError } from '@qgrain/tensor';
+import { ocrDataPath } from '@qgrain/test-harness';
 import { describe, expect, it } from 'vitest';
 import { bindDataSource, readSamplesFrom } from './data-source.js';
 import { gunzipBytes } from './gzip.js';
@@ -10,7 +11,6 @@ import { imageSource, matchesNameFilter } from './image-folder.js';
 import { openDataSource } from './node-files.js';
 import { decodeNpy } from './npy.js';
 import { formatPreprocessSpec, parsePreprocessSpec, preprocessImage } from './preprocess.js';
-import { sharedDataPath } from './shared-data-for-tests.js';
 
 // The rec .npy was made with half-pixel bilinear (no antialias) from 8-bit pixels; our resize
 // is the same arithmetic in float64, so only float32 rounding of the normalised value remains
@@ -31,9 +31,9 @@ async function compareFolder(
   preprocess: string,
   filter: string,
 ): Promise<{ worst: number; count: number }> {
-  const path = sharedDataPath(npy);
+  const path = ocrDataPath('calibration', npy);
   const reference = decodeNpy(gunzipBytes(readFileSync(path), path), path);
-  const source = await openDataSource(sharedDataPath('ocr-calibration/images'), { preprocess, filter });
+  const source = await openDataSource(ocrDataPath('calibration', 'images'), { preprocess, filter });
   expect(source.count).toBe(reference.count);
   expect(source.inputs[0]!.shape).toEqual(reference.header.shape);
   let worst = 0;
@@ -48,10 +48,10 @@ async function compareFolder(
   return { worst, count: i };
 }
 
-describe('image folder vs the shared .npy files', () => {
+describe('image folder vs the calibration set .npy files', () => {
   it('rec_*.png with the PaddleOCR rec preprocessing matches calib_rec.npy.gz', async () => {
     const { worst, count } = await compareFolder(
-      'ocr-calibration/calib_rec.npy.gz',
+      'calib_rec.npy.gz',
       'size=48x320,keep-aspect,pad=0,scale=1/255,mean=0.5,std=0.5,layout=nchw,order=rgb',
       'rec_*.png',
     );
@@ -62,7 +62,7 @@ describe('image folder vs the shared .npy files', () => {
 
   it('det_*.png with ImageNet mean/std matches calib_det.npy.gz', async () => {
     const { worst, count } = await compareFolder(
-      'ocr-calibration/calib_det.npy.gz',
+      'calib_det.npy.gz',
       'size=640x640,mean=imagenet,std=imagenet',
       'det_',
     );
@@ -72,7 +72,7 @@ describe('image folder vs the shared .npy files', () => {
   });
 
   it('binding the folder to a model input with another width fails naming the folder and spec', async () => {
-    const source = await openDataSource(sharedDataPath('ocr-calibration/images'), {
+    const source = await openDataSource(ocrDataPath('calibration', 'images'), {
       preprocess: 'size=48x300,keep-aspect',
       filter: 'rec_*.png',
     });

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'fflate';
 import { type DType, QgrainError, Tensor, allocate } from '@qgrain/tensor';
+import { ocrDataPath } from '@qgrain/test-harness';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DataSource, Sample } from './data-source.js';
 import { gunzipBytes } from './gzip.js';
 import { openDataSource } from './node-files.js';
 import { decodeNpy, encodeNpy, npyBytesSource, npySamplesFromChunks, parseNpyHeader } from './npy.js';
 import { decodeNpz, encodeNpz, npzBytesSource } from './npz.js';
-import { sharedDataPath } from './shared-data-for-tests.js';
 
 const work = mkdtempSync(join(tmpdir(), 'qgrain-npy-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -40,7 +40,7 @@ const DTYPES: DType[] = ['float32', 'float16', 'float64', 'int64', 'int32', 'uin
 
 describe('.npy on the shared OCR calibration files', () => {
   it('streams calib_rec.npy.gz: 48 samples of [1, 3, 48, 320] matching numpy', async () => {
-    const path = sharedDataPath('ocr-calibration/calib_rec.npy.gz');
+    const path = ocrDataPath('calibration', 'calib_rec.npy.gz');
     const source = await openDataSource(path);
     expect(source.count).toBe(48);
     expect(source.inputs[0]).toMatchObject({ dtype: 'float32', shape: [48, 3, 48, 320] });
@@ -62,7 +62,7 @@ describe('.npy on the shared OCR calibration files', () => {
   });
 
   it('reads calib_det.npy.gz whole and streamed alike ([8, 3, 640, 640])', async () => {
-    const path = sharedDataPath('ocr-calibration/calib_det.npy.gz');
+    const path = ocrDataPath('calibration', 'calib_det.npy.gz');
     const whole = decodeNpy(gunzipBytes(readFileSync(path), path), path);
     expect(whole.header).toMatchObject({
       version: 1,

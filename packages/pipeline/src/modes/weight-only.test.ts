@@ -1,10 +1,12 @@
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { maxAbsError, sqnr } from '@qgrain/granularity';
 import { type Model, createModel, prepareModel, readModel, serializeModel } from '@qgrain/onnx';
 import { Tensor } from '@qgrain/tensor';
-import { SeededRandom, ocrCalibrationDir, readNpy, realModel } from '@qgrain/test-harness';
+import { SeededRandom, ocrDataPath, realModel } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { gunzipBytes } from '../data/gzip.js';
+import { decodeNpy } from '../data/npy.js';
 import { quantize } from '../quantize.js';
 
 /** Text lines of the real calibration set fed to rec: a few keep the test quick. */
@@ -24,9 +26,11 @@ const SESSION = { extra: { session: { qdq_matmulnbits_accuracy_level: '1' } } };
 let input: ort.Tensor;
 
 beforeAll(() => {
-  const rec = readNpy(join(ocrCalibrationDir(), 'calib_rec.npy.gz'));
+  const path = ocrDataPath('calibration', 'calib_rec.npy.gz');
+  const rec = decodeNpy(gunzipBytes(readFileSync(path), path), path).tensor();
   const per = rec.data.length / rec.shape[0]!;
-  input = new ort.Tensor('float32', rec.data.slice(0, LINES * per), [LINES, ...rec.shape.slice(1)]);
+  const lines = (rec.data as Float32Array).slice(0, LINES * per);
+  input = new ort.Tensor('float32', lines, [LINES, ...rec.shape.slice(1)]);
 });
 
 async function rec(): Promise<Model> {
