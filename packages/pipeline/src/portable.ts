@@ -120,3 +120,4 @@ export {
   type DynamicReport,
   quantizeDynamic,
 } from './dynamic-per-token.js';
+export * from './report/weight-survey.js';
