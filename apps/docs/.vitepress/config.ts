@@ -8,7 +8,7 @@ export default defineConfig({
     'Post-training quantization of ONNX models in TypeScript, built around quantization granularity.',
   srcDir: 'pages',
   // The site is static and self-contained: no web fonts, no CDN, no analytics.
-  head: [['meta', { name: 'color-scheme', content: 'light dark' }]],
+  head: [['link', { rel: 'icon', type: 'image/svg+xml', href: '/favicon.svg' }]],
   cleanUrls: false,
   lastUpdated: false,
   themeConfig: {
