@@ -25,115 +25,133 @@ function inspectJson(model: string): InspectJson {
   return JSON.parse(execFileSync(process.execPath, [cli, 'inspect', '--json', model], { encoding: 'utf8' }));
 }
 
-describe.skipIf(SKIP_BROWSER)('the Granularity Explorer in headless chromium (QGRAIN_SKIP_BROWSER=1 skips)', () => {
-  let server: SiteServer;
-  let browser: Browser;
-  let page: Page;
-  const problems: string[] = [];
+describe.skipIf(SKIP_BROWSER)(
+  'the Granularity Explorer in headless chromium (QGRAIN_SKIP_BROWSER=1 skips)',
+  () => {
+    let server: SiteServer;
+    let browser: Browser;
+    let page: Page;
+    const problems: string[] = [];
 
-  beforeAll(async () => {
-    server = await serveSite();
-    browser = await launchChromium();
-    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
-    page = await context.newPage();
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    beforeAll(async () => {
+      server = await serveSite();
+      browser = await launchChromium();
+      const context = await browser.newContext({
+        acceptDownloads: true,
+        viewport: { width: 1280, height: 900 },
+      });
+      page = await context.newPage();
+      page.on('console', (message) => {
+        if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+      });
+      page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+      page.on('response', (response) => {
+        if (response.status() >= 400) problems.push(`HTTP ${response.status()} ${response.url()}`);
+      });
+      await page.goto(`${server.origin}/explorer.html`);
     });
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('response', (response) => {
-      if (response.status() >= 400) problems.push(`HTTP ${response.status()} ${response.url()}`);
+
+    afterAll(async () => {
+      await browser?.close();
+      await server?.close();
     });
-    await page.goto(`${server.origin}/explorer.html`);
-  });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
-
-  it('opens the bundled model and shows the SQNR qgrain inspect --json gives for the same file', async () => {
-    await page.waitForSelector('[data-testid=survey] tbody tr', { timeout: 60_000 });
-    const expected = inspectJson(realModel('ppocr-cls').path);
-    // The weight per-tensor int8 treats worst in this model: the one the explorer plots first.
-    const known = 'conv2d_38.w_0_bn_folded';
-    const row = page.locator(`tr[data-weight="${known}"]`);
-    const weight = expected.weights.find((w) => w.name === known)!;
-    for (const scheme of ['int8/per-tensor', 'int8/per-channel']) {
-      const cell = row.locator(`td[data-scheme="${scheme}"]`);
-      const value = weight.sqnr_db[scheme] as number;
-      expect(Number(await cell.getAttribute('data-sqnr')), `${known} ${scheme}`).toBe(value);
-      expect((await cell.innerText()).trim()).toBe(value.toFixed(1));
-    }
-    // And every other number of the table.
-    const shown = await page.$$eval('tr[data-weight]', (rows) =>
-      rows.map((r) => ({
-        name: r.getAttribute('data-weight'),
-        sqnr: Object.fromEntries(
-          [...r.querySelectorAll('td[data-sqnr]')].map((td) => [td.getAttribute('data-scheme'), td.getAttribute('data-sqnr')]),
-        ),
-      })),
-    );
-    expect(shown.map((r) => r.name)).toEqual(expected.weights.map((w) => w.name));
-    for (const [i, w] of expected.weights.entries()) {
-      expect(shown[i]!.sqnr).toEqual(Object.fromEntries(Object.entries(w.sqnr_db).map(([s, v]) => [s, String(v)])));
-    }
-    await page.waitForSelector('[data-testid=plot] rect');
-    expect(await page.locator('[data-testid=plot] rect').count()).toBe(104);
-  });
-
-  it('saves the screenshot the home page shows', async () => {
-    // The site's fixed bars would cover the top of the element once it is scrolled into view.
-    const shot = await page.locator('.explorer').screenshot({
-      animations: 'disabled',
-      style: '.VPNav, .VPLocalNav { visibility: hidden !important; }',
+    it('opens the bundled model and shows the SQNR qgrain inspect --json gives for the same file', async () => {
+      await page.waitForSelector('[data-testid=survey] tbody tr', { timeout: 60_000 });
+      const expected = inspectJson(realModel('ppocr-cls').path);
+      // The weight per-tensor int8 treats worst in this model: the one the explorer plots first.
+      const known = 'conv2d_38.w_0_bn_folded';
+      const row = page.locator(`tr[data-weight="${known}"]`);
+      const weight = expected.weights.find((w) => w.name === known)!;
+      for (const scheme of ['int8/per-tensor', 'int8/per-channel']) {
+        const cell = row.locator(`td[data-scheme="${scheme}"]`);
+        const value = weight.sqnr_db[scheme] as number;
+        expect(Number(await cell.getAttribute('data-sqnr')), `${known} ${scheme}`).toBe(value);
+        expect((await cell.textContent())?.trim()).toBe(value.toFixed(1));
+      }
+      // And every other number of the table.
+      const shown = await page.$$eval('tr[data-weight]', (rows) =>
+        rows.map((r) => ({
+          name: r.getAttribute('data-weight'),
+          sqnr: Object.fromEntries(
+            [...r.querySelectorAll('td[data-sqnr]')].map((td) => [
+              td.getAttribute('data-scheme'),
+              td.getAttribute('data-sqnr'),
+            ]),
+          ),
+        })),
+      );
+      expect(shown.map((r) => r.name)).toEqual(expected.weights.map((w) => w.name));
+      for (const [i, w] of expected.weights.entries()) {
+        expect(shown[i]!.sqnr).toEqual(
+          Object.fromEntries(Object.entries(w.sqnr_db).map(([s, v]) => [s, String(v)])),
+        );
+      }
+      await page.waitForSelector('[data-testid=plot] rect');
+      expect(await page.locator('[data-testid=plot] rect').count()).toBe(104);
     });
-    mkdirSync(dirname(SCREENSHOT), { recursive: true });
-    // Rewritten only when the page looks different, so a test run leaves the tree clean.
-    let old: Buffer | undefined;
-    try {
-      old = readFileSync(SCREENSHOT);
-    } catch {}
-    if (!old?.equals(shot)) writeFileSync(SCREENSHOT, shot);
-    expect(shot.length).toBeGreaterThan(10_000);
-  });
 
-  it('quantizes in the worker, and the downloaded model loads and runs in onnxruntime-node', async () => {
-    await page.click('[data-testid=quantize]');
-    await page.waitForSelector('[data-testid=result], [data-testid=error]', { timeout: 120_000 });
-    expect(await page.locator('[data-testid=error]').count()).toBe(0);
-    const sqnr = Number(await page.locator('[data-testid=output-sqnr]').getAttribute('data-value'));
-    expect(sqnr).toBeGreaterThan(10);
-
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-testid=download]')]);
-    expect(download.suggestedFilename()).toBe('ch_ppocr_mobile_v2.0_cls_infer-int8.onnx');
-    const bytes = readFileSync(await download.path());
-    const ops = new Set(parseModel(bytes).graph.nodes.map((n) => n.opType));
-    expect(ops).toContain('QuantizeLinear');
-    expect(ops).toContain('DequantizeLinear');
-    const session = await ort.InferenceSession.create(bytes);
-    const x = new ort.Tensor('float32', randomFloat32(3 * 48 * 192, 5), [1, 3, 48, 192]);
-    const y = (await session.run({ x }))[session.outputNames[0]!]!.data as Float32Array;
-    expect(y.length).toBe(2);
-    expect(y.every(Number.isFinite)).toBe(true);
-    await session.release();
-  });
-
-  it('shows on the page why a file that is not an ONNX model cannot be opened', async () => {
-    await page.setInputFiles('[data-testid=file]', {
-      name: 'notes.txt',
-      mimeType: 'text/plain',
-      buffer: Buffer.from('not a model'),
+    it('saves the screenshot the home page shows', async () => {
+      // The site's fixed bars would cover the top of the element once it is scrolled into view.
+      const shot = await page.locator('.explorer').screenshot({
+        animations: 'disabled',
+        style: '.VPNav, .VPLocalNav { visibility: hidden !important; }',
+      });
+      mkdirSync(dirname(SCREENSHOT), { recursive: true });
+      // Rewritten only when the page looks different, so a test run leaves the tree clean.
+      let old: Buffer | undefined;
+      try {
+        old = readFileSync(SCREENSHOT);
+      } catch {}
+      if (!old?.equals(shot)) writeFileSync(SCREENSHOT, shot);
+      expect(shot.length).toBeGreaterThan(10_000);
     });
-    await expect.poll(() => page.locator('[data-testid=error]').innerText()).toContain('is not an .onnx file');
-    await page.setInputFiles('[data-testid=file]', {
-      name: 'broken.onnx',
-      mimeType: 'application/octet-stream',
-      buffer: Buffer.from('this is text, not protobuf'),
-    });
-    await expect.poll(() => page.locator('[data-testid=error]').innerText()).toContain('not a valid ONNX model');
-  });
 
-  it('logged no console errors, page errors or failed requests', () => {
-    expect(problems).toEqual([]);
-  });
-});
+    it('quantizes in the worker, and the downloaded model loads and runs in onnxruntime-node', async () => {
+      await page.click('[data-testid=quantize]');
+      await page.waitForSelector('[data-testid=result], [data-testid=error]', { timeout: 120_000 });
+      expect(await page.locator('[data-testid=error]').count()).toBe(0);
+      const sqnr = Number(await page.locator('[data-testid=output-sqnr]').getAttribute('data-value'));
+      expect(sqnr).toBeGreaterThan(10);
+
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.click('[data-testid=download]'),
+      ]);
+      expect(download.suggestedFilename()).toBe('ch_ppocr_mobile_v2.0_cls_infer-int8.onnx');
+      const bytes = readFileSync(await download.path());
+      const ops = new Set(parseModel(bytes).graph.nodes.map((n) => n.opType));
+      expect(ops).toContain('QuantizeLinear');
+      expect(ops).toContain('DequantizeLinear');
+      const session = await ort.InferenceSession.create(bytes);
+      const x = new ort.Tensor('float32', randomFloat32(3 * 48 * 192, 5), [1, 3, 48, 192]);
+      const y = (await session.run({ x }))[session.outputNames[0]!]!.data as Float32Array;
+      expect(y.length).toBe(2);
+      expect(y.every(Number.isFinite)).toBe(true);
+      await session.release();
+    });
+
+    it('shows on the page why a file that is not an ONNX model cannot be opened', async () => {
+      await page.setInputFiles('[data-testid=file]', {
+        name: 'notes.txt',
+        mimeType: 'text/plain',
+        buffer: Buffer.from('not a model'),
+      });
+      await expect
+        .poll(() => page.locator('[data-testid=error]').textContent())
+        .toContain('is not an .onnx file');
+      await page.setInputFiles('[data-testid=file]', {
+        name: 'broken.onnx',
+        mimeType: 'application/octet-stream',
+        buffer: Buffer.from('this is text, not protobuf'),
+      });
+      await expect
+        .poll(() => page.locator('[data-testid=error]').textContent())
+        .toContain('not a valid ONNX model');
+    });
+
+    it('logged no console errors, page errors or failed requests', () => {
+      expect(problems).toEqual([]);
+    });
+  },
+);
