@@ -34,8 +34,16 @@ function fileFor(root: string, urlPath: string): string | undefined {
   return candidates.find((file) => file.startsWith(root) && existsSync(file) && statSync(file).isFile());
 }
 
-/** Serves `root` until closed. */
-export async function serveSite(root = SITE_DIR): Promise<SiteServer> {
+/** One file the server sent. */
+export interface Served {
+  readonly file: string;
+  readonly bytes: number;
+  /** The browser asked for it ahead of need (`<link rel="prefetch">`, sent with `Sec-Purpose: prefetch`). */
+  readonly prefetch: boolean;
+}
+
+/** Serves `root` until closed; `onServe` hears of every file sent (for counting bytes). */
+export async function serveSite(root = SITE_DIR, onServe?: (served: Served) => void): Promise<SiteServer> {
   if (!existsSync(join(root, 'index.html'))) {
     throw new Error(`${root} has no index.html: build the docs first (pnpm --filter @qgrain/docs build)`);
   }
@@ -45,10 +53,13 @@ export async function serveSite(root = SITE_DIR): Promise<SiteServer> {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
     }
+    const size = statSync(file).size;
     response.writeHead(200, {
       'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
-      'content-length': statSync(file).size,
+      'content-length': size,
     });
+    const purpose = request.headers['sec-purpose'];
+    onServe?.({ file, bytes: size, prefetch: typeof purpose === 'string' && purpose.includes('prefetch') });
     createReadStream(file).pipe(response);
   });
   await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
