@@ -27,6 +27,8 @@ function typedocOptions(out: string): TypeDocOptions {
     readme: 'none',
     excludeInternal: true,
     excludePrivate: true,
+    // "Defined in" lines and columns double the pages' size; the names lead to the sources anyway.
+    disableSources: true,
     // The sources are type-checked by each package's own build.
     skipErrorChecking: true,
     logLevel: 'Error',
@@ -39,6 +41,9 @@ function typedocOptions(out: string): TypeDocOptions {
     parametersFormat: 'table',
     interfacePropertiesFormat: 'table',
     useCodeBlocks: true,
+    tableColumnSettings: { hideModifiers: true, hideSources: true },
+    // Pages are named after the package without its scope: api/pipeline.md for @qgrain/pipeline.
+    excludeScopesInPaths: true,
   } as TypeDocOptions;
 }
 
@@ -51,7 +56,7 @@ export async function convertApi(
   if (!project) throw new Error('typedoc could not convert the packages (see the messages above)');
   for (const module of project.children ?? []) {
     const folder = module.name.split('/')[0];
-    if (folder && (API_PACKAGES as readonly string[]).includes(folder)) module.name = folder;
+    if (folder && (API_PACKAGES as readonly string[]).includes(folder)) module.name = `@qgrain/${folder}`;
   }
   project.name = 'qgrain API';
   return { app, project };
@@ -82,7 +87,7 @@ function isDocumented(reflection: DeclarationReflection): boolean {
   return false;
 }
 
-/** Every exported symbol of every package, as `package: name`. */
+/** Every exported symbol of every package, as `@qgrain/package: name`. */
 export function exportedSymbols(project: ProjectReflection): string[] {
   return (project.children ?? []).flatMap((module) =>
     (module.children ?? []).map((symbol) => `${module.name}: ${symbol.name}`),

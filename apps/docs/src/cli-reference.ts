@@ -71,19 +71,23 @@ function optionDefault(option: Option): string {
   if (option.argChoices) parts.push(`one of ${option.argChoices.map(code).join(', ')}`);
   // Negated flags (`--no-fold-bn`) default to true; saying so only confuses.
   if (option.defaultValue !== undefined && !option.negate) {
-    parts.push(`default ${code(option.defaultValueDescription ?? JSON.stringify(option.defaultValue))}`);
+    const value = option.defaultValue;
+    parts.push(
+      `default ${code(option.defaultValueDescription ?? (typeof value === 'string' ? value : JSON.stringify(value)))}`,
+    );
   }
   return parts.join('; ');
 }
 
-function optionsTable(options: readonly Option[]): string[] {
-  if (options.length === 0) return [];
+function optionsTable(options: readonly Option[], extraRows: readonly string[] = []): string[] {
+  if (options.length === 0 && extraRows.length === 0) return [];
   return [
     '| option | meaning | values |',
     '| --- | --- | --- |',
     ...options.map(
       (option) => `| ${code(option.flags)} | ${cell(option.description)} | ${optionDefault(option)} |`,
     ),
+    ...extraRows,
     '',
   ];
 }
@@ -107,9 +111,9 @@ export function cliReferenceMarkdown(program: Command): string {
     '',
     'They go before the command name and apply to every command.',
     '',
-    ...optionsTable(visibleOptions(program)),
-    '| `-h, --help` | print the help of the program or of a command | |',
-    '',
+    ...optionsTable(visibleOptions(program), [
+      '| `-h, --help` | print the help of the program or of a command | |',
+    ]),
   ];
   for (const command of subcommands(program)) {
     const usage = [fullName(command), '[options]', ...command.registeredArguments.map(argumentUsage)].join(
