@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { parseModel } from '@qgrain/onnx';
+import { createModel, parseModel, serializeModel } from '@qgrain/onnx';
+import { Tensor } from '@qgrain/tensor';
 import { SKIP_BROWSER, launchChromium, randomFloat32, realModel } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
 import type { Browser, Page } from 'playwright-core';
@@ -131,27 +132,51 @@ describe.skipIf(SKIP_BROWSER)(
       await session.release();
     });
 
-    it('shows on the page why a file that is not an ONNX model cannot be opened', async () => {
-      await page.setInputFiles('[data-testid=file]', {
+    it('logged no console errors, page errors or failed requests', () => {
+      expect(problems).toEqual([]);
+    });
+
+    // On a page of its own: a runtime may log the failure to the console as well, and that is
+    // not the page's fault.
+    it('shows on the page why a file cannot be opened or quantized', async () => {
+      const errorPage = await browser.newPage();
+      await errorPage.goto(`${server.origin}/explorer.html`);
+      await errorPage.waitForSelector('[data-testid=survey] tbody tr', { timeout: 60_000 });
+      const error = errorPage.locator('[data-testid=error]');
+      await errorPage.setInputFiles('[data-testid=file]', {
         name: 'notes.txt',
         mimeType: 'text/plain',
         buffer: Buffer.from('not a model'),
       });
-      await expect
-        .poll(() => page.locator('[data-testid=error]').textContent())
-        .toContain('is not an .onnx file');
-      await page.setInputFiles('[data-testid=file]', {
+      await expect.poll(() => error.textContent()).toContain('is not an .onnx file');
+      await errorPage.setInputFiles('[data-testid=file]', {
         name: 'broken.onnx',
         mimeType: 'application/octet-stream',
         buffer: Buffer.from('this is text, not protobuf'),
       });
-      await expect
-        .poll(() => page.locator('[data-testid=error]').textContent())
-        .toContain('not a valid ONNX model');
-    });
+      await expect.poll(() => error.textContent()).toContain('not a valid ONNX model');
 
-    it('logged no console errors, page errors or failed requests', () => {
-      expect(problems).toEqual([]);
+      // A MatMul the explorer can survey, followed by an operator no runtime knows.
+      const model = createModel({
+        opset: 13,
+        domains: { 'com.example': 1 },
+        inputs: [{ name: 'x', dtype: 'float32', shape: [1, 4] }],
+        outputs: [{ name: 'y', dtype: 'float32', shape: [1, 2] }],
+        initializers: { w: new Tensor('float32', [4, 2], Float32Array.of(1, -1, 0.5, 2, -0.25, 0, 1, 1)) },
+        nodes: [
+          { opType: 'MatMul', inputs: ['x', 'w'], outputs: ['m'], name: 'matmul' },
+          { opType: 'Frobnicate', domain: 'com.example', inputs: ['m'], outputs: ['y'], name: 'frob' },
+        ],
+      });
+      await errorPage.setInputFiles('[data-testid=file]', {
+        name: 'custom-op.onnx',
+        mimeType: 'application/octet-stream',
+        buffer: Buffer.from(serializeModel(model)),
+      });
+      await errorPage.waitForSelector('tr[data-weight="w"]');
+      await errorPage.click('[data-testid=quantize]');
+      await expect.poll(() => error.textContent(), { timeout: 60_000 }).toContain('Frobnicate');
+      await errorPage.close();
     });
   },
 );
