@@ -75,7 +75,7 @@ describe.skipIf(SKIP_BROWSER)(
         rows.map((r) => ({
           name: r.getAttribute('data-weight'),
           sqnr: Object.fromEntries(
-            [...r.querySelectorAll('td[data-sqnr]')].map((td) => [
+            Array.from(r.querySelectorAll('td[data-sqnr]')).map((td) => [
               td.getAttribute('data-scheme'),
               td.getAttribute('data-sqnr'),
             ]),
