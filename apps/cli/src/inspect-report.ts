@@ -3,8 +3,7 @@ import { formatBytes } from './byte-size.js';
 import { formatTable } from './io.js';
 import type { ModelOverview } from './model-overview.js';
 import { preparedCounts } from './prepared-counts.js';
-import { type WeightSurvey, formatDb } from './weight-survey.js';
-import { jsonNumber } from '@qgrain/pipeline';
+import { type WeightSurvey, formatDb, jsonNumber } from '@qgrain/pipeline';
 
 /** Everything `qgrain inspect` found, before it is rendered. */
 export interface InspectResult {

@@ -39,11 +39,15 @@ export interface AxisContext {
   readonly blockAxis?: number;
 }
 
-/** Shorthand constructors. */
+/** One scale (and zero point) for the whole tensor. */
 export const perTensor = (): Granularity => ({ kind: 'per-tensor' });
+/** One scale per index of `axis`: a number, or a named axis resolved by the weight's role. */
 export const perAxis = (axis: number | AxisName): Granularity => ({ kind: 'per-axis', axis });
+/** One scale per output channel (the axis a weight's role names as its channel axis). */
 export const perChannel = (): Granularity => ({ kind: 'per-axis', axis: 'channel' });
+/** One scale per token: one group per row of a [..., hidden] activation. */
 export const perToken = (): Granularity => ({ kind: 'per-token' });
+/** One scale per run of `size` consecutive values along `axis` (default: the block axis of the context). */
 export const perBlock = (size: number, axis?: number): Granularity =>
   axis === undefined ? { kind: 'per-block', size } : { kind: 'per-block', size, axis };
 

@@ -5,6 +5,7 @@ import { type NodeProto, isDefaultDomain } from './proto-types.js';
 
 /** x * HardSigmoid(x) with these is HardSwish: x * clip(x / 6 + 1 / 2, 0, 1) = x * clip(x + 3, 0, 6) / 6. */
 export const HARD_SWISH_ALPHA = 1 / 6;
+/** The HardSigmoid `beta` that, with {@link HARD_SWISH_ALPHA}, makes x * HardSigmoid(x) a HardSwish. */
 export const HARD_SWISH_BETA = 0.5;
 
 /** The one node that reads `name` (see Graph.soleConsumer), when it is a standard ONNX op. */

@@ -137,3 +137,4 @@ export {
   sizeBreakdown,
   weightStorageSummary,
 } from './report/report.js';
+export * from './report/weight-survey.js';

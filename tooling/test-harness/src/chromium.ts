@@ -2,7 +2,7 @@
 // chromium (driven by playwright-core; no downloaded browser build).
 import { existsSync } from 'node:fs';
 import { build } from 'esbuild';
-import { type Page, chromium } from 'playwright-core';
+import { type Browser, type Page, chromium } from 'playwright-core';
 
 /** Debian's chromium package, which `.ci/run` installs. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -29,6 +29,27 @@ export async function bundleForBrowser(entry: string, alias: Record<string, stri
   return result.outputFiles[0]!.text;
 }
 
+/** The flags every browser test launches chromium with: headless, no sandbox, no background traffic. */
+export const CHROMIUM_ARGS: readonly string[] = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+
+/** Launches Debian's headless chromium with {@link CHROMIUM_ARGS}; the caller closes it. */
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `${CHROMIUM} not found: install it with \`apt-get install -y chromium\`, or set QGRAIN_SKIP_BROWSER=1 to skip browser tests`,
+    );
+  }
+  return chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS] });
+}
+
 /**
  * Runs `script` in a fresh headless chromium page and returns what the page's global `name`
  * (a value or a promise) resolves to, with every uncaught page error. `prepare` can route
@@ -39,23 +60,7 @@ export async function runInChromium<T>(
   name: string,
   prepare?: (page: Page) => Promise<unknown>,
 ): Promise<{ value: T; errors: string[] }> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `${CHROMIUM} not found: install it with \`apt-get install -y chromium\`, or set QGRAIN_SKIP_BROWSER=1 to skip browser tests`,
-    );
-  }
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     const errors: string[] = [];

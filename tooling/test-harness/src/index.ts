@@ -12,4 +12,11 @@ export { characterErrorRate, ctcGreedyDecode, editDistance, loadPaddleDictionary
 export { type OcrDataSet, ocrDataPath } from './ocr-data.js';
 export { type InputOverride, realModelInputs, runSession, seededFeeds } from './ort-feeds.js';
 export { describeReadmeExamples } from './readme-suite.js';
-export { CHROMIUM, SKIP_BROWSER, bundleForBrowser, runInChromium } from './chromium.js';
+export {
+  CHROMIUM,
+  CHROMIUM_ARGS,
+  SKIP_BROWSER,
+  bundleForBrowser,
+  launchChromium,
+  runInChromium,
+} from './chromium.js';

@@ -1,10 +1,10 @@
 import { prepareModel, readModel } from '@qgrain/onnx';
+import { surveyWeights } from '@qgrain/pipeline';
 import type { Command } from 'commander';
 import { type GlobalOptions, resolveBackend } from '../backend-option.js';
 import { type InspectResult, inspectJson, inspectText } from '../inspect-report.js';
 import { type CliIO, progress } from '../io.js';
 import { overviewOf } from '../model-overview.js';
-import { surveyWeights } from '../weight-survey.js';
 
 interface InspectOptions {
   readonly json?: boolean;

@@ -2,8 +2,9 @@ import { type QParams, quantize } from '@qgrain/granularity';
 import type { Graph, NodeProto } from '@qgrain/onnx';
 import { type Backend, QgrainError, Tensor, formatShape, jsBackend, unpackInt4 } from '@qgrain/tensor';
 
-/** The operator set onnxruntime's contrib operators live in, and the version MatMulNBits is in. */
+/** The operator set onnxruntime's contrib operators live in. */
 export const MS_DOMAIN = 'com.microsoft';
+/** The version of that operator set MatMulNBits is in. */
 export const MS_DOMAIN_VERSION = 1;
 
 /**

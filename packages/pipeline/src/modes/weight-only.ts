@@ -34,8 +34,9 @@ import type { QuantizeReport, WeightOnlyFormat, WeightReport } from '../report/q
 import { weightView } from '../plan/weight-analysis.js';
 import type { WeightRole } from '../plan/weight-roles.js';
 
-/** Block sizes the weight-only path accepts: below 16 the scales cost more than they buy, above 256 block-wise is per-channel in all but name. */
+/** Smallest block the weight-only path accepts: below 16 the scales cost more than they buy. */
 export const MIN_WEIGHT_BLOCK = 16;
+/** Largest block the weight-only path accepts: above 256, block-wise is per-channel in all but name. */
 export const MAX_WEIGHT_BLOCK = 256;
 
 /** Integer types for block weights: what DequantizeLinear-21 and MatMulNBits both store. */

@@ -8,8 +8,9 @@ import { WEIGHT_OPS, type WeightRole, weightRoleOf } from './weight-roles.js';
 /** Ops after which onnxruntime folds the activation into the quantization of the op before. */
 const FUSED_ACTIVATIONS = new Set(['Relu', 'Clip']);
 
-/** Defaults that TensorRT and onnxruntime settled on: int8 symmetric per-channel weights, uint8 per-tensor activations. */
+/** The weight default TensorRT and onnxruntime settled on: int8 symmetric per channel. */
 export const DEFAULT_WEIGHT_SCHEME = 'int8/per-channel';
+/** The activation default onnxruntime's static quantizer settled on: uint8 per tensor. */
 export const DEFAULT_ACTIVATION_SCHEME = 'uint8/per-tensor';
 
 /** A weight initializer to quantize. */

@@ -1,14 +1,8 @@
 import { parseQuantSpec } from '@qgrain/granularity';
 import { type Graph, type Model, type NodeProto, isDefaultDomain, readInt } from '@qgrain/onnx';
-import {
-  INSPECT_SCHEMES,
-  type SchemeOutcome,
-  WEIGHT_OPS,
-  type WeightRole,
-  analyzeWeight,
-  weightRoleOf,
-} from '@qgrain/pipeline';
 import { type Backend, type DType, shapeSize } from '@qgrain/tensor';
+import { INSPECT_SCHEMES, type SchemeOutcome, analyzeWeight } from '../plan/weight-analysis.js';
+import { WEIGHT_OPS, type WeightRole, weightRoleOf } from '../plan/weight-roles.js';
 
 /**
  * Weight SQNR (dB) below which `inspect` calls an int8 scheme broken for a weight.
@@ -42,6 +36,8 @@ export interface WeightEntry {
   /** The first node reading the weight. */
   readonly node: string;
   readonly shape: readonly number[];
+  /** The axis of `shape` that per-channel quantization gives one scale per index. */
+  readonly channelAxis: number;
   readonly depthwise: boolean;
   readonly elements: number;
   /** Bytes as stored in the model (float32, float16...). */
@@ -112,6 +108,7 @@ export function surveyWeights(model: Model, options: SurveyOptions): WeightSurve
       op: node.opType,
       node: node.name,
       shape,
+      channelAxis: role.channelAxis,
       depthwise: role.depthwise,
       elements: shapeSize(shape),
       floatBytes: init.byteLength ?? 0,
@@ -162,6 +159,33 @@ function verdictOf(outcomes: Readonly<Record<string, SchemeOutcome>>): WeightVer
   if (channel < WEIGHT_SQNR_FLOOR_DB) return 'per-channel-breaks';
   if (tensor < WEIGHT_SQNR_FLOOR_DB) return 'per-tensor-breaks';
   return 'holds';
+}
+
+/**
+ * Per-channel extremes of one weight along `channelAxis` (the ranges per-channel quantization
+ * scales to), for plotting them against the one range a per-tensor scale must cover.
+ */
+export function channelRanges(
+  values: Float32Array,
+  shape: readonly number[],
+  channelAxis: number,
+): { readonly min: Float32Array; readonly max: Float32Array } {
+  const channels = shape[channelAxis] ?? 1;
+  const inner = shapeSize(shape.slice(channelAxis + 1));
+  const outer = shapeSize(shape.slice(0, channelAxis));
+  const min = new Float32Array(channels).fill(Number.POSITIVE_INFINITY);
+  const max = new Float32Array(channels).fill(Number.NEGATIVE_INFINITY);
+  for (let o = 0; o < outer; o++) {
+    for (let c = 0; c < channels; c++) {
+      const start = (o * channels + c) * inner;
+      for (let i = start; i < start + inner; i++) {
+        const v = values[i]!;
+        if (v < min[c]!) min[c] = v;
+        if (v > max[c]!) max[c] = v;
+      }
+    }
+  }
+  return { min, max };
 }
 
 /** The median of finite and infinite values alike (Infinity sorts last). */
