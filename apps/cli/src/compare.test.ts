@@ -5,7 +5,7 @@ import { encodeNpy } from '@qgrain/pipeline';
 import { Tensor } from '@qgrain/tensor';
 import { ocrCalibrationDir, readNpy, realModel } from '@qgrain/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capturedIO } from './captured-io.js';
+import { capturedIO } from '../test/captured-io.js';
 import { main } from './program.js';
 
 let work: string;

@@ -6,7 +6,7 @@ import { readModel } from '@qgrain/onnx';
 import { type NpyArray, firstSamples, ocrCalibrationDir, readNpy, realModel } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { capturedIO } from './captured-io.js';
+import { capturedIO } from '../test/captured-io.js';
 import { main } from './program.js';
 
 // BatchNorm folding computes x * (w * s) where the model computed (x * w) * s: float32 rounding

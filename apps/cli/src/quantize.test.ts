@@ -7,7 +7,7 @@ import { Tensor } from '@qgrain/tensor';
 import { ocrCalibrationDir, readNpy, realModel } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capturedIO } from './captured-io.js';
+import { capturedIO } from '../test/captured-io.js';
 import { main } from './program.js';
 import type { QuantizeCommandDocument } from './commands/quantize.js';
 

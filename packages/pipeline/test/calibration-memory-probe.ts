@@ -2,15 +2,19 @@
 // PP-OCR cls on the shared rec lines repeated R times and prints the peak memory it saw as JSON.
 // A process of its own per configuration, so one run's heap and arenas cannot flatter the other.
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { prepareModel, readModel } from '@qgrain/onnx';
-import { realModels } from '@qgrain/test-harness';
+import {
+  type DataSource,
+  bindDataSource,
+  calibrateModel,
+  modelInputSpecs,
+  nodeRunnerFactory,
+  openDataSource,
+  sha256Hex,
+} from '@qgrain/pipeline';
+import { ocrCalibrationDir, realModels } from '@qgrain/test-harness';
 import { selectBackend } from '@qgrain/wasm';
-import { calibrateModel, modelInputSpecs } from './calibrate-model.js';
-import { sha256Hex } from './calibration-cache.js';
-import { type DataSource, bindDataSource } from './data/data-source.js';
-import { openDataSource } from './data/node-files.js';
-import { sharedDataPath } from './data/shared-data-for-tests.js';
-import { nodeRunnerFactory } from './runner.js';
 
 /** Sampling period of the memory watcher; runs of cls on one line take a few ms. */
 const SAMPLE_EVERY_MS = 2;
@@ -31,10 +35,7 @@ const path = realModels().find((m) => m.id === 'ppocr-cls')!.path;
 const model = await readModel(path);
 prepareModel(model);
 const source = repeated(
-  bindDataSource(
-    await openDataSource(sharedDataPath('ocr-calibration/calib_rec.npy.gz')),
-    modelInputSpecs(model),
-  ),
+  bindDataSource(await openDataSource(join(ocrCalibrationDir(), 'calib_rec.npy.gz')), modelInputSpecs(model)),
   Number(repeatsText),
 );
 // Raw peaks include garbage V8 has not collected yet, whose high point grows with the number of
