@@ -15,7 +15,14 @@ const folders = ['packages', 'apps', 'tooling'].flatMap((group) =>
 
 const alias: Record<string, string> = {};
 for (const folder of folders) {
-  const pkg = JSON.parse(readFileSync(join(root, folder, 'package.json'), 'utf8')) as { name: string };
+  const pkg = JSON.parse(readFileSync(join(root, folder, 'package.json'), 'utf8')) as {
+    name: string;
+    exports?: Record<string, unknown>;
+  };
+  // A package whose exports already name TypeScript sources (the test harness) resolves through
+  // them, subpaths included; a test reaches it only where its package declares the dependency.
+  const main = pkg.exports?.['.'];
+  if (typeof main === 'string' && main.endsWith('.ts')) continue;
   const source = resolve(root, folder, 'src/index.ts');
   if (existsSync(source)) alias[pkg.name] = source;
   const testEntry = resolve(root, folder, 'src/test/index.ts');

@@ -22,7 +22,7 @@ import {
   realModel,
 } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
-import { readOcrArray } from '../src/ocr-test-data.js';
+import { readOcrArray } from '../test/ocr-test-data.js';
 
 /** The det mask threshold: PaddleOCR's DB post-processing binarises the probability map at 0.3. */
 const DET_MASK_THRESHOLD = 0.3;

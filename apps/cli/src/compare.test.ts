@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { encodeNpy } from '@qgrain/pipeline';
 import { realModel } from '@qgrain/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capturedIO } from './captured-io.js';
-import { leadingSamples, readOcrArray } from './ocr-test-data.js';
+import { capturedIO } from '../test/captured-io.js';
+import { leadingSamples, readOcrArray } from '../test/ocr-test-data.js';
 import { main } from './program.js';
 
 let work: string;

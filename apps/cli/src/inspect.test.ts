@@ -1,7 +1,7 @@
 import { prepareModel, readInt, readModel } from '@qgrain/onnx';
 import { realModel } from '@qgrain/test-harness';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { capturedIO } from './captured-io.js';
+import { capturedIO } from '../test/captured-io.js';
 import { WEIGHT_SQNR_FLOOR_DB, jsonNumber, median } from '@qgrain/pipeline';
 import { main } from './program.js';
 

@@ -7,8 +7,8 @@ import type { Tensor } from '@qgrain/tensor';
 import { realModel } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { capturedIO } from './captured-io.js';
-import { leadingSamples, readOcrArray } from './ocr-test-data.js';
+import { capturedIO } from '../test/captured-io.js';
+import { leadingSamples, readOcrArray } from '../test/ocr-test-data.js';
 import { main } from './program.js';
 
 // BatchNorm folding computes x * (w * s) where the model computed (x * w) * s: float32 rounding

@@ -14,8 +14,8 @@ import {
 import { createWasmBackend } from '@qgrain/wasm';
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import type { BrowserCalibrateInput, BrowserCalibrateOutput } from './browser-calibrate-entry.js';
-import type { BrowserQuantizeInput, BrowserQuantizeOutput } from './browser-quantize-entry.js';
+import type { BrowserCalibrateInput, BrowserCalibrateOutput } from '../test/browser-calibrate-entry.js';
+import type { BrowserQuantizeInput, BrowserQuantizeOutput } from '../test/browser-quantize-entry.js';
 import type { FeedSource } from './calibrate/calibrate.js';
 import { quantize } from './quantize.js';
 import { nodeRunnerFactory } from './runner/runner.js';
@@ -72,7 +72,7 @@ describe.skipIf(SKIP_BROWSER)('quantizing in headless Chromium (set QGRAIN_SKIP_
 
     const input: BrowserQuantizeInput = { model: floatBytes.toString('base64'), ranges };
     const script = `globalThis.qgrainInput = ${JSON.stringify(input)};\n${await bundleForBrowser(
-      join(here, 'browser-quantize-entry.ts'),
+      join(here, '../test/browser-quantize-entry.ts'),
       ALIASES,
     )}`;
     const { value, errors } = await runInChromium<BrowserQuantizeOutput>(script, 'qgrainQuantized');
@@ -108,7 +108,7 @@ describe.skipIf(SKIP_BROWSER)('quantizing in headless Chromium (set QGRAIN_SKIP_
         method,
       };
       const script = `globalThis.qgrainCalibrateInput = ${JSON.stringify(input)};\n${await bundleForBrowser(
-        join(here, 'browser-calibrate-entry.ts'),
+        join(here, '../test/browser-calibrate-entry.ts'),
         ALIASES,
       )}`;
       const served: string[] = [];

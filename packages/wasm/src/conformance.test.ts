@@ -1,4 +1,4 @@
-import { runConformance } from '../../../tooling/test-harness/src/conformance.js';
+import { runConformance } from '@qgrain/test-harness/conformance';
 import { describe, expect, it } from 'vitest';
 import { createWasmBackend } from './index.js';
 

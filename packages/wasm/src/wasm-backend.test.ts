@@ -1,6 +1,6 @@
 import { jsBackend, perAxisLayout, perBlockLayout, perTensorLayout } from '@qgrain/tensor';
+import { randomWithSpecials } from '@qgrain/test-harness';
 import { describe, expect, it } from 'vitest';
-import { randomWithSpecials } from '../../../tooling/test-harness/src/random.js';
 import { CHUNK_ELEMENTS, createWasmBackend, selectBackend } from './index.js';
 
 // Enough calls that a per-call leak of even one page (64 KiB) would show many times over.

@@ -7,7 +7,7 @@ import { ocrDataPath, realModels } from '@qgrain/test-harness';
 import { Tensor } from '@qgrain/tensor';
 import { Command } from 'commander';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type CapturedIO, capturedIO } from '../captured-io.js';
+import { type CapturedIO, capturedIO } from '../../test/captured-io.js';
 import { reportFailure } from '../exit.js';
 import { addCalibrateCommand } from './calibrate.js';
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { realModel } from '@qgrain/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { capturedIO } from '../captured-io.js';
+import { capturedIO } from '../../test/captured-io.js';
 import { main } from '../program.js';
 import type { QuantizationReportDocument } from '@qgrain/pipeline';
 

@@ -26,7 +26,14 @@ function probe(repeats: number, method: string): ProbeResult {
   const tsx = createRequire(join(repo, 'package.json')).resolve('tsx');
   const text = execFileSync(
     process.execPath,
-    ['--expose-gc', '--import', tsx, join(here, '../calibration-memory-probe.ts'), String(repeats), method],
+    [
+      '--expose-gc',
+      '--import',
+      tsx,
+      join(here, '../../test/calibration-memory-probe.ts'),
+      String(repeats),
+      method,
+    ],
     { cwd: repo, env: { ...process.env, TSX_TSCONFIG_PATH: join(repo, 'tsconfig.json') }, encoding: 'utf8' },
   );
   return JSON.parse(text) as ProbeResult;

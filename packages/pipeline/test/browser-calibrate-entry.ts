@@ -6,7 +6,7 @@ import { type FeedSource, ortRunner, quantize } from '@qgrain/pipeline';
 import { Tensor } from '@qgrain/tensor';
 import { selectBackend } from '@qgrain/wasm';
 import * as ort from 'onnxruntime-web';
-import { randomFloat32 } from '../../../tooling/test-harness/src/random.js';
+import { randomFloat32 } from '@qgrain/test-harness/random';
 import { fromBase64, toBase64 } from './browser-entry-base64.js';
 
 /** What the test hands the page. */

@@ -1,6 +1,6 @@
-import type { CliIO } from './io.js';
+import type { CliIO } from '../src/index.js';
 
-/** A CliIO that keeps what a command wrote, for running commands in-process (tests, embedders). */
+/** A CliIO that keeps what a command wrote, for running commands in-process in tests. */
 export interface CapturedIO extends CliIO {
   /** Everything written to stdout so far. */
   stdout(): string;

@@ -1,7 +1,7 @@
 // Bundled by browser.test.ts and run in headless Chromium: the conformance suite against the WASM
 // backend, with results published on globalThis for the test to read.
-import { type ConformanceResult, runConformance } from '../../../tooling/test-harness/src/conformance.js';
-import { createWasmBackend } from './wasm-backend.js';
+import { type ConformanceResult, runConformance } from '@qgrain/test-harness/conformance';
+import { createWasmBackend } from '../src/index.js';
 
 /** Where the page leaves its results. */
 export interface BrowserConformance {

@@ -1,15 +1,19 @@
 // Child-process probe for the calibration memory test (calibration-memory.test.ts): calibrates
-// PP-OCR cls on the shared rec lines repeated R times and prints the peak memory it saw as JSON.
+// PP-OCR cls on the calibration set's rec lines repeated R times and prints the peak memory it saw as JSON.
 // A process of its own per configuration, so one run's heap and arenas cannot flatter the other.
 import { readFile } from 'node:fs/promises';
 import { prepareModel, readModel } from '@qgrain/onnx';
+import {
+  type DataSource,
+  bindDataSource,
+  calibrateModel,
+  modelInputSpecs,
+  nodeRunnerFactory,
+  openDataSource,
+  sha256Hex,
+} from '@qgrain/pipeline';
 import { ocrDataPath, realModels } from '@qgrain/test-harness';
 import { selectBackend } from '@qgrain/wasm';
-import { calibrateModel, modelInputSpecs } from './calibrate/calibrate-model.js';
-import { sha256Hex } from './calibrate/calibration-cache.js';
-import { type DataSource, bindDataSource } from './data/data-source.js';
-import { openDataSource } from './data/node-files.js';
-import { nodeRunnerFactory } from './runner/runner.js';
 
 /** Sampling period of the memory watcher; runs of cls on one line take a few ms. */
 const SAMPLE_EVERY_MS = 2;
