@@ -13,6 +13,7 @@ import {
   feedSourceFromData,
 } from './calibration-cache.js';
 import type { DataSource, ModelInputSpec } from './data/data-source.js';
+import { checkCalibratedRanges } from './finite-ranges.js';
 import { type ActivationPlan, type PlanOptions, observerTargets, planQuantization } from './plan.js';
 import type { RunnerFactory } from './runner.js';
 
@@ -130,7 +131,7 @@ export async function calibrateModel(options: CalibrateModelOptions): Promise<Ca
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   const ranges: Record<string, CalibrationRange> = {};
-  const notes: string[] = [];
+  const notes: string[] = checkCalibratedRanges(result.observers);
   for (const [name, observer] of result.observers) {
     const { min, max } = observer.range();
     if (min.length === 1) {
@@ -148,8 +149,6 @@ export async function calibrateModel(options: CalibrateModelOptions): Promise<Ca
         max: Array.from(max, (v) => (Number.isFinite(v) ? v : 0)),
       };
     }
-    if (observer.nonFiniteCount > 0)
-      notes.push(`${name}: ${observer.nonFiniteCount} infinite values ignored`);
   }
   return {
     format: CALIBRATION_CACHE_FORMAT,

@@ -12,6 +12,7 @@ import { type Model, upgradeOpset } from '@qgrain/onnx';
 import { type Observer, qparamsFromObserver } from '@qgrain/observers';
 import { type Backend, QgrainError, jsBackend } from '@qgrain/tensor';
 import { type CalibrateOptions, type FeedSource, calibrateActivations } from './calibrate.js';
+import { checkCalibratedRanges } from './finite-ranges.js';
 import {
   type ActivationStorage,
   emitActivationQdq,
@@ -158,6 +159,7 @@ export async function quantizeModel(
         options.onProgress?.({ stage: `calibrate pass ${e.pass}/${e.passes}`, done: e.batch, total: 0 }),
     });
     observers = result.observers;
+    notes.push(...checkCalibratedRanges(observers));
     calibration = { method, batches: result.batches, passes: result.passes };
     for (const s of result.skipped) notes.push(`${s.tensor}: ${s.reason}`);
   }
