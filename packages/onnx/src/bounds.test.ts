@@ -133,6 +133,15 @@ describe('sizes are checked as the model is read', () => {
     expect(refusal(bytes)).toMatchObject({ code: 'invalid-model', message: /max depth exceeded/ });
   });
 
+  it('a node without outputs is refused, naming the node', () => {
+    const proto = decode(realModel('ppocr-cls').path);
+    const node = proto.graph!.node.find((n) => n.opType === 'BatchNormalization') ?? proto.graph!.node[0]!;
+    node.output = [];
+    const error = refusal(encode(proto));
+    expect(error).toMatchObject({ code: 'invalid-model', node: node.name });
+    expect(error.message).toContain('has no outputs');
+  });
+
   it('the limit is the size of the largest typed array', () => {
     expect(MAX_TENSOR_ELEMENTS).toBe(2 ** 32);
   });

@@ -226,6 +226,15 @@ function checkValueInfo(file: string, graph: string, v: ValueInfoProto, role: st
 }
 
 function checkNode(file: string, n: NodeProto): void {
+  // Every operator produces at least one value; the rewriting passes rewire node.output[0], and
+  // a node without outputs would have them write an undefined name into the graph.
+  if (n.output.length === 0) {
+    throw new QgrainError(
+      'invalid-model',
+      `${file}: node '${n.name}' (${n.opType}) has no outputs; the model is corrupt, re-export it`,
+      { file, node: n.name },
+    );
+  }
   const where = (attr: string) => `attribute '${attr}' of node '${n.name}' (${n.opType})`;
   for (const a of n.attribute) {
     if (a.t) checkTensor(file, a.t, where(a.name));
