@@ -158,30 +158,29 @@ describe('sizes are checked as the model is read', () => {
 });
 
 describe('external data files', () => {
-  async function withExternal(name: string): Promise<{ dir: string; model: string; tensor: string }> {
+  async function withExternal(name: string): Promise<{ dir: string; model: string; data: string }> {
     const dir = join(work, name);
     mkdirSync(dir, { recursive: true });
     const model = await readModel(WAKE);
     prepareModel(model);
     const file = join(dir, 'model.onnx');
-    await writeModel(model, file, { externalData: true });
-    const tensor = biggest(decode(WAKE)).name;
-    return { dir, model: file, tensor };
+    const { dataPath } = await writeModel(model, file, { externalData: true });
+    return { dir, model: file, data: dataPath! };
   }
 
   it('a FIFO in place of the data file is refused without being opened', async () => {
-    const { dir, model } = await withExternal('fifo');
-    rmSync(join(dir, 'model.onnx.data'));
-    execFileSync('mkfifo', [join(dir, 'model.onnx.data')]);
+    const { model, data } = await withExternal('fifo');
+    rmSync(data);
+    execFileSync('mkfifo', [data]);
     const error = await readModel(model).catch((e: unknown) => e as QgrainError);
     expect(error).toMatchObject({ code: 'io' });
     expect((error as QgrainError).message).toMatch(/is a FIFO, not a regular file/);
   });
 
   it('a directory in place of the data file is refused clearly', async () => {
-    const { dir, model } = await withExternal('directory');
-    rmSync(join(dir, 'model.onnx.data'));
-    mkdirSync(join(dir, 'model.onnx.data'));
+    const { model, data } = await withExternal('directory');
+    rmSync(data);
+    mkdirSync(data);
     await expect(readModel(model)).rejects.toThrow(/is a directory, not a regular file/);
   });
 
@@ -198,9 +197,9 @@ describe('external data files', () => {
   });
 
   it('a data file shorter than the ranges it should hold is refused at load', async () => {
-    const { dir, model } = await withExternal('short');
-    const data = readFileSync(join(dir, 'model.onnx.data'));
-    writeFileSync(join(dir, 'model.onnx.data'), data.subarray(0, data.length - 1));
+    const { model, data } = await withExternal('short');
+    const bytes = readFileSync(data);
+    writeFileSync(data, bytes.subarray(0, bytes.length - 1));
     await expect(readModel(model)).rejects.toMatchObject({ code: 'invalid-model' });
   });
 });
