@@ -61,6 +61,7 @@ const cliEvery = count('cli-every', values['cli-every']);
 const models = values.models.split(',').filter((m) => m !== '');
 const out = resolve(values.out);
 const seeds = loadSeeds(models);
+const started = performance.now();
 
 function mutantOf(index: number) {
   return mutate(seeds, new Rng(seed, index));
@@ -90,6 +91,7 @@ const tally = {
   cliRuns: 0,
   cliBad: 0,
   saved: 0,
+  mutatorErrors: 0,
 };
 
 function save(kind: string, index: number, note: string): void {
@@ -111,8 +113,16 @@ function save(kind: string, index: number, note: string): void {
   tally.saved++;
 }
 
+// A line on stderr every tenth of the run, so a long run shows it is alive.
+let done = 0;
+const progressEvery = Math.max(1, Math.ceil(iterations / 10));
+
 function record(report: Extract<Report, { type: 'done' }>): void {
   const { index, outcome, ms, peak, bytes } = report;
+  if (++done % progressEvery === 0) {
+    const s = ((performance.now() - started) / 1000).toFixed(0);
+    console.error(`fuzz: ${done}/${iterations} inputs, ${tally.failures} failures, ${s} s`);
+  }
   if (outcome.kind === 'ok') tally.ok++;
   else if (outcome.kind === 'qgrain') tally.codes.set(outcome.code, (tally.codes.get(outcome.code) ?? 0) + 1);
   else {
@@ -172,6 +182,10 @@ function runRange(from: number, to: number): Promise<void> {
         if (report.type === 'start') {
           current = report.index;
           startedAt = performance.now();
+        } else if (report.type === 'skipped') {
+          tally.mutatorErrors++;
+          console.error(`fuzz: the mutator failed on input ${report.index}: ${report.message}`);
+          next = report.index + 1;
         } else {
           record(report);
           current = -1;
@@ -185,6 +199,12 @@ function runRange(from: number, to: number): Promise<void> {
           tally.killed++;
           save('killed', current, why || `child exited with ${signal ?? code} during this input`);
           next = current + 1;
+        } else if (code !== 0 && next < to) {
+          // The child died between inputs: a fault of the fuzzer. Skip one input so that a
+          // fault that repeats cannot restart children forever.
+          tally.mutatorErrors++;
+          console.error(`fuzz: a child exited with ${signal ?? code} before input ${next}; skipping it`);
+          next++;
         }
         start();
       });
@@ -241,7 +261,6 @@ function runCli(index: number, folder: string): Promise<void> {
   });
 }
 
-const started = performance.now();
 const per = Math.ceil(iterations / jobs);
 const ranges: Promise<void>[] = [];
 // One child per job for its whole share; a new one only after an input had to be killed.
@@ -273,6 +292,7 @@ const rows: [string, number | string][] = [
   [`slow (> ${SLOW_MS} ms)`, tally.slow],
   ['memory (> 64 MiB + 4x input)', tally.memory],
   ['killed (hang, crash or > 1.5 GiB)', tally.killed],
+  ['fuzzer errors (inputs not run)', tally.mutatorErrors],
 ];
 const width = Math.max(...rows.map(([label]) => label.length));
 console.log(
@@ -289,5 +309,5 @@ console.log(
   `  CLI sample: ${tally.cliRuns} runs of qgrain inspect, ${tally.cliBad} with a signal, a bad exit code or a stack trace`,
 );
 if (tally.saved > 0) console.log(`  reproducers: ${tally.saved} in ${out}`);
-const bad = tally.failures + tally.slow + tally.memory + tally.killed + tally.cliBad;
+const bad = tally.failures + tally.slow + tally.memory + tally.killed + tally.cliBad + tally.mutatorErrors;
 process.exitCode = values.ci && bad > 0 ? 1 : 0;

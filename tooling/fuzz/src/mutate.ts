@@ -254,8 +254,10 @@ function messageMutation(bytes: Uint8Array, rng: Rng): { bytes: Uint8Array; step
     }
     case 4: {
       if (!tensor) return undefined;
-      const cut = rng.int(tensor.rawData.length + 1);
-      tensor.rawData = tensor.rawData.subarray(0, cut);
+      // An absent raw_data reads as the field default, which need not be a Uint8Array.
+      const raw = Uint8Array.from(tensor.rawData ?? []);
+      const cut = rng.int(raw.length + 1);
+      tensor.rawData = raw.subarray(0, cut);
       step = `raw_data of tensor '${tensor.name}' cut to ${cut} bytes`;
       break;
     }

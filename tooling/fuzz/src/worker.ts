@@ -19,6 +19,7 @@ export interface Job {
 /** What the child reports. */
 export type Report =
   | { readonly type: 'start'; readonly index: number }
+  | { readonly type: 'skipped'; readonly index: number; readonly message: string }
   | {
       readonly type: 'done';
       readonly index: number;
@@ -55,7 +56,18 @@ async function runJob(job: Job): Promise<void> {
     // Start each input from a collected heap once garbage has piled up, so one input's peak is
     // not another's leftovers.
     if (gc && process.memoryUsage().rss > baseline + 32 * KIB * KIB) gc();
-    const { mutant } = mutate(seeds, new Rng(job.seed, index));
+    let mutant: ReturnType<typeof mutate>['mutant'];
+    try {
+      mutant = mutate(seeds, new Rng(job.seed, index)).mutant;
+    } catch (error) {
+      // A bug of the fuzzer itself, not of qgrain: reported apart, and the run goes on.
+      process.send!({
+        type: 'skipped',
+        index,
+        message: String((error as Error).stack ?? error),
+      } satisfies Report);
+      continue;
+    }
     process.send!({ type: 'start', index } satisfies Report);
     const measured = resetPeak();
     const before = measured ? statusKib('VmRSS') : 0;
