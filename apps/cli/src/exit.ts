@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { QgrainError } from '@qgrain/tensor';
 import { CommanderError } from 'commander';
 import type { CliIO } from './io.js';
@@ -33,16 +34,16 @@ export function reportFailure(error: unknown, io: CliIO): number {
   }
   if (process.env.QGRAIN_DEBUG === '1' && error instanceof Error && error.stack) io.err(`${error.stack}\n`);
   if (error instanceof UsageError) {
-    io.err(`qgrain: ${error.message} (see qgrain --help)\n`);
+    io.err(`qgrain: ${printable(error.message)} (see qgrain --help)\n`);
     return EXIT_USAGE;
   }
   if (QgrainError.isInstance(error)) {
     const advice = flagAdvice(error);
-    io.err(`qgrain: ${oneLine(error.message)}${advice ? ` (${advice})` : ''}\n`);
+    io.err(`qgrain: ${printable(withFile(error))}${advice ? ` (${advice})` : ''}\n`);
     return EXIT_FAILED;
   }
   const message = error instanceof Error ? error.message : String(error);
-  io.err(`qgrain: unexpected error: ${oneLine(message)} (rerun with QGRAIN_DEBUG=1 for details)\n`);
+  io.err(`qgrain: unexpected error: ${printable(message)} (rerun with QGRAIN_DEBUG=1 for details)\n`);
   return EXIT_FAILED;
 }
 
@@ -64,6 +65,30 @@ export function flagAdvice(error: QgrainError): string | undefined {
   return error.option === undefined ? undefined : FLAG_ADVICE[error.option];
 }
 
-function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').trim();
+/** The message, led by the file it concerns when the error knows it and the message does not say it. */
+function withFile(error: QgrainError): string {
+  const file = error.file;
+  if (file === undefined || error.message.includes(file) || error.message.includes(basename(file))) {
+    return error.message;
+  }
+  return `${file}: ${error.message}`;
+}
+
+// A message past this length is cut: names and values in it can come from a hostile file, and
+// one error must stay one readable line.
+const MAX_MESSAGE_CHARS = 2000;
+
+/**
+ * One line of text safe to print on a terminal: line breaks joined, other control characters
+ * (escape sequences from names in a hostile file) shown as \xNN, the length capped.
+ */
+export function printable(text: string): string {
+  const line = text
+    .replace(/\s*\n\s*/g, ' ')
+    .trim()
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is escaped
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\ufffd]/g, (c) =>
+      c === '\ufffd' ? '?' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+    );
+  return line.length > MAX_MESSAGE_CHARS ? `${line.slice(0, MAX_MESSAGE_CHARS)}...` : line;
 }

@@ -60,6 +60,7 @@ export function inspectJson(result: InspectResult): Record<string, unknown> {
       sqnr_db: mapSchemes(schemes, (s) => jsonNumber(w.outcomes[s]!.sqnrDb)),
       bytes: mapSchemes(schemes, (s) => w.outcomes[s]!.bytes),
       verdict: w.verdict,
+      non_finite: w.nonFinite,
     })),
     totals: {
       weights: totals.weights,

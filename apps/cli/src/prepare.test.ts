@@ -103,9 +103,10 @@ describe('qgrain prepare on PP-OCR models, checked by onnxruntime on real text i
     ).toBe(0);
     expect(io.stderr()).toBe('');
     const summary = JSON.parse(io.stdout()) as Record<string, number | string | null>;
-    const dataPath = `${output}.data`;
+    // '<output>.<16 hex digits of the data's SHA-256>.data': model and data are replaced as one unit.
+    const dataPath = summary.data_path as string;
     expect(summary.output).toBe(output);
-    expect(summary.data_path).toBe(dataPath);
+    expect(dataPath.startsWith(`${output}.`) && /\.[0-9a-f]{16}\.data$/.test(dataPath)).toBe(true);
     expect(summary.model_bytes).toBe(statSync(output).size);
     expect(summary.data_bytes).toBe(statSync(dataPath).size);
     expect(summary.bytes_written).toBe(statSync(output).size + statSync(dataPath).size);

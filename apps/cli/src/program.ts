@@ -8,6 +8,7 @@ import { addPrepareCommand } from './commands/prepare.js';
 import { addQuantizeCommand } from './commands/quantize.js';
 import { EXIT_OK, EXIT_USAGE, reportFailure } from './exit.js';
 import { type CliIO, processIO } from './io.js';
+import { checkOptionValues } from './option-checks.js';
 
 /** The package version; package.json sits one folder above both src/ and dist/. */
 function packageVersion(): string {
@@ -44,6 +45,8 @@ export function createProgram(io: CliIO = processIO()): Command {
             .replace(/\s*\n\s*/g, ' ')} (see qgrain --help)\n`,
         ),
     });
+  // Option values are checked before any command reads a file (exit 2 for a bad value).
+  program.hook('preAction', checkOptionValues);
   addInspectCommand(program, io);
   addPrepareCommand(program, io);
   addCalibrateCommand(program, io);

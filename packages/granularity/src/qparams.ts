@@ -3,6 +3,7 @@ import {
   type GroupLayout,
   QgrainError,
   type QuantRange,
+  countNonFinite,
   float16BitsToFloat32,
   float32ToFloat16Bits,
   formatShape,
@@ -115,6 +116,7 @@ export function qparamsFromRanges(
       throw new QgrainError(
         'non-finite-range',
         `${where}: group ${g} has the range [${lo}, ${hi}], which is not finite; remove Inf/NaN values or set an explicit range for this tensor`,
+        options.name ? { tensor: options.name } : {},
       );
     }
     [scale[g], zeroPoint[g]] = groupParams(Math.min(lo, 0), Math.max(hi, 0), spec, range);
@@ -171,6 +173,17 @@ export function qparamsFromData(
 ): QParams {
   const backend = options.backend ?? jsBackend;
   const layout = layoutOf(resolveGranularity(spec.granularity, shape, options.context), shape);
+  // The reductions skip NaN, so a NaN weight would quietly quantize to the zero point: refuse it
+  // here, where every weight's parameters are measured. (Infinities fail the range check below.)
+  const bad = countNonFinite(x);
+  if (bad.nan > 0) {
+    const where = options.name ? `weight '${options.name}'` : `a tensor of shape ${formatShape(shape)}`;
+    throw new QgrainError(
+      'non-finite-range',
+      `${where} holds ${bad.nan} NaN value(s) (first at element ${bad.firstNan}); a NaN weight cannot be quantized, fix or re-export the model, or keep this layer float`,
+      { ...(options.name ? { tensor: options.name } : {}), value: bad.nan },
+    );
+  }
   if (spec.symmetric) {
     const absMax = new Float32Array(layout.groups);
     backend.absMax(x, layout, absMax);

@@ -12,6 +12,7 @@ import {
   type GroupLayout,
   QgrainError,
   assertShape,
+  countNonFinite,
   formatShape,
   jsBackend,
   shapeSize,
@@ -133,6 +134,7 @@ export abstract class ObserverBase implements Observer {
   private groupCount: number | undefined;
   private batchCount = 0;
   private infinities = 0;
+  private nans = 0;
 
   protected constructor(options: ObserverOptions) {
     const granularity = options.granularity ?? { kind: 'per-tensor' };
@@ -170,6 +172,10 @@ export abstract class ObserverBase implements Observer {
 
   get nonFiniteCount(): number {
     return this.infinities;
+  }
+
+  get nanCount(): number {
+    return this.nans;
   }
 
   abstract observe(data: Float32Array, shape: readonly number[]): void;
@@ -224,6 +230,9 @@ export abstract class ObserverBase implements Observer {
    */
   protected measureBatch(data: Float32Array, layout: GroupLayout): PreparedBatch {
     let values = data;
+    // The kernels skip NaN without a word; counted here so that calibration can say how much
+    // of its data it left out.
+    this.nans += countNonFinite(values).nan;
     let min = new Float32Array(layout.groups).fill(Number.POSITIVE_INFINITY);
     let max = new Float32Array(layout.groups).fill(Number.NEGATIVE_INFINITY);
     this.backend.minMax(values, layout, min, max);

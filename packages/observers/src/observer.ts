@@ -65,7 +65,7 @@ export const OBSERVER_JSON_VERSION = 1;
  * merges with another observer of the same kind and configuration (calibration split across
  * workers), and saves its state as JSON (calibration resumed later).
  *
- * Non-finite values: NaN is ignored; +-Infinity is ignored too and counted in `nonFiniteCount`
+ * Non-finite values: NaN is ignored and counted in `nanCount`; +-Infinity is ignored too and counted in `nonFiniteCount`
  * (an infinite range could not be quantized, and QuantizeLinear saturates Inf to the range's
  * ends anyway).
  */
@@ -84,6 +84,8 @@ export interface Observer {
   readonly batches: number;
   /** Number of +-Infinity values ignored so far. */
   readonly nonFiniteCount: number;
+  /** Number of NaN values ignored so far. */
+  readonly nanCount: number;
   /** Folds one batch (row-major float32 data of `shape`) into the state. */
   observe(data: Float32Array, shape: readonly number[]): void;
   /** The range chosen so far, one (min, max) per group. */

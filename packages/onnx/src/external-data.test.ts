@@ -32,7 +32,7 @@ async function modelWithLocation(name: string, location: string): Promise<string
   const dir = join(work, name);
   mkdirSync(dir, { recursive: true });
   const model = matmulModel();
-  await writeModel(model, join(dir, 'model.onnx'), { externalData: true });
+  await writeModel(model, join(dir, 'model.onnx'), { externalData: true, dataFileName: 'model.onnx.data' });
   const written = await readModel(join(dir, 'model.onnx'));
   const w = written.graph.proto.initializer.find((t) => t.name === 'w')!;
   w.externalData = w.externalData.map((e) =>
@@ -62,10 +62,12 @@ describe('external data', () => {
     const model = matmulModel();
     const result = await writeModel(model, join(dir, 'm.onnx'), { externalData: true, threshold: 1024 });
     expect(result.externalTensors).toBe(1);
-    expect(result.dataPath).toBe(join(dir, 'm.onnx.data'));
+    // The data file is named after the model and its content's hash (model and data are one unit).
+    expect(result.dataPath).toMatch(/\/m\.onnx\.[0-9a-f]{16}\.data$/);
+    const dataName = result.dataPath!.slice(dir.length + 1);
     const back = await readModel(join(dir, 'm.onnx'));
     expect(back.graph.initializer('w')!.externalData).toEqual({
-      location: 'm.onnx.data',
+      location: dataName,
       offset: 0,
       length: 64 * 64 * 4,
     });
@@ -76,7 +78,7 @@ describe('external data', () => {
 
     // Same model -> same bytes, and the session gives the same output as the inline model.
     await writeModel(model, join(dir, 'again.onnx'), { externalData: true, dataFileName: 'm.onnx.data.2' });
-    expect(readFileSync(join(dir, 'm.onnx.data.2'))).toEqual(readFileSync(join(dir, 'm.onnx.data')));
+    expect(readFileSync(join(dir, 'm.onnx.data.2'))).toEqual(readFileSync(result.dataPath!));
     const x = new ort.Tensor('float32', randomFloat32(64, 2), [1, 64]);
     const inline = await ort.InferenceSession.create(serializeModel(model));
     const external = await ort.InferenceSession.create(join(dir, 'm.onnx'));
@@ -120,7 +122,7 @@ describe('external data', () => {
 
   it('refuses a symlink that points out of the model folder', async () => {
     const path = await modelWithLocation('symlink', 'link.data');
-    symlinkSync(join(work, 'aligned', 'm.onnx.data'), join(work, 'symlink', 'link.data'));
+    symlinkSync(join(work, 'aligned', 'm.onnx.data.2'), join(work, 'symlink', 'link.data'));
     const error = await refusal(path);
     expect(error.code).toBe('unsafe-path');
     expect(error.message).toContain("tensor 'w'");

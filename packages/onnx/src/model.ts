@@ -1,13 +1,15 @@
-import { QgrainError } from '@qgrain/tensor';
+import { QgrainError, shapeSize } from '@qgrain/tensor';
 import protobuf from 'protobufjs';
 import { nodeSubgraphs, nodeTensors } from './attributes.js';
+import { checkModelBounds } from './bounds.js';
+import { onnxByteLength } from './data-type.js';
 import type { ExternalDataReader } from './external-data.js';
 import { Graph } from './graph.js';
 import type { GraphOwner } from './graph-owner.js';
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from './proto-types.js';
 import { int64ToNumber } from './proto-types.js';
 import { onnxTypes } from './schema.js';
-import { externalDataInfo, tensorStorage } from './tensor-proto.js';
+import { externalDataInfo, tensorDims, tensorStorage } from './tensor-proto.js';
 
 /** The names the default operator set goes by. */
 const DEFAULT_DOMAINS = new Set(['', 'ai.onnx']);
@@ -122,6 +124,15 @@ function addNodeNames(n: NodeProto, used: Set<string>): void {
   for (const { graph } of nodeSubgraphs(n)) addGraphNames(graph, used);
 }
 
+/** Runs `work`, adding the model file to any QgrainError it throws. */
+function withFile<T>(work: () => T, file: string): T {
+  try {
+    return work();
+  } catch (error) {
+    throw QgrainError.isInstance(error) ? QgrainError.withContext(error, { file }) : error;
+  }
+}
+
 function sameDomain(a: string, b: string): boolean {
   return a === b || (DEFAULT_DOMAINS.has(a) && DEFAULT_DOMAINS.has(b));
 }
@@ -194,12 +205,15 @@ export function parseModel(bytes: Uint8Array, options: ParseOptions = {}): Model
       `${source} is not an ONNX model (no ir_version, graph or opset_import found); check that the file is an .onnx model`,
     );
   }
+  // Sizes first: everything after this (external data checks, every pass) relies on them.
+  checkModelBounds(proto, source);
   const model = new Model(proto, options);
   for (const tensor of allTensorProtos(proto)) {
     if (tensorStorage(tensor) !== 'external') continue;
-    const info = externalDataInfo(tensor);
+    const info = withFile(() => externalDataInfo(tensor), source);
     if (!options.externalData) continue;
-    options.externalData.check(info, tensor.name);
+    const bytes = onnxByteLength(tensor.dataType, shapeSize(tensorDims(tensor)));
+    withFile(() => options.externalData!.check(info, tensor.name, bytes), source);
   }
   return model;
 }

@@ -24,6 +24,7 @@ export { Graph, type NodeInit } from './graph.js';
 export { Initializer } from './initializer.js';
 export { Model, type ParseOptions, parseModel } from './model.js';
 export * from './proto-types.js';
+export { onnxTypes } from './schema.js';
 export { serializeModel } from './serialize.js';
 export {
   type ExternalDataInfo,

@@ -1,3 +1,5 @@
+import { QgrainError } from '@qgrain/tensor';
+
 // TypeScript shapes of the decoded ONNX messages (see schema.ts). Decoded objects are protobufjs
 // message instances: absent proto2 fields read as their defaults through the prototype, and a
 // field is written back only when it is an own property. int64 fields decode to `Long` so that
@@ -206,7 +208,14 @@ export function int64ToNumber(value: Int64, what = 'int64 value'): number {
   if (typeof value === 'number') return value;
   const big = int64ToBigInt(value);
   const n = Number(big);
-  if (!Number.isSafeInteger(n)) throw new RangeError(`${what} ${big} is too large for a JS number`);
+  if (!Number.isSafeInteger(n)) {
+    // Every int64 we read comes from a model file, so a value no JS number holds is a bad model.
+    throw new QgrainError(
+      'invalid-model',
+      `${what} ${big} is beyond 2^53, which no real model needs; the model is corrupt, re-export it`,
+      { value: big.toString() },
+    );
+  }
   return n;
 }
 

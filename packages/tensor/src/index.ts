@@ -46,3 +46,4 @@ export {
 } from './js-backend.js';
 export { assertShape, formatShape, normalizeAxis, shapeSize } from './shape.js';
 export { Tensor } from './tensor.js';
+export { countNonFinite } from './non-finite.js';

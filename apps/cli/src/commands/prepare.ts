@@ -77,7 +77,10 @@ export function addPrepareCommand(program: Command, io: CliIO): void {
       '--no-fuse-hard-swish',
       'keep HardSwish spelled out as Add/Clip/Mul/Div instead of rewriting it as x * HardSigmoid(x)',
     )
-    .option('--external-data', "write initializers to one data file beside the output ('<output>.data')")
+    .option(
+      '--external-data',
+      "write initializers to one data file beside the output ('<output>.<hash>.data', replaced with the model as one unit)",
+    )
     .addOption(
       new Option(
         '--external-data-threshold <bytes>',

@@ -26,6 +26,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_BACKEND, type GlobalOptions, resolveBackend } from '../backend-option.js';
 import { formatBytes } from '../byte-size.js';
 import { type DataOptions, addDataOptions, openModelData } from '../data-options.js';
+import { checkExcludes } from '../exclude-check.js';
 import { UsageError } from '../exit.js';
 import { type CliIO, formatTable, progress } from '../io.js';
 import { refuseOverwritingInput } from '../output-guard.js';
@@ -153,6 +154,7 @@ export async function quantizeCommand(
   io: CliIO,
 ): Promise<QuantizationReportDocument> {
   const model = await readModel(path);
+  checkExcludes(model, options.exclude);
   const output = resolve(options.output);
   const reportPath = options.report === undefined ? undefined : resolve(options.report);
   await refuseOverwritingInput(model, reportPath ? [output, reportPath] : [output]);

@@ -16,6 +16,7 @@ import type { DataSource, ModelInputSpec } from '../data/data-source.js';
 import { type ActivationPlan, type PlanOptions, observerTargets } from '../plan/plan.js';
 import { planModel } from '../plan/plan-model.js';
 import type { RunnerFactory } from '../runner/runner.js';
+import { checkCalibratedRanges } from './finite-ranges.js';
 
 /** Options of {@link calibrateModel}. */
 export interface CalibrateModelOptions {
@@ -119,7 +120,7 @@ export async function calibrateModel(options: CalibrateModelOptions): Promise<Ca
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   const ranges: Record<string, CalibrationRange> = {};
-  const notes: string[] = [];
+  const notes: string[] = checkCalibratedRanges(result.observers);
   for (const [name, observer] of result.observers) {
     const { min, max } = observer.range();
     if (min.length === 1) {
@@ -137,8 +138,6 @@ export async function calibrateModel(options: CalibrateModelOptions): Promise<Ca
         max: Array.from(max, (v) => (Number.isFinite(v) ? v : 0)),
       };
     }
-    if (observer.nonFiniteCount > 0)
-      notes.push(`${name}: ${observer.nonFiniteCount} infinite values ignored`);
   }
   return {
     format: CALIBRATION_CACHE_FORMAT,

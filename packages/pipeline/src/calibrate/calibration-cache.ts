@@ -149,7 +149,15 @@ export async function parseCalibrationCache(
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw invalid(origin, `not JSON (${(error as Error).message})`);
+    // JSON.parse quotes the text around the fault: never echo a binary file into a message.
+    const at = /position (\d+)/.exec((error as Error).message)?.[1];
+    const numpy = text.startsWith('\u0093NUMPY') || text.startsWith('\ufffdNUMPY');
+    throw invalid(
+      origin,
+      numpy
+        ? 'a NumPy .npy array, not a JSON calibration cache'
+        : `not JSON${at === undefined ? '' : ` (invalid at character ${at})`}`,
+    );
   }
   const cache = validateCalibrationCache(value, origin);
   const actual = await sha256Hex(modelBytes);

@@ -11,6 +11,7 @@ import { type Model, QDQ_PER_AXIS_OPSET, upgradeOpset } from '@qgrain/onnx';
 import { type Observer, qparamsFromObserver } from '@qgrain/observers';
 import { type Backend, QgrainError, jsBackend } from '@qgrain/tensor';
 import { type CalibrateOptions, type FeedSource, calibrateActivations } from '../calibrate/calibrate.js';
+import { checkCalibratedRanges } from '../calibrate/finite-ranges.js';
 import {
   type ActivationStorage,
   emitActivationQdq,
@@ -104,6 +105,7 @@ export async function quantizeStatic(
         options.onProgress?.({ stage: `calibrate pass ${e.pass}/${e.passes}`, done: e.batch, total: 0 }),
     });
     observers = result.observers;
+    notes.push(...checkCalibratedRanges(observers));
     calibration = { method, batches: result.batches, passes: result.passes };
     for (const s of result.skipped) notes.push(`${s.tensor}: ${s.reason}`);
   }

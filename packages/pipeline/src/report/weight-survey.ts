@@ -1,6 +1,6 @@
 import { parseQuantSpec } from '@qgrain/granularity';
 import { type Graph, type Model, type NodeProto, isDefaultDomain, readInt } from '@qgrain/onnx';
-import { type Backend, type DType, shapeSize } from '@qgrain/tensor';
+import { type Backend, type DType, countNonFinite, shapeSize } from '@qgrain/tensor';
 import { INSPECT_SCHEMES, type SchemeOutcome, analyzeWeight } from '../plan/weight-analysis.js';
 import { WEIGHT_OPS, type WeightRole, weightRoleOf } from '../plan/weight-roles.js';
 
@@ -27,7 +27,7 @@ export const PER_CHANNEL_INT8 = 'int8/per-channel';
 const FLOAT_WEIGHT_DTYPES: ReadonlySet<DType | undefined> = new Set(['float32', 'float16', 'bfloat16']);
 
 /** How int8 fares on one weight. */
-export type WeightVerdict = 'holds' | 'per-tensor-breaks' | 'per-channel-breaks';
+export type WeightVerdict = 'holds' | 'per-tensor-breaks' | 'per-channel-breaks' | 'non-finite';
 
 /** One constant weight of a Conv/ConvTranspose/Gemm/MatMul and what each scheme does to it. */
 export interface WeightEntry {
@@ -45,6 +45,8 @@ export interface WeightEntry {
   /** Outcome per scheme text (`int8/per-channel`...). */
   readonly outcomes: Readonly<Record<string, SchemeOutcome>>;
   readonly verdict: WeightVerdict;
+  /** NaN and +-Infinity values in the weight; quantize refuses a weight holding any. */
+  readonly nonFinite: number;
 }
 
 /** Sums and medians over every surveyed weight. */
@@ -102,7 +104,13 @@ export function surveyWeights(model: Model, options: SurveyOptions): WeightSurve
     const init = graph.initializer(name)!;
     const shape = init.dims;
     const values = init.toTensor().toFloat32();
-    const outcomes = analyzeWeight(values, shape, role, schemes, options.backend, name);
+    const bad = countNonFinite(values).count;
+    // A weight with NaN or Inf cannot be quantized: its sizes are still shown, its SQNR is not
+    // measured ('-'), and its verdict says why.
+    const outcomes =
+      bad === 0
+        ? analyzeWeight(values, shape, role, schemes, options.backend, name)
+        : unmeasured(analyzeWeight(finiteCopy(values), shape, role, schemes, options.backend, name));
     weights.push({
       name,
       op: node.opType,
@@ -113,7 +121,8 @@ export function surveyWeights(model: Model, options: SurveyOptions): WeightSurve
       elements: shapeSize(shape),
       floatBytes: init.byteLength ?? 0,
       outcomes,
-      verdict: verdictOf(outcomes),
+      verdict: bad === 0 ? verdictOf(outcomes) : 'non-finite',
+      nonFinite: bad,
     });
     options.onProgress?.(index + 1, found.length);
   }
@@ -125,6 +134,14 @@ export function surveyWeights(model: Model, options: SurveyOptions): WeightSurve
     totals,
     verdict: summaryVerdict(weights, totals),
   };
+}
+
+function finiteCopy(values: Float32Array): Float32Array {
+  return values.map((v) => (Number.isFinite(v) ? v : 0));
+}
+
+function unmeasured(outcomes: Record<string, SchemeOutcome>): Record<string, SchemeOutcome> {
+  return Object.fromEntries(Object.entries(outcomes).map(([s, o]) => [s, { ...o, sqnrDb: Number.NaN }]));
 }
 
 /** Each weight once (a weight shared by several nodes is measured with its first reader's role). */
@@ -203,8 +220,8 @@ function totalsOf(weights: readonly WeightEntry[], schemes: readonly string[]): 
   const medianSqnrDb: Record<string, number> = {};
   const belowFloor: Record<string, number> = {};
   for (const scheme of schemes) {
-    const outcomes = weights.map((w) => w.outcomes[scheme]!);
-    bytes[scheme] = outcomes.reduce((sum, o) => sum + o.bytes, 0);
+    bytes[scheme] = weights.reduce((sum, w) => sum + w.outcomes[scheme]!.bytes, 0);
+    const outcomes = weights.filter((w) => w.nonFinite === 0).map((w) => w.outcomes[scheme]!);
     medianSqnrDb[scheme] = median(outcomes.map((o) => o.sqnrDb));
     if (parseQuantSpec(scheme).type.bits === FLOOR_BITS) {
       belowFloor[scheme] = outcomes.filter((o) => o.sqnrDb < WEIGHT_SQNR_FLOOR_DB).length;
@@ -221,9 +238,22 @@ function totalsOf(weights: readonly WeightEntry[], schemes: readonly string[]): 
   };
 }
 
-function summaryVerdict(weights: readonly WeightEntry[], totals: SurveyTotals): string {
+function summaryVerdict(all: readonly WeightEntry[], totals: SurveyTotals): string {
+  if (all.length === 0) return 'no float Conv, ConvTranspose, Gemm or MatMul weights to quantize';
+  const broken = all.filter((w) => w.nonFinite > 0);
+  const weights = all.filter((w) => w.nonFinite === 0);
+  if (broken.length === 0) return measuredVerdict(weights, totals);
+  const names = broken
+    .slice(0, 3)
+    .map((w) => `'${w.name}'`)
+    .join(', ');
+  const more = broken.length > 3 ? ` and ${broken.length - 3} more` : '';
+  const first = `${broken.length} weight(s) hold NaN or Inf (${names}${more}) and cannot be quantized`;
+  return weights.length === 0 ? first : `${first}; ${measuredVerdict(weights, totals)}`;
+}
+
+function measuredVerdict(weights: readonly WeightEntry[], totals: SurveyTotals): string {
   const n = weights.length;
-  if (n === 0) return 'no float Conv, ConvTranspose, Gemm or MatMul weights to quantize';
   const floor = `${WEIGHT_SQNR_FLOOR_DB} dB`;
   const tensorBroken = weights.filter((w) => sqnrOf(w, PER_TENSOR_INT8) < WEIGHT_SQNR_FLOOR_DB);
   const channelBroken = weights.filter((w) => sqnrOf(w, PER_CHANNEL_INT8) < WEIGHT_SQNR_FLOOR_DB);
