@@ -1,4 +1,5 @@
 import type { Model } from '@qgrain/onnx';
+import { distance } from 'fastest-levenshtein';
 import { UsageError } from './exit.js';
 
 // Near matches are names within this many edits (or a third of the name's length, when longer):
@@ -6,22 +7,6 @@ import { UsageError } from './exit.js';
 const MIN_NEAR_EDITS = 2;
 // Suggestions listed per unmatched name.
 const MAX_SUGGESTIONS = 5;
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(
-        previous[j]! + 1,
-        row[j - 1]! + 1,
-        previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    }
-    previous = row;
-  }
-  return previous[b.length]!;
-}
 
 /** The known names closest to `name`: case-insensitive containment first, then by edit distance. */
 export function nearMatches(name: string, known: Iterable<string>): string[] {
@@ -33,7 +18,7 @@ export function nearMatches(name: string, known: Iterable<string>): string[] {
     // Long names are compared only when their lengths make a near match possible.
     if (c.includes(lower) || lower.includes(c)) scored.push([candidate, 0]);
     else if (Math.abs(c.length - lower.length) <= limit) {
-      const d = editDistance(lower, c);
+      const d = distance(lower, c);
       if (d <= limit) scored.push([candidate, d]);
     }
   }
