@@ -57,9 +57,26 @@ export {
 } from './calibrate/calibrate.js';
 export {
   type CalibrateModelOptions,
+  type CalibrateShardOptions,
   calibrateModel,
+  calibrateShard,
   modelInputSpecs,
 } from './calibrate/calibrate-model.js';
+export {
+  CALIBRATION_STATE_FORMAT,
+  type CalibrationShard,
+  type CalibrationState,
+  type MergeCalibrationStatesOptions,
+  checkShard,
+  formatCalibrationState,
+  mergeCalibrationStates,
+  parseCalibrationState,
+  rangesFromObservers,
+  shardBatchRange,
+  shardSource,
+  sourceBatches,
+  validateCalibrationState,
+} from './calibrate/calibration-state.js';
 export {
   CALIBRATION_CACHE_FORMAT,
   type CalibrationCache,
