@@ -117,6 +117,7 @@ export {
   emitWeightDequantize,
   qdqAttributes,
 } from './emit/emit-qdq.js';
+export { type WeightWrittenHook, newInitializers } from './emit/written-initializers.js';
 export {
   MATMUL_NBITS_ACCURACY_FLOAT32,
   MATMUL_NBITS_MIN_BLOCK,

@@ -3,7 +3,8 @@ import { dirname, join, resolve, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
   DEFAULT_EXTERNAL_THRESHOLD,
-  type Model,
+  ExternalDataSpill,
+  Model,
   inlineModelSize,
   prepareModel,
   readModel,
@@ -16,6 +17,7 @@ import {
   type QuantizeMode,
   type QuantizeResult,
   type WeightOnlyFormat,
+  type WeightWrittenHook,
   buildReportDocument,
   compareModels,
   defaultHoldout,
@@ -182,8 +184,59 @@ export async function quantizeCommand(
   globals: Partial<GlobalOptions>,
   io: CliIO,
 ): Promise<QuantizationReportDocument> {
-  const model = await readModel(path);
+  const read = await readModel(path);
   const output = resolve(options.output);
+  const spill = await openSpill(read, output, options);
+  try {
+    const model = spill
+      ? new Model(read.proto, { externalData: spill.over(read.externalData), source: read.source })
+      : read;
+    return await quantizeModel(path, model, output, options, globals, io, spill);
+  } finally {
+    spill?.remove();
+  }
+}
+
+/** True when the model keeps any initializer in external data. */
+function hasExternalData(model: Model): boolean {
+  return model.graphs().some((g) => g.initializers().some((i) => i.storage === 'external'));
+}
+
+/**
+ * The scratch file quantized weights go to as each is made, when the output is to have external
+ * data or the input has it (a model that may not fit in memory): in the output's folder, so that
+ * it shares its disk. Undefined for models that stay in memory.
+ */
+async function openSpill(
+  model: Model,
+  output: string,
+  options: QuantizeCommandOptions,
+): Promise<ExternalDataSpill | undefined> {
+  if (!options.externalData && !hasExternalData(model)) return undefined;
+  // An output folder that does not exist yet is created, as users expect of -o.
+  await mkdir(dirname(output), { recursive: true });
+  return ExternalDataSpill.create(dirname(output), basename(output));
+}
+
+/** Moves each weight's new initializers that would go to external data into the spill file. */
+function spillHook(spill: ExternalDataSpill, threshold: number): WeightWrittenHook {
+  return (added) => {
+    for (const init of added) {
+      if (init.storage !== 'external' && (init.byteLength ?? 0) >= threshold)
+        spill.spill(init.proto, init.bytes());
+    }
+  };
+}
+
+async function quantizeModel(
+  path: string,
+  model: Model,
+  output: string,
+  options: QuantizeCommandOptions,
+  globals: Partial<GlobalOptions>,
+  io: CliIO,
+  spill: ExternalDataSpill | undefined,
+): Promise<QuantizationReportDocument> {
   const reportPath = options.report === undefined ? undefined : resolve(options.report);
   const outputs = [
     output,
@@ -252,6 +305,9 @@ export async function quantizeCommand(
       ...(calibration ? { data: calibration, runner } : {}),
       backend,
       onProgress: (e) => bar.update(e.done, e.total),
+      ...(spill
+        ? { onWeightWritten: spillHook(spill, options.externalDataThreshold ?? DEFAULT_EXTERNAL_THRESHOLD) }
+        : {}),
     });
   } finally {
     bar.done();
