@@ -287,7 +287,8 @@ export function quantizeWeightBlocks(model: Model, options: WeightOnlyOptions = 
     const rtnSqnrDb = quantizationSqnr(values, rtn, backend);
     const qp = options.clip === 'mse' ? searchClipping(values, rtn) : rtn;
     const bytesBefore = init.byteLength ?? values.length * 4;
-    const sqnrDb = quantizationSqnr(values, qp, backend);
+    // Round-to-nearest keeps `rtn`: its error is already measured.
+    const sqnrDb = qp === rtn ? rtnSqnrDb : quantizationSqnr(values, qp, backend);
     let bytesAfter: number;
     if (nbits) {
       const packed = packMatMulNBits(values, qp, backend);
