@@ -39,6 +39,8 @@ describe('ExternalDataSpill', () => {
 
     const spilled = stack();
     const spill = ExternalDataSpill.create(work, 'model.onnx');
+    // In use but nameless: nothing is left in the folder if the process dies.
+    if (process.platform !== 'win32') expect(existsSync(spill.path)).toBe(false);
     for (const init of spilled.graph.initializers()) spill.spill(init.proto, init.bytes());
     expect(spilled.graph.initializers().map((i) => i.storage)).toEqual(['external', 'external', 'external']);
     expect(spill.bytes).toBe(2 * 4096 + 1024);

@@ -3,7 +3,7 @@
 // workable. A spilled tensor becomes an ordinary external-data reference (to the scratch file),
 // so everything that reads tensors reads it back the usual way, one tensor at a time.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { QgrainError } from '@qgrain/tensor';
 import type { ExternalDataReader } from './external-data.js';
@@ -18,7 +18,8 @@ const DATA_LOCATION_EXTERNAL = 1;
 const MAX_IO_CHUNK = 1 << 30;
 
 /**
- * A scratch file of tensor bytes in `dir`, removed by `remove()`. `spill` appends a tensor's bytes
+ * A scratch file of tensor bytes in `dir`, removed by `remove()` (on systems that allow it, it has
+ * no name in `dir` even while in use, so an interrupted run leaves nothing behind). `spill` appends a tensor's bytes
  * and turns its TensorProto into a reference to them; `over(reader)` gives the ExternalDataReader
  * that reads those references here and every other location through `reader`. Build the model
  * that owns the tensors with that reader (`new Model(proto, { externalData })`), so that writing
@@ -31,11 +32,21 @@ export class ExternalDataSpill {
   readonly location: string;
   private fd: number | undefined;
   private end = 0;
+  /** True once the file has no name left: the open descriptor keeps it until it is closed. */
+  private unlinked = false;
 
   private constructor(path: string, fd: number) {
     this.path = path;
     this.location = basename(path);
     this.fd = fd;
+    // Where the system allows it (not Windows), the file loses its name at once and lives only
+    // through the descriptor: whatever ends the process, even a kill, leaves nothing behind.
+    try {
+      unlinkSync(path);
+      this.unlinked = true;
+    } catch {
+      // Removed by `remove()` instead.
+    }
   }
 
   /**
@@ -118,7 +129,7 @@ export class ExternalDataSpill {
   remove(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
-    rmSync(this.path, { force: true });
+    if (!this.unlinked) rmSync(this.path, { force: true });
   }
 
   private open(): number {
