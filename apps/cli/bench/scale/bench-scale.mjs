@@ -9,15 +9,22 @@
 // is the process's VmHWM; medians of --runs rounds, the copy and the three modes interleaved.
 //
 //   node apps/cli/bench/scale/bench-scale.mjs [--params 200M] [--hidden 1024] [--runs 3]
-//                                              [--small] [--json] [--keep]   (after pnpm build)
+//                                              [--small] [--verify] [--json] [--keep]
+//                                              (after pnpm build)
 //
-// --small (the CI form) runs a 2M-parameter stack once, checks that onnxruntime-node runs every
-// output, and prints the ratios without judging them: at that size process start-up dominates.
+// Every output is checked: onnxruntime-node runs it (its SQNR against the float model is printed),
+// and with --verify (always with --small) it must equal, byte for byte, the output of the
+// unstreamed path: the library quantizing the model with every output weight kept in memory.
+// --small (the CI form) runs a 2M-parameter stack once and prints the ratios without judging
+// them: at that size process start-up dominates.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { prepareModel, readModel, writeModel } from '@qgrain/onnx';
+import { quantize } from '@qgrain/pipeline';
+import { selectBackend } from '@qgrain/wasm';
 import ort from 'onnxruntime-node';
 import { generateStack } from './generate-stack.mjs';
 
@@ -32,12 +39,9 @@ const DEFAULT_PARAMS = '200M';
 const DEFAULT_HIDDEN = 1024;
 const DEFAULT_RUNS = 3;
 const MODES = [
-  { name: 'int4/per-block:32 qdq', args: ['--weights', 'int4/per-block:32', '--format', 'qdq'] },
-  {
-    name: 'int4/per-block:32 matmulnbits',
-    args: ['--weights', 'int4/per-block:32', '--format', 'matmulnbits'],
-  },
-  { name: 'int8/per-channel', args: ['--weights', 'int8/per-channel'] },
+  { name: 'int4/per-block:32 qdq', weights: 'int4/per-block:32', format: 'qdq' },
+  { name: 'int4/per-block:32 matmulnbits', weights: 'int4/per-block:32', format: 'matmulnbits' },
+  { name: 'int8/per-channel', weights: 'int8/per-channel', format: 'qdq' },
 ];
 const SUFFIXES = { K: 1e3, M: 1e6, G: 1e9 };
 
@@ -47,6 +51,7 @@ const option = (name) => {
   return at >= 0 ? args[at + 1] : undefined;
 };
 const small = args.includes('--small');
+const verify = small || args.includes('--verify');
 const json = args.includes('--json');
 const runs = small ? 1 : Number(option('--runs') ?? DEFAULT_RUNS);
 const hidden = small ? SMALL.hidden : Number(option('--hidden') ?? DEFAULT_HIDDEN);
@@ -103,6 +108,30 @@ async function runModel(path) {
   }
 }
 
+/**
+ * The unstreamed path: the model quantized by the library with every output weight kept in memory
+ * (as `qgrain quantize` does for a model without external data), then written with external data.
+ * True when it wrote the same two files as the streamed CLI run.
+ */
+async function sameAsUnstreamed(model, mode, streamed) {
+  const float = await readModel(model);
+  prepareModel(float, { foldBatchNorm: true });
+  await quantize(float, {
+    mode: 'weight-only',
+    weights: mode.weights,
+    format: mode.format,
+    backend: await selectBackend('auto'),
+  });
+  const folder = join(dirname(streamed), 'unstreamed');
+  mkdirSync(folder, { recursive: true });
+  const path = join(folder, streamed.split('/').pop());
+  await writeModel(float, path, { externalData: true });
+  const same = (a, b) => readFileSync(a).equals(readFileSync(b));
+  const result = same(path, streamed) && same(`${path}.data`, `${streamed}.data`);
+  rmSync(folder, { recursive: true, force: true });
+  return result;
+}
+
 function sqnrDb(reference, actual) {
   let signal = 0;
   let noise = 0;
@@ -146,7 +175,19 @@ try {
         .get(mode.name)
         .push(
           measure(
-            [cli, 'quantize', stack.model, '-o', out, '--weights-only', ...mode.args, '--external-data'],
+            [
+              cli,
+              'quantize',
+              stack.model,
+              '-o',
+              out,
+              '--weights-only',
+              '--weights',
+              mode.weights,
+              '--format',
+              mode.format,
+              '--external-data',
+            ],
             mode.name,
           ),
         );
@@ -168,6 +209,7 @@ try {
       rss_ratio: peak / floatBytes,
       output_bytes: statSync(out).size + statSync(`${out}.data`).size,
       output_sqnr_db: sqnrDb(reference, await runModel(out)),
+      ...(verify ? { same_as_unstreamed: await sameAsUnstreamed(stack.model, mode, out) } : {}),
     });
   }
   const summary = {
@@ -193,12 +235,22 @@ try {
       const verdict = small
         ? ''
         : ` ${r.time_ratio <= TIME_TARGET ? 'meets' : 'misses'} time, ${r.rss_ratio <= RSS_TARGET ? 'meets' : 'misses'} memory`;
+      const identical =
+        r.same_as_unstreamed === undefined
+          ? ''
+          : r.same_as_unstreamed
+            ? ', same bytes as unstreamed'
+            : ', DIFFERS from unstreamed';
       console.log(
         `${r.mode.padEnd(30)} ${r.seconds.toFixed(2)} s (${r.time_ratio.toFixed(2)}x copy, target <= ${TIME_TARGET}x)  ` +
           `peak RSS ${mib(r.peak_rss_bytes)} (${r.rss_ratio.toFixed(3)}x float, target <= ${RSS_TARGET}x)  ` +
-          `output ${mib(r.output_bytes)}, SQNR ${r.output_sqnr_db.toFixed(1)} dB vs float in onnxruntime;${verdict}`,
+          `output ${mib(r.output_bytes)}, SQNR ${r.output_sqnr_db.toFixed(1)} dB vs float in onnxruntime${identical};${verdict}`,
       );
     }
+  }
+  if (rows.some((r) => r.same_as_unstreamed === false)) {
+    console.error('streamed output differs from the unstreamed path');
+    process.exitCode = 1;
   }
 } finally {
   if (!args.includes('--keep')) rmSync(dir, { recursive: true, force: true });
