@@ -228,6 +228,7 @@ function spillHook(spill: ExternalDataSpill, threshold: number): WeightWrittenHo
   };
 }
 
+/** The quantize command on a model already read (and wrapped over the spill file when streaming). */
 async function quantizeModel(
   path: string,
   model: Model,
