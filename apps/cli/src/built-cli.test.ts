@@ -222,3 +222,50 @@ describe('qgrain binary: the README shows actual output', () => {
     expect(run.stderr).toBe(shown('qgrain prepare ch_PP-OCRv4_det_infer.onnx -o det-prepared.onnx'));
   });
 });
+
+describe('qgrain binary: the sharded calibration shell example of the README', () => {
+  const readme = readFileSync(resolve(here, '../README.md'), 'utf8');
+  /** The first fenced block of `language` at or after the line holding `marker`, and what follows it. */
+  function block(language: string, marker: string): string {
+    const from = readme.indexOf(`\`\`\`${language}\n`, readme.indexOf(marker));
+    const body = readme.slice(from + language.length + 4);
+    return body.slice(0, body.indexOf('```'));
+  }
+
+  it('runs as shown and merges into the single-process cache', () => {
+    const work = mkdtempSync(join(dir, 'shards-'));
+    const bin = join(work, 'bin');
+    mkdirSync(bin);
+    // `qgrain` on PATH, as after `npm install -g qgrain`.
+    writeFileSync(join(bin, 'qgrain'), `#!/bin/sh\nexec "${process.execPath}" "${cli}" "$@"\n`, {
+      mode: 0o755,
+    });
+    symlinkSync(rec, join(work, 'ch_PP-OCRv4_rec_infer.onnx'));
+    symlinkSync(ocrDataPath('calibration', 'calib_rec.npy.gz'), join(work, 'calib_rec.npy.gz'));
+    const script = block('sh', 'Plain background jobs on one machine');
+    expect(script).toContain('--shard "$i/4"');
+    const run = spawnSync('sh', ['-e', '-c', script], {
+      cwd: work,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, QGRAIN_DEBUG: '' },
+    });
+    expect(run.status).toBe(0);
+    const printed = run.stderr.replaceAll(`${work}/`, '').split('\n');
+    for (const line of block('text', 'Plain background jobs on one machine').split('\n')) {
+      if (line !== '...') expect(printed).toContain(line);
+    }
+    // The same command without --shard, from the same folder (the cache names its data file).
+    const single = spawnSync(
+      'sh',
+      [
+        '-c',
+        'qgrain calibrate ch_PP-OCRv4_rec_infer.onnx --data calib_rec.npy.gz --batch-size 4 --method minmax -o single.json',
+      ],
+      { cwd: work, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } },
+    );
+    expect(single.status).toBe(0);
+    expect(readFileSync(join(work, 'rec-cache.json'), 'utf8')).toBe(
+      readFileSync(join(work, 'single.json'), 'utf8'),
+    );
+  });
+});

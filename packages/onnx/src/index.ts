@@ -2,6 +2,7 @@
 export * from './portable.js';
 export { fileExternalData } from './external-data.js';
 export { readModel } from './read-model.js';
+export { ExternalDataSpill } from './spill.js';
 export {
   DEFAULT_EXTERNAL_THRESHOLD,
   EXTERNAL_DATA_ALIGNMENT,

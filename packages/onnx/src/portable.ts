@@ -23,6 +23,7 @@ export type { ExternalDataReader } from './external-data.js';
 export { Graph, type NodeInit } from './graph.js';
 export { Initializer } from './initializer.js';
 export { Model, type ParseOptions, parseModel } from './model.js';
+export { PROTOBUF_MAX_BYTES, inlineModelSize } from './model-size.js';
 export * from './proto-types.js';
 export { onnxTypes } from './schema.js';
 export { serializeModel } from './serialize.js';

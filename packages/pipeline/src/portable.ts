@@ -57,9 +57,26 @@ export {
 } from './calibrate/calibrate.js';
 export {
   type CalibrateModelOptions,
+  type CalibrateShardOptions,
   calibrateModel,
+  calibrateShard,
   modelInputSpecs,
 } from './calibrate/calibrate-model.js';
+export {
+  CALIBRATION_STATE_FORMAT,
+  type CalibrationShard,
+  type CalibrationState,
+  type MergeCalibrationStatesOptions,
+  checkShard,
+  formatCalibrationState,
+  mergeCalibrationStates,
+  parseCalibrationState,
+  rangesFromObservers,
+  shardBatchRange,
+  shardSource,
+  sourceBatches,
+  validateCalibrationState,
+} from './calibrate/calibration-state.js';
 export {
   CALIBRATION_CACHE_FORMAT,
   type CalibrationCache,
@@ -100,6 +117,7 @@ export {
   emitWeightDequantize,
   qdqAttributes,
 } from './emit/emit-qdq.js';
+export { type WeightWrittenHook, newInitializers } from './emit/written-initializers.js';
 export {
   MATMUL_NBITS_ACCURACY_FLOAT32,
   MATMUL_NBITS_MIN_BLOCK,

@@ -21,6 +21,7 @@ export const QUANTIZE_MODES: readonly QuantizeMode[] = ['static', 'weight-only',
  *   and `clip`. A per-block scheme takes MatMul/Gemm/Gather weights block-wise; any other scheme
  *   quantizes every supported weight (Conv included) behind DequantizeLinear.
  * - `dynamic`: `activations` (the scheme computed at run time), `weights`, `exclude`, `backend`.
+ * Every mode calls `onWeightWritten` after each weight it writes into the graph.
  */
 export interface QuantizeOptions extends StaticOptions {
   /** Default 'static'. */
@@ -77,9 +78,10 @@ export async function quantize(model: Model, options: QuantizeOptions = {}): Pro
   const weights = options.weights ?? DEFAULT_WEIGHT_SCHEMES[mode];
   const exclude = options.exclude ? { exclude: options.exclude } : {};
   const backend = options.backend ? { backend: options.backend } : {};
+  const hook = options.onWeightWritten ? { onWeightWritten: options.onWeightWritten } : {};
   if (mode === 'dynamic') {
     const activations = options.activations ?? DEFAULT_ACTIVATION_SCHEMES.dynamic;
-    const report = quantizeDynamic(model, { activations, weights, ...exclude, ...backend });
+    const report = quantizeDynamic(model, { activations, weights, ...exclude, ...backend, ...hook });
     return { mode, schemes: { weights, activations }, report };
   }
   if (mode === 'weight-only' && parseQuantSpec(weights).granularity.kind === 'per-block') {
@@ -89,6 +91,7 @@ export async function quantize(model: Model, options: QuantizeOptions = {}): Pro
       ...(options.clip ? { clip: options.clip } : {}),
       ...exclude,
       ...backend,
+      ...hook,
     });
     return { mode, schemes: { weights, activations: 'float' }, report };
   }

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createModel, writeModel } from '@qgrain/onnx';
-import { encodeNpy, readCalibrationCache, sha256Hex } from '@qgrain/pipeline';
+import { observerFromJSON } from '@qgrain/observers';
+import { encodeNpy, readCalibrationCache, readCalibrationState, sha256Hex } from '@qgrain/pipeline';
 import { ocrDataPath, realModels } from '@qgrain/test-harness';
 import { Tensor } from '@qgrain/tensor';
 import { Command } from 'commander';
@@ -124,5 +125,94 @@ describe('qgrain calibrate', () => {
     expect(method.io.stderr()).toMatch(/^qgrain: invalid calibration method 'kl'/);
     const usage = await calibrate([rec, '--data', recData]);
     expect(usage.code).toBe(2);
+  });
+});
+
+describe('qgrain calibrate --shard and qgrain calibrate merge', () => {
+  const SHARDS = 4;
+  // 48 lines in batches of 4: 12 batches, 3 per shard.
+  const common = ['--data', recData, '--batch-size', '4'];
+
+  async function sharded(method: string): Promise<string[]> {
+    const states: string[] = [];
+    for (let i = 0; i < SHARDS; i++) {
+      const output = join(work, `rec-${method}-state-${i}.json`);
+      const { code, io } = await calibrate([
+        rec,
+        ...common,
+        '--method',
+        method,
+        '--shard',
+        `${i}/${SHARDS}`,
+        '-o',
+        output,
+      ]);
+      expect(io.stderr()).toBe(
+        `qgrain: observed 91 activations with ${method} on shard ${i}/${SHARDS}: 12 samples in batches ${3 * i + 1}-${3 * i + 3} of 12; wrote ${output} (merge every shard's state with qgrain calibrate merge)\n`,
+      );
+      expect(code).toBe(0);
+      states.push(output);
+    }
+    return states;
+  }
+
+  it.each(['minmax', 'mse'])(
+    '%s: PP-OCRv4 rec on 4 shards, merged, gives the single-process cache byte for byte',
+    async (method) => {
+      const single = join(work, `rec-${method}-single.json`);
+      expect((await calibrate([rec, ...common, '--method', method, '-o', single])).code).toBe(0);
+      const states = await sharded(method);
+      const merged = join(work, `rec-${method}-merged.json`);
+      // Any order: the states say which shard they are.
+      const { code, io } = await calibrate(['merge', ...states.reverse(), '-o', merged]);
+      expect(io.stderr()).toBe(
+        `qgrain: merged 4 shard states; calibrated 91 activations with ${method} on 48 samples in 12 batches (1 pass); wrote ${merged}\n`,
+      );
+      expect(code).toBe(0);
+      expect(readFileSync(merged, 'utf8')).toBe(readFileSync(single, 'utf8'));
+    },
+  );
+
+  it('histogram counts of the merged shards equal those of one shard holding all the data', async () => {
+    const whole = join(work, 'rec-mse-whole-state.json');
+    expect((await calibrate([rec, ...common, '--method', 'mse', '--shard', '0/1', '-o', whole])).code).toBe(
+      0,
+    );
+    const one = await readCalibrationState(whole);
+    const states = await Promise.all(
+      Array.from({ length: SHARDS }, (_, i) => readCalibrationState(join(work, `rec-mse-state-${i}.json`))),
+    );
+    expect(states.map((s) => s.shard.index)).toEqual([0, 1, 2, 3]);
+    for (const [name, json] of Object.entries(one.observers)) {
+      const merged = observerFromJSON(states[0]!.observers[name]);
+      for (const state of states.slice(1)) merged.merge(observerFromJSON(state.observers[name]));
+      expect(merged.toJSON(), name).toEqual(json);
+    }
+  });
+
+  it('exits 2 on a malformed shard, and 1 naming the files when a shard is missing or given twice', async () => {
+    const bad = await calibrate([rec, ...common, '--shard', '4/4', '-o', join(work, 'x.json')]);
+    expect(bad.code).toBe(2);
+    expect(bad.io.stderr()).toContain('shard index 4 is not one of 0..3 (shards are numbered from 0)');
+    const states = Array.from({ length: SHARDS }, (_, i) => join(work, `rec-minmax-state-${i}.json`));
+    const missing = await calibrate([
+      'merge',
+      states[0]!,
+      states[1]!,
+      states[3]!,
+      '-o',
+      join(work, 'x.json'),
+    ]);
+    expect(missing.code).toBe(1);
+    expect(missing.io.stderr()).toBe(
+      "qgrain: shard 2 of 4 missing: the merged ranges would not cover all the data; give every shard's state\n",
+    );
+    const twice = await calibrate(['merge', ...states, states[2]!, '-o', join(work, 'x.json')]);
+    expect(twice.code).toBe(1);
+    expect(twice.io.stderr()).toBe(
+      `qgrain: ${states[2]} and ${states[2]} are both shard 2/4; give each shard's state once\n`,
+    );
+    const noOutput = await calibrate(['merge', ...states]);
+    expect(noOutput.code).toBe(2);
   });
 });

@@ -5,12 +5,12 @@ import {
   type WriteResult,
   prepareModel,
   readModel,
-  writeModel,
 } from '@qgrain/onnx';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { formatBytes } from '../byte-size.js';
 import type { CliIO } from '../io.js';
 import { refuseOverwritingInput } from '../output-guard.js';
+import { writeOutputModel } from '../output-model.js';
 import { preparedCounts } from '../prepared-counts.js';
 
 interface PrepareOptions {
@@ -100,10 +100,12 @@ export function addPrepareCommand(program: Command, io: CliIO): void {
         foldAffine: options.foldAffine,
         fuseHardSwish: options.fuseHardSwish,
       });
-      const written = await writeModel(model, output, {
+      const { written, note } = await writeOutputModel(model, output, {
+        input: model,
         externalData,
         threshold: options.externalDataThreshold ?? DEFAULT_EXTERNAL_THRESHOLD,
       });
+      if (note) io.err(`qgrain: note: ${note}\n`);
       if (options.json) io.out(`${JSON.stringify(summaryJson(model.source, prepared, written), null, 2)}\n`);
       else io.err(summaryLine(options.output, prepared, written));
     });

@@ -1,7 +1,14 @@
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { prepareModel, readModel, serializeModel, writeModel } from '@qgrain/onnx';
+import {
+  DEFAULT_EXTERNAL_THRESHOLD,
+  ExternalDataSpill,
+  Model,
+  inlineModelSize,
+  prepareModel,
+  readModel,
+} from '@qgrain/onnx';
 import {
   DEFAULT_ACTIVATION_SCHEME,
   DEFAULT_CALIBRATION_METHOD,
@@ -10,6 +17,7 @@ import {
   type QuantizeMode,
   type QuantizeResult,
   type WeightOnlyFormat,
+  type WeightWrittenHook,
   buildReportDocument,
   compareModels,
   defaultHoldout,
@@ -22,14 +30,16 @@ import {
   weightStorageSummary,
 } from '@qgrain/pipeline';
 import { QgrainError } from '@qgrain/tensor';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULT_BACKEND, type GlobalOptions, resolveBackend } from '../backend-option.js';
 import { formatBytes } from '../byte-size.js';
 import { type DataOptions, addDataOptions, openModelData } from '../data-options.js';
 import { checkExcludes } from '../exclude-check.js';
 import { UsageError } from '../exit.js';
 import { type CliIO, formatTable, progress } from '../io.js';
+import { writeOutputModel } from '../output-model.js';
 import { refuseOverwritingInput } from '../output-guard.js';
+import { parseByteThreshold } from './prepare.js';
 
 interface QuantizeCommandOptions extends DataOptions {
   readonly output: string;
@@ -50,6 +60,28 @@ interface QuantizeCommandOptions extends DataOptions {
   readonly clip: 'rtn' | 'mse';
   /** Activation scheme computed at run time (int8/per-token or uint8/per-tensor). */
   readonly dynamic?: string;
+  /** Write initializers of `externalDataThreshold` bytes or more to `<output>.data`. */
+  readonly externalData?: boolean;
+  readonly externalDataThreshold?: number;
+  /**
+   * Largest output written as one file before external data is used unasked (default: protobuf's
+   * 2 GiB limit). No flag sets it: tests lower it to exercise the switch on small models.
+   */
+  readonly externalDataLimit?: number;
+}
+
+/** Bytes of a model as it sits on disk: the .onnx file and every external data file it reads. */
+async function modelFileBytes(model: Model): Promise<number> {
+  const files = new Set([model.source]);
+  for (const graph of model.graphs()) {
+    for (const init of graph.initializers()) {
+      const location = init.externalData?.location;
+      if (location) files.add(join(dirname(model.source), location));
+    }
+  }
+  let total = 0;
+  for (const file of files) total += (await stat(file)).size;
+  return total;
 }
 
 const FORMATS: readonly WeightOnlyFormat[] = ['qdq', 'matmulnbits'];
@@ -153,11 +185,68 @@ export async function quantizeCommand(
   globals: Partial<GlobalOptions>,
   io: CliIO,
 ): Promise<QuantizationReportDocument> {
-  const model = await readModel(path);
-  checkExcludes(model, options.exclude);
+  const read = await readModel(path);
+  checkExcludes(read, options.exclude);
   const output = resolve(options.output);
+  const spill = await openSpill(read, output, options);
+  try {
+    const model = spill
+      ? new Model(read.proto, { externalData: spill.over(read.externalData), source: read.source })
+      : read;
+    return await quantizeRead(path, model, output, options, globals, io, spill);
+  } finally {
+    spill?.remove();
+  }
+}
+
+/** True when the model keeps any initializer in external data. */
+function hasExternalData(model: Model): boolean {
+  return model.graphs().some((g) => g.initializers().some((i) => i.storage === 'external'));
+}
+
+/**
+ * The scratch file quantized weights go to as each is made, when the output is to have external
+ * data or the input has it (a model that may not fit in memory): in the output's folder, so that
+ * it shares its disk. Undefined for models that stay in memory.
+ */
+async function openSpill(
+  model: Model,
+  output: string,
+  options: QuantizeCommandOptions,
+): Promise<ExternalDataSpill | undefined> {
+  if (!options.externalData && !hasExternalData(model)) return undefined;
+  // An output folder that does not exist yet is created, as users expect of -o.
+  await mkdir(dirname(output), { recursive: true });
+  return ExternalDataSpill.create(dirname(output), basename(output));
+}
+
+/** Moves each weight's new initializers that would go to external data into the spill file. */
+function spillHook(spill: ExternalDataSpill, threshold: number): WeightWrittenHook {
+  return (added) => {
+    for (const init of added) {
+      if (init.storage !== 'external' && (init.byteLength ?? 0) >= threshold)
+        spill.spill(init.proto, init.bytes());
+    }
+  };
+}
+
+/** The quantize command on a model already read (and wrapped over the spill file when streaming). */
+async function quantizeRead(
+  path: string,
+  model: Model,
+  output: string,
+  options: QuantizeCommandOptions,
+  globals: Partial<GlobalOptions>,
+  io: CliIO,
+  spill: ExternalDataSpill | undefined,
+): Promise<QuantizationReportDocument> {
   const reportPath = options.report === undefined ? undefined : resolve(options.report);
-  await refuseOverwritingInput(model, reportPath ? [output, reportPath] : [output]);
+  const outputs = [
+    output,
+    ...(reportPath ? [reportPath] : []),
+    ...(options.externalData ? [`${output}.data`] : []),
+  ];
+  await refuseOverwritingInput(model, outputs);
   if (reportPath === output)
     throw new UsageError('--report and -o name the same file; give the report its own path');
   if (options.weightsOnly && options.dynamic)
@@ -168,7 +257,6 @@ export async function quantizeCommand(
   if (!dataFree && !options.data && !options.calibration) {
     throw new UsageError('quantize needs calibration data (--data) or a calibration cache (--calibration)');
   }
-  const inputBytes = new Uint8Array(await readFile(model.source));
   const backend = await resolveBackend(globals.backend ?? DEFAULT_BACKEND, io);
   prepareModel(model, { foldBatchNorm: true });
   // The float reference for the report: the same file read and prepared again (weights are read
@@ -195,7 +283,13 @@ export async function quantizeCommand(
   }
   const ranges = options.calibration
     ? rangesFromCache(
-        await readCalibrationCache(resolve(options.calibration), inputBytes, { modelPath: model.source }),
+        await readCalibrationCache(
+          resolve(options.calibration),
+          new Uint8Array(await readFile(model.source)),
+          {
+            modelPath: model.source,
+          },
+        ),
       )
     : undefined;
 
@@ -214,6 +308,9 @@ export async function quantizeCommand(
       ...(calibration ? { data: calibration, runner } : {}),
       backend,
       onProgress: (e) => bar.update(e.done, e.total),
+      ...(spill
+        ? { onWeightWritten: spillHook(spill, options.externalDataThreshold ?? DEFAULT_EXTERNAL_THRESHOLD) }
+        : {}),
     });
   } finally {
     bar.done();
@@ -236,8 +333,14 @@ export async function quantizeCommand(
     : undefined;
   // An output folder that does not exist yet is created, as users expect of -o.
   await mkdir(dirname(output), { recursive: true });
-  const written = await writeModel(model, output);
-  const sizeBefore = (await stat(model.source)).size;
+  const { written, note } = await writeOutputModel(model, output, {
+    input: floatModel,
+    ...(options.externalData ? { externalData: true } : {}),
+    ...(options.externalDataThreshold !== undefined ? { threshold: options.externalDataThreshold } : {}),
+    ...(options.externalDataLimit !== undefined ? { limit: options.externalDataLimit } : {}),
+  });
+  if (note) warnings.push(note);
+  const sizeBefore = await modelFileBytes(floatModel);
   const sizeAfter = written.modelBytes + written.dataBytes;
   const doc = buildReportDocument({
     input: model.source,
@@ -260,7 +363,7 @@ export async function quantizeCommand(
     holdoutBatches: held,
     warnings,
     ...(dataFree
-      ? { weightStorage: weightStorageSummary(report, serializeModel(floatModel).byteLength, sizeAfter) }
+      ? { weightStorage: weightStorageSummary(report, inlineModelSize(floatModel), sizeAfter) }
       : {}),
   });
   if (reportPath) {
@@ -332,6 +435,15 @@ export function addQuantizeCommand(program: Command, io: CliIO): void {
     .option(
       '--dynamic <scheme>',
       'dynamic W8A8 for MatMul/Gemm: activations int8/per-token or uint8/per-tensor; no data needed',
+    )
+    .option('--external-data', "write initializers to one data file beside the output ('<output>.data')")
+    .addOption(
+      new Option(
+        '--external-data-threshold <bytes>',
+        `smallest initializer moved to external data (implies --external-data; default ${DEFAULT_EXTERNAL_THRESHOLD})`,
+      )
+        .argParser(parseByteThreshold)
+        .implies({ externalData: true }),
     )
     .option('--report <report.json>', 'write the report as JSON')
     .option('--json', 'print the report as JSON on stdout instead of the table on stderr');

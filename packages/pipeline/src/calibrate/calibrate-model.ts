@@ -1,22 +1,25 @@
 import { type Int64, type Model, dtypeOfOnnx, int64ToNumber } from '@qgrain/onnx';
 import {
   type CreateObserverOptions,
+  type ObserverJSON,
   formatCalibrationMethod,
   parseCalibrationMethod,
 } from '@qgrain/observers';
 import { QgrainError, type Tensor } from '@qgrain/tensor';
-import { type FeedSource, calibrateActivations } from './calibrate.js';
+import { type CalibrationResult, type FeedSource, calibrateActivations } from './calibrate.js';
+import { CALIBRATION_CACHE_FORMAT, type CalibrationCache, feedSourceFromData } from './calibration-cache.js';
 import {
-  CALIBRATION_CACHE_FORMAT,
-  type CalibrationCache,
-  type CalibrationRange,
-  feedSourceFromData,
-} from './calibration-cache.js';
+  CALIBRATION_STATE_FORMAT,
+  type CalibrationShard,
+  type CalibrationState,
+  rangesFromObservers,
+  shardSource,
+  sourceBatches,
+} from './calibration-state.js';
 import type { DataSource, ModelInputSpec } from '../data/data-source.js';
 import { type ActivationPlan, type PlanOptions, observerTargets } from '../plan/plan.js';
 import { planModel } from '../plan/plan-model.js';
 import type { RunnerFactory } from '../runner/runner.js';
-import { checkCalibratedRanges } from './finite-ranges.js';
 
 /** Options of {@link calibrateModel}. */
 export interface CalibrateModelOptions {
@@ -98,20 +101,24 @@ function countingFeeds(source: DataSource, seen: { batches: number; samples: num
   };
 }
 
-/**
- * Calibrates the activations static `quantize` will quantize (`planModel(model).activations`
- * without fixed ones) on `source` and returns the calibration cache document. Memory stays flat
- * in the number of batches: each batch is streamed into the observers and dropped.
- */
-export async function calibrateModel(options: CalibrateModelOptions): Promise<CalibrationCache> {
-  const { model, source } = options;
+/** What observing the data gave: one observer per tensor and how much data they saw. */
+interface Observed {
+  readonly method: string;
+  readonly result: CalibrationResult;
+  readonly seen: { readonly batches: number; readonly samples: number };
+}
+
+/** Runs the model over `source` and feeds the planned activations into their observers. */
+async function observeModel(options: CalibrateModelOptions, source: DataSource): Promise<Observed> {
   // Canonical text (`percentile` -> `percentile:99.999`), and a bad method fails before any run.
   const method = formatCalibrationMethod(parseCalibrationMethod(options.method));
   // User-fixed ranges need no measurement.
-  const planned: ActivationPlan[] = planModel(model, options.plan).activations.filter((a) => !a.fixed);
+  const planned: ActivationPlan[] = planModel(options.model, options.plan).activations.filter(
+    (a) => !a.fixed,
+  );
   const seen = { batches: 0, samples: 0 };
   const tensors = planned.map((a) => a.tensor);
-  const result = await calibrateActivations(model, tensors, countingFeeds(source, seen), {
+  const result = await calibrateActivations(options.model, tensors, countingFeeds(source, seen), {
     method,
     runner: options.runner,
     observerFor: observerTargets(planned),
@@ -119,31 +126,23 @@ export async function calibrateModel(options: CalibrateModelOptions): Promise<Ca
     ...(options.observer ? { observer: options.observer } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  const ranges: Record<string, CalibrationRange> = {};
-  const notes: string[] = checkCalibratedRanges(result.observers);
-  for (const [name, observer] of result.observers) {
-    const { min, max } = observer.range();
-    if (min.length === 1) {
-      const lo = min[0]!;
-      const hi = max[0]!;
-      if (Number.isFinite(lo) && Number.isFinite(hi)) ranges[name] = { min: lo, max: hi };
-      else {
-        // qparams read a group that saw nothing as [0, 0]; the cache says so explicitly.
-        ranges[name] = { min: 0, max: 0 };
-        notes.push(`${name}: saw no finite value; range set to [0, 0]`);
-      }
-    } else {
-      ranges[name] = {
-        min: Array.from(min, (v) => (Number.isFinite(v) ? v : 0)),
-        max: Array.from(max, (v) => (Number.isFinite(v) ? v : 0)),
-      };
-    }
-  }
+  return { method, result, seen };
+}
+
+/**
+ * Calibrates the activations static `quantize` will quantize (`planModel(model).activations`
+ * without fixed ones) on `source` and returns the calibration cache document. Memory stays flat
+ * in the number of batches: each batch is streamed into the observers and dropped.
+ */
+export async function calibrateModel(options: CalibrateModelOptions): Promise<CalibrationCache> {
+  const { source } = options;
+  const { method, result, seen } = await observeModel(options, source);
+  const { tensors, notes } = rangesFromObservers(result.observers);
   return {
     format: CALIBRATION_CACHE_FORMAT,
     model_sha256: options.modelSha256,
     method,
-    tensors: ranges,
+    tensors,
     batches: result.batches,
     samples: seen.samples,
     passes: result.passes,
@@ -151,5 +150,38 @@ export async function calibrateModel(options: CalibrateModelOptions): Promise<Ca
     ...(source.random ? { random: true } : {}),
     ...(result.skipped.length > 0 ? { skipped: result.skipped } : {}),
     ...(notes.length > 0 ? { notes } : {}),
+  };
+}
+
+/** Options of {@link calibrateShard}: those of `calibrateModel` and which shard to observe. */
+export interface CalibrateShardOptions extends CalibrateModelOptions {
+  /** Shard `index` (from 0) of `count`: the contiguous share of the batches this process observes. */
+  readonly shard: CalibrationShard;
+}
+
+/**
+ * Observes one shard of the data (see `shardSource`) as `calibrateModel` would observe all of it,
+ * and returns the observers' raw state instead of ranges. `mergeCalibrationStates` over every
+ * shard's state gives the cache `calibrateModel` gives on all the data. Shards are independent
+ * processes: each needs only its index, the shard count and the same model, data and options.
+ */
+export async function calibrateShard(options: CalibrateShardOptions): Promise<CalibrationState> {
+  const source = shardSource(options.source, options.shard);
+  const { method, result, seen } = await observeModel(options, source);
+  const observers: Record<string, ObserverJSON> = {};
+  for (const [name, observer] of result.observers) observers[name] = observer.toJSON();
+  return {
+    format: CALIBRATION_STATE_FORMAT,
+    model_sha256: options.modelSha256,
+    method,
+    shard: { index: options.shard.index, count: options.shard.count },
+    total_batches: sourceBatches(options.source),
+    batches: result.batches,
+    samples: seen.samples,
+    passes: result.passes,
+    data: options.source.description,
+    ...(options.source.random ? { random: true } : {}),
+    ...(result.skipped.length > 0 ? { skipped: result.skipped } : {}),
+    observers,
   };
 }

@@ -34,6 +34,11 @@ export interface DataSource {
   readonly inputs: readonly SourceInput[];
   /** Number of samples (not batches) when known up front. */
   readonly count: number | undefined;
+  /**
+   * Samples per yielded item when the source batches them (`batchSource`, `bindDataSource`);
+   * absent means one. With `count` it gives the number of batches before any is read.
+   */
+  readonly batchSize?: number;
   /** True for synthetic data: reports must warn that ranges were not calibrated on real inputs. */
   readonly random: boolean;
   /** Yields the samples in a fixed order. */
@@ -305,6 +310,7 @@ export function batchSource(source: DataSource, batchSize: number): DataSource {
     description: source.description,
     inputs: source.inputs,
     count: source.count,
+    batchSize,
     random: source.random,
     samples: () => batches(0),
     samplesFrom: batches,

@@ -1,6 +1,6 @@
 import { type QParams, quantize } from '@qgrain/granularity';
 import type { Graph, NodeProto } from '@qgrain/onnx';
-import { type Backend, QgrainError, Tensor, formatShape, jsBackend, unpackInt4 } from '@qgrain/tensor';
+import { type Backend, QgrainError, Tensor, formatShape, jsBackend } from '@qgrain/tensor';
 
 /** The operator set onnxruntime's contrib operators live in. */
 export const MS_DOMAIN = 'com.microsoft';
@@ -72,7 +72,6 @@ export function packMatMulNBits(
   const shift = signed ? 2 ** (bits - 1) : 0;
   const defaultZero = 2 ** (bits - 1);
   const stored = quantize(values, qp, backend);
-  const codes: ArrayLike<number> = bits === 4 ? unpackInt4(stored as Uint8Array, k * n, signed) : stored;
   const blocks = Math.ceil(k / blockSize);
   const blobSize = (blockSize * bits) / 8;
   const b = new Uint8Array(n * blocks * blobSize);
@@ -87,12 +86,47 @@ export function packMatMulNBits(
       scales[col * blocks + blk] = qp.scale[group]!;
       zero[col * blocks + blk] = z;
       if (z !== defaultZero) allDefault = false;
-      const base = (col * blocks + blk) * blobSize;
-      for (let j = 0; j < blockSize; j++) {
-        const row = blk * blockSize + j;
-        const code = row < k ? codes[row * n + col]! + shift : z;
-        if (bits === 8) b[base + j] = code;
-        else b[base + (j >> 1)]! |= (code & 0x0f) << ((j & 1) * 4);
+    }
+  }
+  // B is [N, blocks, blob]: the codes transposed, block row by block row, so that the codes being
+  // read (blockSize rows of N) stay in cache. A 4-bit code is its packed nibble, top bit flipped
+  // when signed (a signed nibble plus 8); rows past K pad the last block with the column's zero
+  // point code, i.e. with weights of value 0.
+  const flip = signed ? 8 : 0;
+  const code = (row: number, col: number, z: number): number => {
+    if (row >= k) return z;
+    const e = row * n + col;
+    if (bits === 8) return stored[e]! + shift;
+    return (((stored as Uint8Array)[e >> 1]! >> ((e & 1) * 4)) & 0x0f) ^ flip;
+  };
+  const columnStride = blocks * blobSize;
+  for (let blk = 0; blk < blocks; blk++) {
+    const first = blk * blockSize;
+    for (let j = 0; j < blockSize; j += bits === 4 ? 2 : 1) {
+      const row = first + j;
+      const offset = blk * blobSize + (bits === 4 ? j >> 1 : j);
+      if (bits === 4 && n % 2 === 0 && row + 1 < k) {
+        // Two rows of packed codes at once: each byte holds columns 2p and 2p + 1 of its row, and
+        // each byte of B holds rows `row` and `row + 1` of one column.
+        const packed = stored as Uint8Array;
+        const flipBoth = flip * 0x11;
+        const half = n / 2;
+        const upper = row * half;
+        const lower = upper + half;
+        for (let p = 0; p < half; p++) {
+          const x0 = packed[upper + p]! ^ flipBoth;
+          const x1 = packed[lower + p]! ^ flipBoth;
+          const at = 2 * p * columnStride + offset;
+          b[at] = (x0 & 0x0f) | ((x1 & 0x0f) << 4);
+          b[at + columnStride] = (x0 >> 4) | (x1 & 0xf0);
+        }
+        continue;
+      }
+      for (let col = 0; col < n; col++) {
+        const z = zero[col * blocks + blk]!;
+        const at = col * columnStride + offset;
+        if (bits === 8) b[at] = code(row, col, z);
+        else b[at] = (code(row, col, z) & 0x0f) | ((code(row + 1, col, z) & 0x0f) << 4);
       }
     }
   }

@@ -18,6 +18,7 @@ import {
   upgradeOpset,
 } from '@qgrain/onnx';
 import { type Backend, QgrainError, Tensor, jsBackend } from '@qgrain/tensor';
+import { type WeightWrittenHook, newInitializers } from '../emit/written-initializers.js';
 import { DEFAULT_WEIGHT_SCHEME, planMatMulWeights, transpose2d } from '../plan/plan.js';
 import type { QuantizeReport, WeightReport } from '../report/quantize-report.js';
 
@@ -40,6 +41,8 @@ export interface DynamicOptions {
   readonly weights?: string;
   readonly exclude?: readonly string[];
   readonly backend?: Backend;
+  /** Called after each weight is written, with what it added (see `WeightWrittenHook`). */
+  readonly onWeightWritten?: WeightWrittenHook;
 }
 
 function constant(graph: Graph, base: string, tensor: Tensor): string {
@@ -190,6 +193,7 @@ export function quantizeDynamic(model: Model, options: DynamicOptions = {}): Qua
   const notes: string[] = [];
   const excluded = [...plan.excluded];
   const reports: WeightReport[] = [];
+  const written = newInitializers(graph);
   for (const w of plan.weights) {
     const init = graph.initializer(w.initializer)!;
     const nodes = w.nodes.map((n) => graph.nodes.find((m) => m.name === n)!);
@@ -249,6 +253,7 @@ export function quantizeDynamic(model: Model, options: DynamicOptions = {}): Qua
       bytesBefore,
       bytesAfter: storageCost([k, n], wSpec, { channelAxis: 1 }).bytes,
     });
+    options.onWeightWritten?.(written());
   }
   return {
     mode: 'dynamic',

@@ -19,6 +19,7 @@ import {
   emitReshapedWeightDequantize,
   emitWeightDequantize,
 } from '../emit/emit-qdq.js';
+import { type WeightWrittenHook, newInitializers } from '../emit/written-initializers.js';
 import type { Plan, PlanOptions } from '../plan/plan.js';
 import { observerTargets } from '../plan/plan.js';
 import { planModel, qdqOpsetOf } from '../plan/plan-model.js';
@@ -48,6 +49,8 @@ export interface StaticOptions extends PlanOptions {
   /** Histogram options for the observers (bins, minCoverage, ...). */
   readonly observer?: CalibrateOptions['observer'];
   readonly onProgress?: (event: { stage: string; done: number; total: number }) => void;
+  /** Called after each weight is written, with what it added (see `WeightWrittenHook`). */
+  readonly onWeightWritten?: WeightWrittenHook;
 }
 
 /**
@@ -153,6 +156,7 @@ export async function quantizeStatic(
   // 3. Weights, with a channel's scale widened where its bias would otherwise overflow int32.
   const weightReports: WeightReport[] = [];
   const weightScales = new Map<string, Float32Array>();
+  const written = newInitializers(graph);
   for (const w of plan.weights) {
     const init = graph.initializer(w.initializer)!;
     const values = init.toTensor().toFloat32();
@@ -189,6 +193,7 @@ export async function quantizeStatic(
       bytesBefore: init.byteLength ?? values.length * 4,
       bytesAfter: storageCost(view.shape, w.spec, view.context).bytes,
     });
+    options.onWeightWritten?.(written());
   }
 
   // 4. Biases to int32 where the input is quantized.
@@ -223,6 +228,7 @@ export async function quantizeStatic(
     );
     if (!outcome.quantized) notes.push(outcome.reason);
   }
+  options.onWeightWritten?.(written());
 
   return {
     plan,

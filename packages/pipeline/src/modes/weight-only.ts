@@ -29,6 +29,7 @@ import {
 import { type ClipMethod, searchClipping } from './clip-search.js';
 import { qdqAttributes, qdqNames, zeroPointTensor } from '../emit/emit-qdq.js';
 import { type MatMulNBitsWeight, emitMatMulNBits, packMatMulNBits } from '../emit/matmul-nbits.js';
+import { type WeightWrittenHook, newInitializers } from '../emit/written-initializers.js';
 import { planMatMulWeights, transpose2d } from '../plan/plan.js';
 import type { QuantizeReport, WeightOnlyFormat, WeightReport } from '../report/quantize-report.js';
 import { weightView } from '../plan/weight-analysis.js';
@@ -57,6 +58,8 @@ export interface WeightOnlyOptions {
   /** Node names or op types that stay float. */
   readonly exclude?: readonly string[];
   readonly backend?: Backend;
+  /** Called after each weight is written, with what it added (see `WeightWrittenHook`). */
+  readonly onWeightWritten?: WeightWrittenHook;
 }
 
 interface Candidate {
@@ -240,24 +243,15 @@ export function quantizeWeightBlocks(model: Model, options: WeightOnlyOptions = 
     )
     .map((n) => n.name);
 
-  // Decide each weight's form first: the opset is raised only when some weight stays QDQ.
-  interface Work extends Candidate {
-    readonly values: Float32Array;
-    readonly dtype: DType;
-    readonly qp: QParams;
-    readonly rtnSqnrDb: number;
-    readonly view: ReturnType<typeof weightView>;
-    readonly nbits: boolean;
-  }
-  const work: Work[] = [];
+  // Decide each weight's form first, from its dims and readers alone: the opset is raised only
+  // when some weight stays QDQ. The values are read afterwards, one weight at a time.
+  const forms: { readonly candidate: Candidate; readonly nbits: boolean }[] = [];
   for (const c of list) {
     const init = graph.initializer(c.initializer)!;
-    const dtype = init.dtype!;
-    let values = init.toTensor().toFloat32();
     let nbits = false;
     if (format === 'matmulnbits') {
       const blockers = c.nodes
-        .map((n) => nbitsBlocker(graph, n, spec, init.dims, c.role, dtype))
+        .map((n) => nbitsBlocker(graph, n, spec, init.dims, c.role, init.dtype!))
         .filter((b) => b !== undefined);
       // Every reader must take MatMulNBits, or the float weight would have to stay for the others.
       const readers = graph.consumers(c.initializer).length;
@@ -267,6 +261,19 @@ export function quantizeWeightBlocks(model: Model, options: WeightOnlyOptions = 
           `${c.initializer}: kept as blocked DequantizeLinear (${blockers[0] ?? 'read by other ops too'})`,
         );
     }
+    forms.push({ candidate: c, nbits });
+  }
+  const needsQdq = forms.some((f) => !f.nbits);
+  const upgrade = needsQdq ? upgradeOpset(model, QDQ_BLOCKED_OPSET) : { from, to: from };
+
+  // One weight at a time: read, quantize, emit, hand over; only this weight's values are held.
+  const reports: WeightReport[] = [];
+  const written = newInitializers(graph);
+  let elements = 0;
+  for (const { candidate: c, nbits } of forms) {
+    const init = graph.initializer(c.initializer)!;
+    const dtype = init.dtype!;
+    let values = init.toTensor().toFloat32();
     let view = weightView(spec, init.dims, c.role);
     if (nbits && c.role.blockAxis === 1) {
       // Gemm with transB stores B as [N, K]; MatMulNBits wants blocks along K of a [K, N] view.
@@ -280,43 +287,37 @@ export function quantizeWeightBlocks(model: Model, options: WeightOnlyOptions = 
     });
     const rtnSqnrDb = quantizationSqnr(values, rtn, backend);
     const qp = options.clip === 'mse' ? searchClipping(values, rtn) : rtn;
-    work.push({ ...c, values, dtype, qp, rtnSqnrDb, view, nbits });
-  }
-  const needsQdq = work.some((w) => !w.nbits);
-  const upgrade = needsQdq ? upgradeOpset(model, QDQ_BLOCKED_OPSET) : { from, to: from };
-
-  const reports: WeightReport[] = [];
-  for (const w of work) {
-    const init = graph.initializer(w.initializer)!;
-    const bytesBefore = init.byteLength ?? w.values.length * 4;
-    const sqnrDb = quantizationSqnr(w.values, w.qp, backend);
+    const bytesBefore = init.byteLength ?? values.length * 4;
+    // Round-to-nearest keeps `rtn`: its error is already measured.
+    const sqnrDb = qp === rtn ? rtnSqnrDb : quantizationSqnr(values, qp, backend);
     let bytesAfter: number;
-    if (w.nbits) {
-      const packed = packMatMulNBits(w.values, w.qp, backend);
+    if (nbits) {
+      const packed = packMatMulNBits(values, qp, backend);
       bytesAfter = packed.bytes;
-      emitNBitsReaders(graph, w, packed);
+      emitNBitsReaders(graph, c, packed);
       if (spec.scaleType === 'float16' && !notes.some((n) => n.startsWith(F16_NBITS_NOTE)))
         notes.push(`${F16_NBITS_NOTE}, not float16; their bits per weight count float32 scales`);
     } else {
-      emitBlockedDequantize(graph, w.initializer, w.dtype, w.values, w.qp, backend);
-      bytesAfter = storageCost(w.view.shape, spec, w.view.context).bytes;
+      emitBlockedDequantize(graph, c.initializer, dtype, values, qp, backend);
+      bytesAfter = storageCost(view.shape, spec, view.context).bytes;
     }
+    elements += values.length;
     reports.push({
-      name: w.initializer,
-      nodes: w.nodes,
-      op: w.role.op,
+      name: c.initializer,
+      nodes: c.nodes,
+      op: c.role.op,
       shape: init.dims,
       depthwise: false,
       scheme: formatQuantSpec(spec),
       sqnrDb,
-      rtnSqnrDb: w.rtnSqnrDb,
+      rtnSqnrDb,
       bytesBefore,
       bytesAfter,
-      bitsPerWeight: (bytesAfter * 8) / w.values.length,
-      form: w.nbits ? 'matmulnbits' : 'qdq',
+      bitsPerWeight: (bytesAfter * 8) / values.length,
+      form: nbits ? 'matmulnbits' : 'qdq',
     });
+    options.onWeightWritten?.(written());
   }
-  const elements = work.reduce((a, w) => a + w.values.length, 0);
   const bytesBefore = reports.reduce((a, r) => a + r.bytesBefore, 0);
   const bytesAfter = reports.reduce((a, r) => a + r.bytesAfter, 0);
   return {
