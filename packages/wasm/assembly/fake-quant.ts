@@ -1,13 +1,33 @@
 // Fake quantization (quantize then dequantize) and the quantization error sums (signal and noise
 // energy, for SQNR), which run the same loop and add up instead of storing.
 import { nextRun, runGroup0, runLength, runStep } from './layout';
-import { clampLanes, quantizeGeneral } from './quantize';
+import {
+  ROUND_MAGIC_F32,
+  clampLanes,
+  exactReciprocal,
+  nanToZero,
+  quantizeGeneral,
+  quotient,
+} from './quantize';
 
 // Fast-path fake quantization of four lanes: the rounded value r is exact in float32, q - zp is
 // r with -0 turned to +0 (as JS's (r + zp) - zp does), and float32(r * s) is exact in float32.
 function fakeLanes(x: v128, s: v128, lo: v128, hi: v128): v128 {
   const r = f32x4.add(f32x4.nearest(clampLanes(x, s, lo, hi)), f32x4.splat(0));
   return f32x4.mul(r, s);
+}
+
+// Fake quantization of four lanes whose zero point lies in [qmin, qmax], with quantLanes' rounding:
+// NaN quotients zeroed (N u16; N u8 leaves them, for errorRun, to which a NaN input's result does
+// not matter), the magic constant added before a pmax/pmin clamp against lo + magic and
+// hi + magic, so t - magic is the rounded, clamped quotient r (never -0). r * s is exact before
+// its one rounding to float32, so the result is the reference's float32((q - zp) * s). `d` is
+// what x is divided by, or multiplied by when Q marks it as s's exact reciprocal (see quotient).
+function dequantLanes<Q, N>(x: v128, d: v128, s: v128, loM: v128, hiM: v128): v128 {
+  let v = quotient<Q>(x, d);
+  if (sizeof<N>() === 2) v = nanToZero(v);
+  const t = f32x4.pmin(f32x4.pmax(f32x4.add(v, f32x4.splat(ROUND_MAGIC_F32)), loM), hiM);
+  return f32x4.mul(f32x4.sub(t, f32x4.splat(ROUND_MAGIC_F32)), s);
 }
 
 // One element of dequantize(quantize(x)) in float64, as the JS reference computes it.
@@ -83,6 +103,53 @@ function accumulateFour(x: v128, dq: v128): void {
   sumNoise23 = f64x2.add(sumNoise23, f64x2.mul(eHigh, eHigh));
 }
 
+// fakeQuant's results for the single-group elements [j, stop) with dequantLanes, 4 per iteration.
+function fakeRun<Q>(
+  xBase: usize,
+  j: u32,
+  stop: u32,
+  outBase: usize,
+  d: v128,
+  s: v128,
+  loM: v128,
+  hiM: v128,
+): u32 {
+  for (; j + 4 <= stop; j += 4) {
+    const p = (<usize>j) << 2;
+    v128.store(outBase + p, dequantLanes<Q, u16>(v128.load(xBase + p), d, s, loM, hiM));
+  }
+  return j;
+}
+
+// quantError's sums over the single-group elements [j, stop) (j a multiple of 4) with
+// dequantLanes, added as accumulateFour adds them but in locals: as globals, the four partial sums
+// would be stored and reloaded every four elements, a dependency through memory. N is a marker:
+// u8 when the scale is finite and nonzero, so that NaN quotients come only from NaN inputs, whose
+// noise is NaN whatever they quantize to, and are not zeroed; u16 otherwise.
+function errorRun<Q, N>(xBase: usize, j: u32, stop: u32, d: v128, s: v128, loM: v128, hiM: v128): u32 {
+  let signal01 = sumSignal01;
+  let signal23 = sumSignal23;
+  let noise01 = sumNoise01;
+  let noise23 = sumNoise23;
+  for (; j + 4 <= stop; j += 4) {
+    const x = v128.load(xBase + ((<usize>j) << 2));
+    const dq = dequantLanes<Q, N>(x, d, s, loM, hiM);
+    const xLow = f64x2.promote_low_f32x4(x);
+    const xHigh = f64x2.promote_low_f32x4(i64x2.shuffle(x, x, 1, 0));
+    const eLow = f64x2.sub(xLow, f64x2.promote_low_f32x4(dq));
+    const eHigh = f64x2.sub(xHigh, f64x2.promote_low_f32x4(i64x2.shuffle(dq, dq, 1, 0)));
+    signal01 = f64x2.add(signal01, f64x2.mul(xLow, xLow));
+    signal23 = f64x2.add(signal23, f64x2.mul(xHigh, xHigh));
+    noise01 = f64x2.add(noise01, f64x2.mul(eLow, eLow));
+    noise23 = f64x2.add(noise23, f64x2.mul(eHigh, eHigh));
+  }
+  sumSignal01 = signal01;
+  sumSignal23 = signal23;
+  sumNoise01 = noise01;
+  sumNoise23 = noise23;
+  return j;
+}
+
 /**
  * Fake-quantizes elements [start, end): writes float32 results to outBase + 4 * i, or, when
  * `sums` is 1, adds signal and noise to the interleaved partial sums instead.
@@ -118,10 +185,27 @@ export function fakeQuant(
       if (runStep === 0) {
         const g = (<usize>runGroup0) << 2;
         const zp = load<i32>(zpPtr + g);
-        const s = f32x4.splat(load<f32>(scalePtr + g));
-        const lo = f32x4.splat(<f32>(<i32>qmin - zp));
-        const hi = f32x4.splat(<f32>(<i32>qmax - zp));
-        if (sums !== 0) {
+        const sc = load<f32>(scalePtr + g);
+        const s = f32x4.splat(sc);
+        const loI = <i32>qmin - zp;
+        const hiI = <i32>qmax - zp;
+        const lo = f32x4.splat(<f32>loI);
+        const hi = f32x4.splat(<f32>hiI);
+        if (loI <= 0 && hiI >= 0) {
+          const loM = f32x4.splat(<f32>loI + ROUND_MAGIC_F32);
+          const hiM = f32x4.splat(<f32>hiI + ROUND_MAGIC_F32);
+          const recip = exactReciprocal(sc);
+          // A finite, nonzero scale: x / s is NaN only where x is.
+          const plain = sc !== 0 && sc - sc === 0;
+          if (recip !== 0) {
+            const d = f32x4.splat(recip);
+            if (sums === 0) j = fakeRun<f32>(xBase, j, stop, outBase, d, s, loM, hiM);
+            else if (plain) j = errorRun<f32, u8>(xBase, j, stop, d, s, loM, hiM);
+            else j = errorRun<f32, u16>(xBase, j, stop, d, s, loM, hiM);
+          } else if (sums === 0) j = fakeRun<f64>(xBase, j, stop, outBase, s, s, loM, hiM);
+          else if (plain) j = errorRun<f64, u8>(xBase, j, stop, s, s, loM, hiM);
+          else j = errorRun<f64, u16>(xBase, j, stop, s, s, loM, hiM);
+        } else if (sums !== 0) {
           for (; j + 4 <= stop; j += 4) {
             const x = v128.load(xBase + ((<usize>j) << 2));
             accumulateFour(x, fakeLanes(x, s, lo, hi));

@@ -55,15 +55,23 @@ export function histogramTable(xPtr: usize, count: u32, lo: f64, hi: f64, tableP
   const binsV = f64x2.splat(<f64>bins);
   const loV = f64x2.splat(lo);
   const perUnitV = f64x2.splat(hi > lo ? <f64>bins / (hi - lo) : 0);
+  // Counter addresses of four elements at once: bin * 16 plus the table and the lane's offset.
+  const laneBase = i32x4.add(i32x4.splat(<i32>tablePtr), i32x4(0, 4, 8, 12));
   let j: u32 = 0;
   for (; j + 4 <= count; j += 4) {
     const x = v128.load(xPtr + ((<usize>j) << 2));
     const a = binPair(f64x2.promote_low_f32x4(x), loV, perUnitV, lastV, binsV);
     const b = binPair(f64x2.promote_low_f32x4(i64x2.shuffle(x, x, 1, 0)), loV, perUnitV, lastV, binsV);
-    countAt(tablePtr, i32x4.extract_lane(a, 0), 0);
-    countAt(tablePtr, i32x4.extract_lane(a, 2), 4);
-    countAt(tablePtr, i32x4.extract_lane(b, 0), 8);
-    countAt(tablePtr, i32x4.extract_lane(b, 2), 12);
+    const bin = i8x16.shuffle(a, b, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);
+    const at = i32x4.add(i32x4.shl(bin, 4), laneBase);
+    const p0 = <usize>i32x4.extract_lane(at, 0);
+    const p1 = <usize>i32x4.extract_lane(at, 1);
+    const p2 = <usize>i32x4.extract_lane(at, 2);
+    const p3 = <usize>i32x4.extract_lane(at, 3);
+    store<u32>(p0, load<u32>(p0) + 1);
+    store<u32>(p1, load<u32>(p1) + 1);
+    store<u32>(p2, load<u32>(p2) + 1);
+    store<u32>(p3, load<u32>(p3) + 1);
   }
   for (; j < count; j++) {
     const v = f64x2.splat(<f64>load<f32>(xPtr + ((<usize>j) << 2)));

@@ -14,6 +14,14 @@ export let runLength: u32 = 0;
 export let runGroup0: u32 = 0;
 export let runStep: u32 = 0;
 
+// Where the element after the last run lies (layouts with inner 1): index followIndex is at
+// position followD of row followRow, in block followBlock. Valid until the layout changes.
+let followValid: bool = false;
+let followIndex: u32 = 0;
+let followD: u32 = 0;
+let followRow: u32 = 0;
+let followBlock: u32 = 0;
+
 /** Sets the group layout (mode 1 = blocked) that the per-group kernels walk. */
 export function setLayout(blocked: i32, dim: u32, inner: u32, block: u32, groups: u32): void {
   layoutBlocked = blocked !== 0;
@@ -22,6 +30,34 @@ export function setLayout(blocked: i32, dim: u32, inner: u32, block: u32, groups
   layoutBlock = block;
   layoutGroups = groups;
   layoutBlocksPerRow = (dim + block - 1) / block;
+  followValid = false;
+}
+
+/** True when every run is one whole group: blocks along the last axis (inner 1). */
+export function runsAreBlocks(): bool {
+  return layoutBlocked && layoutInner === 1;
+}
+
+// For a caller that walks the blocks itself after one nextRun (see runsAreBlocks).
+
+/** The row length (the blocked axis) of the layout. */
+export function rowLength(): u32 {
+  return layoutDim;
+}
+
+/** The block length of the layout. */
+export function blockLength(): u32 {
+  return layoutBlock;
+}
+
+/** Position in its row of the element after the run nextRun found last. */
+export function followPosition(): u32 {
+  return followD;
+}
+
+/** Forgets the last run: the next nextRun divides its position out again. */
+export function forgetRun(): void {
+  followValid = false;
 }
 
 // Finds the longest run starting at element i (and ending before `end`) whose groups are either
@@ -36,18 +72,44 @@ export function nextRun(i: u32, end: u32): void {
     return;
   }
   if (layoutInner === 1) {
-    const d = i % layoutDim;
-    const o = i / layoutDim;
+    // Row, position and block of i: carried over from the previous run when it ended at i (walking
+    // 32-element blocks, three integer divisions per block would cost as much as the block's
+    // quantization), else divided out.
+    let d: u32, o: u32, b: u32;
+    if (followValid && i === followIndex) {
+      d = followD;
+      o = followRow;
+      b = followBlock;
+    } else {
+      d = i % layoutDim;
+      o = i / layoutDim;
+      b = d / layoutBlock;
+    }
+    const blockEnd = min(layoutBlock * (b + 1), layoutDim);
     if (!layoutBlocked && layoutBlock === 1) {
       runLength = min(layoutDim - d, left);
       runGroup0 = d;
       runStep = 1;
-      return;
+    } else {
+      runLength = min(blockEnd - d, left);
+      runGroup0 = layoutBlocked ? o * layoutBlocksPerRow + b : b;
+      runStep = 0;
     }
-    const b = d / layoutBlock;
-    runLength = min(min(layoutBlock * (b + 1), layoutDim) - d, left);
-    runGroup0 = layoutBlocked ? o * layoutBlocksPerRow + b : b;
-    runStep = 0;
+    d += runLength;
+    if (d === layoutDim) {
+      d = 0;
+      o++;
+      b = 0;
+    } else if (layoutBlock === 1) {
+      b = d;
+    } else if (d === blockEnd) {
+      b++;
+    }
+    followValid = true;
+    followIndex = i + runLength;
+    followD = d;
+    followRow = o;
+    followBlock = b;
     return;
   }
   const k = i % layoutInner;

@@ -3,7 +3,17 @@
 // then qmin - zp and qmax - zp are exact float32 values, so clamping in float32 equals the JS
 // clamp in float64, and the rounded value fits an i32. Anything else takes the general path,
 // a scalar float64 transcription of the JS code.
-import { nextRun, runGroup0, runLength, runStep } from './layout';
+import {
+  blockLength,
+  followPosition,
+  forgetRun,
+  nextRun,
+  rowLength,
+  runGroup0,
+  runLength,
+  runStep,
+  runsAreBlocks,
+} from './layout';
 
 // Adding and subtracting 1.5 * 2^52 rounds a double to an integer, ties to even; the JS reference
 // rounds this way, so the general (float64) path repeats it instead of calling nearest().
@@ -16,8 +26,20 @@ const FAST_LIMIT: i32 = 1 << 21;
 // 1.5 * 2^23: for |v| < 2^22, v + ROUND_MAGIC_F32 lands where float32 spacing is 1, so the add
 // rounds v half to even, and the sum's bit pattern is ROUND_MAGIC_BITS + round(v). This replaces
 // nearest + trunc_sat (trunc_sat is a long instruction sequence on x86).
-const ROUND_MAGIC_F32: f32 = 12582912.0;
+export const ROUND_MAGIC_F32: f32 = 12582912.0;
 const ROUND_MAGIC_BITS: i32 = 0x4b400000;
+
+/**
+ * 1 / s when s is a power of two whose reciprocal is a normal float32, else 0: then x * (1 / s)
+ * and x / s are the same real number and round alike, so the multiply is bit-identical to the
+ * division. Read from the bits, so that a 32-element block does not pay a division to find out.
+ */
+export function exactReciprocal(s: f32): f32 {
+  const bits = reinterpret<u32>(s);
+  const e = (bits >>> 23) & 0xff;
+  if ((bits & 0x7fffff) !== 0 || e < 1 || e > 253) return 0;
+  return reinterpret<f32>((bits & 0x80000000) | ((254 - e) << 23));
+}
 
 /** 1 when every zero point allows the float32 path. */
 export function quantFits(zpPtr: usize, groups: u32): i32 {
@@ -41,8 +63,8 @@ function clampLanes(x: v128, s: v128, lo: v128, hi: v128): v128 {
   return v128.bitselect(v128.bitselect(hi, v, f32x4.gt(v, hi)), low, f32x4.gt(v, lo));
 }
 
-// Shared with fake-quant.ts by an export statement: AssemblyScript warns about any exported
-// declaration with v128 in its signature (it could be handed to the host), not about this.
+// Shared with fake-quant.ts by export statements (here and below): AssemblyScript warns about any
+// exported declaration with v128 in its signature (it could be handed to the host), not about these.
 export { clampLanes };
 
 // Bit patterns of v + ROUND_MAGIC_F32: round(v) + ROUND_MAGIC_BITS per lane (|v| < 2^22).
@@ -118,6 +140,8 @@ function quotient<Q>(x: v128, s: v128): v128 {
 function nanToZero(q: v128): v128 {
   return v128.and(q, f32x4.eq(q, q));
 }
+
+export { nanToZero, quotient };
 
 // quantLanes' last steps without the upper clamp, for outputs whose saturating narrow clamps at
 // qmax (qmax is the storage maximum), on a quotient v without NaNs. The lower clamp stays: besides
@@ -273,6 +297,88 @@ function quantRun<Q>(
   return j;
 }
 
+// Byte outputs of a blocked layout along the last axis (every run one group), N i8 or u8: a
+// saturating narrow, the range fitting the byte type. Short blocks (32 elements) make quantize's
+// per-run work (nextRun, quantRun's call and dispatch) cost as much as the quantization, so here
+// the blocks are walked in one loop: after the first run, each block starts where the last ended,
+// in the next group, and is at most a block long and ends at its row's end. Returns where it
+// stopped: at the end, or at the first block whose zero point lies outside [qmin, qmax], which
+// quantize's loop takes on from there.
+function quantizeBlocks<N>(
+  xBase: usize,
+  i: u32,
+  end: u32,
+  scalePtr: usize,
+  zpPtr: usize,
+  qmin: i32,
+  qmax: i32,
+  outBase: usize,
+): u32 {
+  if (i >= end) return i;
+  nextRun(i, end);
+  let length = runLength;
+  let group = runGroup0;
+  let position = followPosition();
+  const row = rowLength();
+  const block = blockLength();
+  for (;;) {
+    const stop = i + length;
+    const g = (<usize>group) << 2;
+    const zp = load<i32>(zpPtr + g);
+    const lo = qmin - zp;
+    const hi = qmax - zp;
+    if (lo > 0 || hi < 0) break;
+    const sc = load<f32>(scalePtr + g);
+    const recip = exactReciprocal(sc);
+    const loM = f32x4.splat(<f32>lo + ROUND_MAGIC_F32);
+    const hiM = f32x4.splat(<f32>hi + ROUND_MAGIC_F32);
+    const zpAdj = i32x4.splat(zp - ROUND_MAGIC_BITS);
+    let j = i;
+    if (recip !== 0) {
+      const d = f32x4.splat(recip);
+      for (; j + 16 <= stop; j += 16) {
+        const p = xBase + ((<usize>j) << 2);
+        const q0 = quantLanes<f32>(v128.load(p), d, loM, hiM, zpAdj);
+        const q1 = quantLanes<f32>(v128.load(p, 16), d, loM, hiM, zpAdj);
+        const q2 = quantLanes<f32>(v128.load(p, 32), d, loM, hiM, zpAdj);
+        const q3 = quantLanes<f32>(v128.load(p, 48), d, loM, hiM, zpAdj);
+        v128.store(outBase + <usize>j, bytesOf<N>(q0, q1, q2, q3));
+      }
+    } else {
+      const d = f32x4.splat(sc);
+      for (; j + 16 <= stop; j += 16) {
+        const p = xBase + ((<usize>j) << 2);
+        const q0 = quantLanes<f64>(v128.load(p), d, loM, hiM, zpAdj);
+        const q1 = quantLanes<f64>(v128.load(p, 16), d, loM, hiM, zpAdj);
+        const q2 = quantLanes<f64>(v128.load(p, 32), d, loM, hiM, zpAdj);
+        const q3 = quantLanes<f64>(v128.load(p, 48), d, loM, hiM, zpAdj);
+        v128.store(outBase + <usize>j, bytesOf<N>(q0, q1, q2, q3));
+      }
+    }
+    if (j < stop) {
+      const s = f32x4.splat(sc);
+      for (; j + 4 <= stop; j += 4) {
+        const q = quantLanes<f64>(v128.load(xBase + ((<usize>j) << 2)), s, loM, hiM, zpAdj);
+        storeLanes(outBase + <usize>j, q, STORE_8);
+      }
+      for (; j < stop; j++) {
+        const q = quantizeGeneral(load<f32>(xBase + ((<usize>j) << 2)), sc, zp, <f64>qmin, <f64>qmax);
+        store<u8>(outBase + <usize>j, <u8>wrapToI32(q));
+      }
+    }
+    i = stop;
+    if (i >= end) break;
+    // The next run: the next group, from the start of a block, to its end, its row's or `end`.
+    if (position === row) position = 0;
+    group++;
+    length = min(min(block, row - position), end - i);
+    position += length;
+  }
+  // The last run nextRun knows of may not be the last one walked here.
+  forgetRun();
+  return i;
+}
+
 // One element of the JS quantizeValue, in float64.
 export function quantizeGeneral(x: f32, s: f32, zp: i32, qmin: f64, qmax: f64): f64 {
   let v = <f64>(x / s);
@@ -310,6 +416,12 @@ export function quantize(
   const qmaxV = i32x4.splat(<i32>qmax);
   const narrow = fast !== 0 ? narrowMode(kind, qmin, qmax) : NARROW_NONE;
   let i = start;
+  if (kind === STORE_8 && narrow !== NARROW_NONE && runsAreBlocks()) {
+    const signed = narrow === NARROW_S || narrow === NARROW_S_TOP;
+    i = signed
+      ? quantizeBlocks<i8>(xBase, i, end, scalePtr, zpPtr, <i32>qmin, <i32>qmax, outBase)
+      : quantizeBlocks<u8>(xBase, i, end, scalePtr, zpPtr, <i32>qmin, <i32>qmax, outBase);
+  }
   while (i < end) {
     nextRun(i, end);
     const stop = i + runLength;
@@ -325,14 +437,10 @@ export function quantize(
         if (lo <= 0 && hi >= 0) {
           // The zero point lies in [qmin, qmax], so NaN's result (the zero point) is inside the
           // clamp range too and the short quantLanes formulation applies.
-          const sc = load<f32>(scalePtr + g);
-          const recip: f32 = <f32>1 / sc;
+          const recip = exactReciprocal(load<f32>(scalePtr + g));
           const loM = f32x4.splat(<f32>lo + ROUND_MAGIC_F32);
           const hiM = f32x4.splat(<f32>hi + ROUND_MAGIC_F32);
-          // recip * sc is exact in float64; when it is 1, recip is exactly 1 / sc (sc is a power of
-          // two whose reciprocal is a float32), x * recip and x / sc are the same real number and
-          // so round to the same float32: the multiply is bit-identical to the division.
-          if (<f64>recip * <f64>sc === 1) {
+          if (recip !== 0) {
             j = quantRun<f32>(xBase, j, stop, outBase, kind, narrow, f32x4.splat(recip), loM, hiM, zpV);
           } else {
             j = quantRun<f64>(xBase, j, stop, outBase, kind, narrow, s, loM, hiM, zpV);

@@ -30,10 +30,11 @@ export type LayoutSpec =
 
 /**
  * How zero points are drawn: all 0, random in [qmin, qmax], from just below to far beyond 2^21
- * (the WASM float32 path's limit), or just outside [qmin, qmax] (where a NaN's result, the zero
- * point, lies outside the clamp range).
+ * (the WASM float32 path's limit), just outside [qmin, qmax] (where a NaN's result, the zero
+ * point, lies outside the clamp range), or 'mixed': groups inside and outside side by side, so
+ * that a kernel's loop meets both kinds in one call.
  */
-export type ZeroPointSpec = 'zero' | 'random' | 'far' | 'outside';
+export type ZeroPointSpec = 'zero' | 'random' | 'far' | 'outside' | 'mixed';
 
 /**
  * How scales are drawn: mixed positive magnitudes with exact ties, including 0/NaN/Inf/negative/
@@ -254,6 +255,23 @@ function buildCases(): ConformanceCase[] {
       cases.push({ kernel: 'unpackInt4', length, signed, seed: seed++ });
     }
   }
+  // Zero points inside and outside the range in one call, on layouts whose runs are blocks (short
+  // and ragged ones, and chunked), where a kernel may walk many groups in one loop.
+  const mixedLayouts: readonly LayoutSpec[] = [
+    { kind: 'per-block', shape: [6, 100], axis: 1, block: 32 },
+    { kind: 'per-block', shape: [64, 50], axis: 1, block: 50 },
+    { kind: 'per-block', shape: [311, 1000], axis: 1, block: 64 },
+    { kind: 'per-axis', shape: [17, 33], axis: 0 },
+  ];
+  for (const layout of mixedLayouts) {
+    for (const range of CONFORMANCE_RANGES) {
+      for (const kernel of ['quantize', 'fakeQuant', 'quantError'] as const) {
+        for (const scale of ['normal', 'pow2'] as const) {
+          cases.push({ kernel, layout, range, zeroPoint: 'mixed', scale, seed: seed++, data: 'ties' });
+        }
+      }
+    }
+  }
   return cases;
 }
 
@@ -363,8 +381,9 @@ function makeZeroPoints(
   for (let g = 0; g < groups; g++) {
     if (spec === 'random') zp[g] = rng.int(Math.max(range.qmin, -(2 ** 30)), Math.min(range.qmax, 2 ** 30));
     else if (spec === 'far') zp[g] = (rng.next() < 0.5 ? -1 : 1) * rng.int(2 ** 21 - 2, 2 ** 30);
-    else if (spec === 'outside')
+    else if (spec === 'outside' || (spec === 'mixed' && rng.next() < 0.25))
       zp[g] = rng.next() < 0.5 ? range.qmax + rng.int(1, 300) : range.qmin - rng.int(1, 300);
+    else if (spec === 'mixed') zp[g] = rng.int(range.qmin, range.qmax);
   }
   return zp;
 }
