@@ -60,7 +60,7 @@ export function exposeTensors(model: Model, tensors: readonly string[]): Uint8Ar
   const graph = model.proto.graph!;
   const saved = graph.output;
   const existing = new Set(saved.map((v) => v.name));
-  graph.output = [...saved, ...tensors.filter((t) => !existing.has(t)).map(floatOutput)];
+  graph.output = [...saved, ...tensors.filter((t) => !existing.has(t)).map(untypedOutput)];
   try {
     return serializeModel(model);
   } finally {
@@ -116,10 +116,14 @@ export function calibrationModel(
   }
 }
 
-// Only float activations are calibrated; their shapes may depend on the batch, so none is declared.
-function floatOutput(name: string): ValueInfoProto {
+/**
+ * A graph output with no type: onnxruntime infers it from the producing node. A declared type is
+ * only as good as the guess behind it (an int64 ConstantOfShape declared float makes onnxruntime
+ * refuse the whole model), and shapes may depend on the batch.
+ */
+function untypedOutput(name: string): ValueInfoProto {
   const info = makeValueInfo({ name, dtype: 'float32', shape: [] });
-  delete (info.type!.tensorType as { shape?: unknown }).shape;
+  delete (info as { type?: unknown }).type;
   return info;
 }
 
@@ -327,20 +331,20 @@ function observeBatch(
       const lo = out[names.min];
       const hi = out[names.max];
       if (!lo || !hi) throw new QgrainError('internal', `calibration run returned no extremes for '${t}'`);
-      observers
-        .get(t)!
-        .observe(Float32Array.of((lo.data as Float32Array)[0]!, (hi.data as Float32Array)[0]!), [2]);
+      observers.get(t)!.observe(Float32Array.of(lo.toFloat32()[0]!, hi.toFloat32()[0]!), [2]);
       continue;
     }
     const value = out[t] ?? feed[t];
     if (!value) throw new QgrainError('internal', `calibration run returned no value for '${t}'`);
-    if (value.dtype !== 'float32') {
+    if (value.dtype !== 'float32' && value.dtype !== 'float16' && value.dtype !== 'bfloat16') {
       throw new QgrainError(
         'unsupported',
-        `activation '${t}' is ${value.dtype}; only float32 activations are calibrated`,
+        `activation '${t}' is ${value.dtype}; only float activations are calibrated`,
+        { tensor: t },
       );
     }
-    observers.get(t)!.observe(value.data as Float32Array, value.shape);
+    // Observers work in float32: a float16 activation widens exactly.
+    observers.get(t)!.observe(value.toFloat32(), value.shape);
   }
 }
 
