@@ -13,3 +13,4 @@ export { type NpyArray, firstSamples, ocrCalibrationDir, readNpy } from './npy.j
 export { type InputOverride, realModelInputs, runSession, seededFeeds } from './ort-feeds.js';
 export { describeReadmeExamples } from './readme-suite.js';
 export { CHROMIUM, SKIP_BROWSER, bundleForBrowser, runInChromium } from './chromium.js';
+export { VAD_SAMPLE_RATE, VAD_WINDOW, vadProbabilities, vadSignals } from './vad.js';

@@ -244,7 +244,8 @@ export async function quantizeCommand(
       weights: result.schemes.weights,
       activations: result.schemes.activations,
       mode,
-      ...(blockWeights ? { format: options.format, clip: options.clip } : {}),
+      ...(blockWeights ? { format: options.format } : {}),
+      clip: options.clip,
       method: dataFree ? 'none' : options.calibration ? 'cache' : options.method,
       exclude: options.exclude ?? [],
       backend: backend.name,
@@ -323,7 +324,7 @@ export function addQuantizeCommand(program: Command, io: CliIO): void {
     )
     .option(
       '--clip <method>',
-      'block clipping range: rtn (full range) or mse (grid search per block)',
+      'weight clipping range: rtn (full range) or mse (grid search per channel or block)',
       oneOf(CLIP_METHODS),
       'rtn',
     )

@@ -15,14 +15,16 @@ import {
   type ActivationStorage,
   emitActivationQdq,
   emitBiasDequantize,
-  emitReshapedWeightDequantize,
   emitWeightDequantize,
 } from '../emit/emit-qdq.js';
+import { graphsByPath } from '../plan/graph-scope.js';
 import type { Plan, PlanOptions } from '../plan/plan.js';
 import { observerTargets } from '../plan/plan.js';
 import { planModel, qdqOpsetOf } from '../plan/plan-model.js';
 import { weightView } from '../plan/weight-analysis.js';
-import { WEIGHT_OPS } from '../plan/weight-roles.js';
+import { RECURRENT_GATES, WEIGHT_OPS } from '../plan/weight-roles.js';
+import { skippedWeightNotes } from './skip-notes.js';
+import { type ClipMethod, searchClipping } from './clip-search.js';
 import type {
   ActivationReport,
   BiasReport,
@@ -47,6 +49,11 @@ export interface StaticOptions extends PlanOptions {
   /** Histogram options for the observers (bins, minCoverage, ...). */
   readonly observer?: CalibrateOptions['observer'];
   readonly onProgress?: (event: { stage: string; done: number; total: number }) => void;
+  /**
+   * Each weight scale's clipping range: round-to-nearest on the full range (default) or the MSE
+   * grid search of clip-search.ts, per scale group (a channel, a block).
+   */
+  readonly clip?: ClipMethod;
 }
 
 /**
@@ -65,16 +72,7 @@ export async function quantizeStatic(
   const plan = planModel(model, options);
   const upgrade = upgradeOpset(model, qdqOpsetOf(plan));
   const notes: string[] = [];
-  // Planning covers the main graph; say what it leaves behind in subgraphs (If/Loop/Scan bodies).
-  const nested = model
-    .graphs()
-    .filter((g) => g !== model.graph)
-    .flatMap((g) => g.nodes.filter((n) => WEIGHT_OPS[n.opType] !== undefined));
-  if (nested.length > 0) {
-    notes.push(
-      `${nested.length} ${[...new Set(nested.map((n) => n.opType))].join('/')} node(s) inside subgraphs (e.g. '${nested[0]!.name}') stay float: static quantization covers the main graph only`,
-    );
-  }
+  const graphs = graphsByPath(model);
 
   // 1. Activation ranges: fixed by the user, from a cache, or calibrated on data.
   const toCalibrate = plan.activations
@@ -152,8 +150,13 @@ export async function quantizeStatic(
   const weightReports: WeightReport[] = [];
   const weightScales = new Map<string, Float32Array>();
   for (const w of plan.weights) {
-    const init = graph.initializer(w.initializer)!;
+    const owner = graphs.get(w.graph)!;
+    const init = owner.initializer(w.initializer)!;
     const values = init.toTensor().toFloat32();
+    if (w.spec.granularity.kind === 'per-block' && w.role.blockAxis < 0) {
+      notes.push(`${w.initializer}: kept float (its ${w.role.op} layout has no axis to cut blocks along)`);
+      continue;
+    }
     const view = weightView(w.spec, init.dims, w.role);
     const measured = qparamsFromData(values, view.shape, w.spec, {
       backend,
@@ -163,19 +166,25 @@ export async function quantizeStatic(
     // Biases go int32 at s_x * s_w per output channel, which only a per-channel (or per-tensor)
     // weight has; a blocked weight runs as float after its DequantizeLinear, and its bias stays float.
     const blocked = w.spec.granularity.kind === 'per-block';
+    const searched = options.clip === 'mse' ? searchClipping(values, measured) : measured;
     const qp = blocked
-      ? measured
-      : widenForBiases(measured, w.initializer, plan, activationScales, graph, notes);
+      ? searched
+      : widenForBiases(searched, w.initializer, plan, activationScales, graph, notes);
     const sqnrDb = quantizationSqnr(values, qp, backend);
     if (!blocked) weightScales.set(w.initializer, qp.scale);
     // onnxruntime fuses a Gemm into QGemm only when its weight's zero points are explicit.
     const explicitZeroPoint = w.role.op === 'Gemm';
-    if (view.shape.length === init.dims.length && view.shape.every((d, i) => d === init.dims[i])) {
-      const shaped = { ...qp, shape: init.dims };
-      emitWeightDequantize(graph, w.initializer, values, shaped, backend, explicitZeroPoint);
-    } else {
-      emitReshapedWeightDequantize(graph, w.initializer, values, qp, init.dims, backend, explicitZeroPoint);
-    }
+    const dtype = init.dtype === 'float16' ? 'float16' : 'float32';
+    const reshaped = view.shape.length !== init.dims.length || view.shape.some((d, i) => d !== init.dims[i]);
+    emitWeightDequantize(
+      owner,
+      w.initializer,
+      values,
+      reshaped ? qp : { ...qp, shape: init.dims },
+      backend,
+      explicitZeroPoint,
+      reshaped ? { reshapeTo: init.dims, dtype } : { dtype },
+    );
     weightReports.push({
       name: w.initializer,
       nodes: w.nodes,
@@ -184,10 +193,24 @@ export async function quantizeStatic(
       depthwise: w.role.depthwise,
       scheme: formatQuantSpec(w.spec),
       sqnrDb,
+      ...(searched !== measured ? { rtnSqnrDb: quantizationSqnr(values, measured, backend) } : {}),
       bytesBefore: init.byteLength ?? values.length * 4,
       bytesAfter: storageCost(view.shape, w.spec, view.context).bytes,
+      graph: w.graph,
+      ...(w.readerGraphs ? { readerGraphs: w.readerGraphs } : {}),
+      ...(w.via ? { via: w.via } : {}),
     });
   }
+  const covered = [...Object.keys(WEIGHT_OPS), ...Object.keys(RECURRENT_GATES)];
+  notes.push(
+    ...skippedWeightNotes(
+      model,
+      options.weightsOnly ? 'weight-only' : 'static',
+      covered,
+      plan.skipped,
+      weightReports.length,
+    ),
+  );
 
   // 4. Biases to int32 where the input is quantized.
   const biasReports: BiasReport[] = [];
