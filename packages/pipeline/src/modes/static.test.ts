@@ -258,13 +258,28 @@ describe('static quantize with schemes that need QuantizeLinear/DequantizeLinear
   });
 });
 
-describe('static quantize on a model whose weights live in subgraphs', () => {
-  it('says that the Conv/Gemm nodes inside If branches stay float', async () => {
+describe('a model whose weights live in subgraphs', () => {
+  it('weight-only quantizes the Conv/Gemm weights inside If branches, each with its graph path', async () => {
     const model = await readModel(realModel('silero-vad-ifless').path);
     const { report } = await quantize(model, { weightsOnly: true });
-    expect(report.weights).toEqual([]);
-    expect(report.notes.some((n) => /^16 Conv\/Gemm node\(s\) inside subgraphs .* stay float/.test(n))).toBe(
-      true,
+    expect(report.weights).toHaveLength(16);
+    expect(new Set(report.weights.flatMap((w) => w.readerGraphs ?? []))).toEqual(
+      new Set(['node_cond__1.then_branch', 'node_cond__1.else_branch']),
     );
+    expect(report.notes.filter((n) => /stay float|no weight quantized/.test(n))).toEqual([]);
+  });
+
+  it('static says the Conv/Gemm nodes inside If branches stay float, and why', async () => {
+    const model = await readModel(realModel('silero-vad-ifless').path);
+    const { report } = await quantize(model, { mode: 'static' });
+    expect(report.weights).toEqual([]);
+    expect(
+      report.notes.some((n) =>
+        /^16 Conv\/Gemm node\(s\) inside subgraphs .* stay float: static quantization calibrates their activations/.test(
+          n,
+        ),
+      ),
+    ).toBe(true);
+    expect(report.notes.some((n) => /^no weight quantized: 16 inside subgraphs/.test(n))).toBe(true);
   });
 });
