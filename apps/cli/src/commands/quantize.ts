@@ -179,10 +179,11 @@ export async function quantizeCommand(
   let calibration: ReturnType<typeof splitData>['calibration'] | undefined;
   let holdout: ReturnType<typeof splitData>['holdout'] | undefined;
   let held = 0;
+  let data: { description: string; random: boolean } | undefined;
   if (options.data) {
+    // openModelData warns about random data once; the report records it in `data`.
     const source = await openModelData(model, options, io);
-    if (source.random)
-      warnings.push(`calibrated on random data (${source.description}): ranges do not describe real inputs`);
+    data = { description: source.description, random: source.random };
     const batches = source.count === undefined ? 0 : Math.ceil(source.count / (options.batchSize ?? 1));
     held = dataFree
       ? batches
@@ -258,6 +259,7 @@ export async function quantizeCommand(
     sizeBreakdown: sizeBreakdown(model, sizeAfter),
     holdoutBatches: held,
     warnings,
+    ...(data ? { data } : {}),
     ...(dataFree
       ? { weightStorage: weightStorageSummary(report, serializeModel(floatModel).byteLength, sizeAfter) }
       : {}),

@@ -48,6 +48,8 @@ export interface QuantizationReportDocument {
     readonly breakdown: SizeBreakdown;
   };
   readonly calibration: QuantizeReport['calibration'] | null;
+  /** The data the run read (calibration and held-back batches), or null when it read none. */
+  readonly data: { readonly source: string; readonly random: boolean } | null;
   readonly holdout_batches: number;
   readonly model_output_sqnr_db: Readonly<Record<string, JsonNumber>>;
   readonly layers: readonly LayerRow[];
@@ -181,6 +183,8 @@ export function buildReportDocument(args: {
   sizeBreakdown: SizeBreakdown;
   holdoutBatches: number;
   warnings: readonly string[];
+  /** What the data was (a description and whether it was synthetic), when data was read. */
+  data?: { readonly description: string; readonly random: boolean };
   /** Added to the document as `weight_storage` (the data-free modes). */
   weightStorage?: WeightStorageSummary;
 }): QuantizationReportDocument {
@@ -221,6 +225,7 @@ export function buildReportDocument(args: {
       breakdown: args.sizeBreakdown,
     },
     calibration: report.calibration ?? null,
+    data: args.data ? { source: args.data.description, random: args.data.random } : null,
     holdout_batches: args.holdoutBatches,
     model_output_sqnr_db: Object.fromEntries(
       comparison?.outputs.map((o) => [o.name, jsonNumber(o.sqnrDb)]) ?? [],
