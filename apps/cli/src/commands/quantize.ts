@@ -113,7 +113,7 @@ export function reportTable(doc: QuantizationReportDocument): string {
     rows,
   );
   const outputs = Object.entries(doc.model_output_sqnr_db)
-    .map(([name, v]) => `${name} ${fmt(v)} dB`)
+    .map(([name, v]) => `'${name}' ${fmt(v)} dB`)
     .join(', ');
   const lines = [
     table,
@@ -179,12 +179,13 @@ export async function quantizeCommand(
   let calibration: ReturnType<typeof splitData>['calibration'] | undefined;
   let holdout: ReturnType<typeof splitData>['holdout'] | undefined;
   let held = 0;
+  let batches = 0;
   let data: { description: string; random: boolean } | undefined;
   if (options.data) {
     // openModelData warns about random data once; the report records it in `data`.
     const source = await openModelData(model, options, io);
     data = { description: source.description, random: source.random };
-    const batches = source.count === undefined ? 0 : Math.ceil(source.count / (options.batchSize ?? 1));
+    batches = source.count === undefined ? 0 : Math.ceil(source.count / (options.batchSize ?? 1));
     held = dataFree
       ? batches
       : Math.min(options.holdout ?? defaultHoldout(batches), Math.max(batches - 1, 0));
@@ -212,7 +213,8 @@ export async function quantizeCommand(
       ...(ranges ? { ranges } : {}),
       ...(calibration ? { data: calibration, runner } : {}),
       backend,
-      onProgress: (e) => bar.update(e.done, e.total),
+      // Calibration counts batches without knowing how many there are; the command does.
+      onProgress: (e) => bar.update(e.done, e.total > 0 ? e.total : held === batches ? 0 : batches - held),
     });
   } finally {
     bar.done();
@@ -339,8 +341,11 @@ export function addQuantizeCommand(program: Command, io: CliIO): void {
   addDataOptions(command, false).action(
     async (path: string, options: QuantizeCommandOptions, cmd: Command) => {
       const doc = await quantizeCommand(path, options, cmd.optsWithGlobals<Partial<GlobalOptions>>(), io);
-      if (options.json) io.out(`${JSON.stringify(doc, null, 2)}\n`);
-      else io.err(reportTable(doc));
+      if (options.json) {
+        io.out(`${JSON.stringify(doc, null, 2)}\n`);
+        // Warnings go to stderr whatever the format; the document keeps them too.
+        for (const w of doc.warnings) io.err(`qgrain: warning: ${w}\n`);
+      } else io.err(reportTable(doc));
     },
   );
 }

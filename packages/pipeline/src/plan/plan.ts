@@ -31,7 +31,7 @@ export interface WeightPlan {
   readonly spec: QuantSpec;
   /** Path of the graph that holds the initializer (`main`, or see graphPath). */
   readonly graph: string;
-  /** Paths of the graphs of the nodes that read it, when any is not `graph` itself. */
+  /** The graph path of each of `nodes`, in order, when any is not `graph` itself. */
   readonly readerGraphs?: readonly string[];
   /** The layout ops between the initializer and its op's weight input, when it is not read directly. */
   readonly via?: readonly string[];
@@ -170,7 +170,7 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Plan 
       role: WeightRole;
       spec: QuantSpec;
       graph: string;
-      readers: Set<string>;
+      readers: string[];
       via?: string[];
     }
   >();
@@ -196,15 +196,17 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Plan 
     const spec = typeof override === 'string' ? parseQuantSpec(override) : weightSpec;
     const existing = weights.get(name);
     if (existing) {
-      if (!existing.nodes.includes(node.name)) existing.nodes.push(node.name);
-      existing.readers.add(readerPath);
+      if (!existing.nodes.includes(node.name)) {
+        existing.nodes.push(node.name);
+        existing.readers.push(readerPath);
+      }
     } else {
       weights.set(name, {
         nodes: [node.name],
         role,
         spec,
         graph: graphPath(owner),
-        readers: new Set([readerPath]),
+        readers: [readerPath],
         ...(via ? { via } : {}),
       });
     }
@@ -319,8 +321,8 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Plan 
   }
   return {
     weights: [...weights].map(([initializer, { readers, ...w }]) => {
-      const others = [...readers].filter((r) => r !== w.graph);
-      return { initializer, ...w, ...(others.length > 0 ? { readerGraphs: [...readers] } : {}) };
+      const elsewhere = readers.some((r) => r !== w.graph);
+      return { initializer, ...w, ...(elsewhere ? { readerGraphs: readers } : {}) };
     }),
     activations: activationPlans,
     biases,

@@ -27,7 +27,7 @@ export interface WeightReport {
   readonly rtnSqnrDb?: number;
   /** Path of the graph holding the weight: `main`, or the If/Loop/Scan bodies leading to it. */
   readonly graph?: string;
-  /** Paths of the graphs whose nodes read it, when any differs from `graph`. */
+  /** The graph path of each of `nodes`, in order, when any differs from `graph`. */
   readonly readerGraphs?: readonly string[];
   /** The layout ops (Slice, Concat, ...) between the weight and the op that reads it, if any. */
   readonly via?: readonly string[];
