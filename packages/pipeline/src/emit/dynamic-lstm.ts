@@ -60,7 +60,8 @@ function weightValue(graph: Graph, name: string): WeightValue | undefined {
     };
   }
   const chain = traceConstant(graph, name);
-  if (!chain) return undefined;
+  // DynamicQuantizeLSTM computes in float32 only: a float16 LSTM stays as it is.
+  if (!chain || chain.sources.some((s) => s.graph.initializer(s.name)!.dtype !== 'float32')) return undefined;
   const value = evaluateChain(graph, name, (s) =>
     Float64Array.from(s.graph.initializer(s.name)!.toTensor().toFloat32()),
   );

@@ -239,7 +239,8 @@ function replaceWithDequantize(
 
 /**
  * Inserts QuantizeLinear -> DequantizeLinear on an activation with one scale and zero point, and
- * makes `readers` (default: every node reading it) read the dequantized value. A graph output
+ * makes `readers` (default: every node reading it) read the dequantized value. `floatType` is the
+ * activation's own type, which its scale takes. A graph output
  * keeps its name: the producer's value is renamed and the DequantizeLinear produces the output.
  * Returns the name of the dequantized value.
  */
@@ -250,6 +251,7 @@ export function emitActivationQdq(
   zeroPoint: number,
   storage: ActivationStorage,
   readers?: readonly NodeProto[],
+  floatType: WeightFloatType = 'float32',
 ): string {
   const model = graph.model;
   if (!(scale > 0) || !Number.isFinite(scale)) {
@@ -278,7 +280,8 @@ export function emitActivationQdq(
     output = names.dequantized;
   }
   const { scale: scaleName, zeroPoint: zpName, quantized } = names;
-  graph.addInitializer(scaleName, new Tensor('float32', [], Float32Array.of(scale)));
+  // QuantizeLinear's scale has the type of what it quantizes; a float16 activation's is float16.
+  graph.addInitializer(scaleName, scaleTensor(Float32Array.of(scale), [], floatType));
   graph.addInitializer(zpName, scalarZeroPoint(storage, zeroPoint));
   const targets = readers ?? graph.consumers(source);
   if (!(isOutput && readers === undefined)) {
@@ -319,7 +322,8 @@ export type BiasOutcome =
 /**
  * Quantizes a Conv/Gemm bias to int32 with scale inputScale * weightScale[c] and zero point 0, as
  * onnxruntime's integer kernels expect. A bias whose integers would overflow int32 (a tiny weight
- * scale next to a large bias) stays float, and the outcome says so.
+ * scale next to a large bias) stays float, and the outcome says so. A float16 bias gets float16
+ * scales, so its DequantizeLinear gives float16.
  */
 export function emitBiasDequantize(
   graph: Graph,
@@ -327,6 +331,7 @@ export function emitBiasDequantize(
   bias: Float32Array,
   inputScale: number,
   weightScale: Float32Array,
+  floatType: WeightFloatType = 'float32',
 ): BiasOutcome {
   const channels = bias.length;
   const scale = new Float32Array(channels);
@@ -347,10 +352,11 @@ export function emitBiasDequantize(
     graph,
     name,
     new Tensor('int32', [channels], q),
-    new Tensor('float32', [channels], scale),
+    scaleTensor(scale, [channels], floatType),
     // Zero point 0, left implicit.
     undefined,
     { axis: 0 },
+    { dtype: floatType },
   );
   return { quantized: true, name: output };
 }

@@ -7,12 +7,20 @@ import {
   quantizationSqnr,
   storageCost,
 } from '@qgrain/granularity';
-import { type Model, QDQ_PER_AXIS_OPSET, upgradeOpset } from '@qgrain/onnx';
+import {
+  type Model,
+  OnnxDataType,
+  QDQ_BLOCKED_OPSET,
+  QDQ_PER_AXIS_OPSET,
+  elementTypes,
+  upgradeOpset,
+} from '@qgrain/onnx';
 import { type Observer, qparamsFromObserver } from '@qgrain/observers';
 import { type Backend, QgrainError, jsBackend } from '@qgrain/tensor';
 import { type CalibrateOptions, type FeedSource, calibrateActivations } from '../calibrate/calibrate.js';
 import {
   type ActivationStorage,
+  type WeightFloatType,
   emitActivationQdq,
   emitBiasDequantize,
   emitWeightDequantize,
@@ -70,9 +78,17 @@ export async function quantizeStatic(
   const method = options.method ?? DEFAULT_CALIBRATION_METHOD;
   const from = model.opsetVersion() ?? QDQ_PER_AXIS_OPSET;
   const plan = planModel(model, options);
-  const upgrade = upgradeOpset(model, qdqOpsetOf(plan));
-  const notes: string[] = [];
   const graphs = graphsByPath(model);
+  // float16 tensors need float16 scales (a DequantizeLinear's output takes its scale's type), which
+  // Q/DQ have from opset 19; the blocked-Q/DQ opset is the one qgrain names past it.
+  const types = elementTypes(model.graph);
+  const floatType = (tensor: string): WeightFloatType =>
+    types.get(tensor) === OnnxDataType.FLOAT16 ? 'float16' : 'float32';
+  const half =
+    plan.activations.some((a) => floatType(a.tensor) === 'float16') ||
+    plan.weights.some((w) => graphs.get(w.graph)!.initializer(w.initializer)!.dtype === 'float16');
+  const upgrade = upgradeOpset(model, Math.max(qdqOpsetOf(plan), half ? QDQ_BLOCKED_OPSET : 0));
+  const notes: string[] = [];
 
   // 1. Activation ranges: fixed by the user, from a cache, or calibrated on data.
   const toCalibrate = plan.activations
@@ -130,7 +146,7 @@ export async function quantizeStatic(
     }
     const scale = qp.scale[0]!;
     const zeroPoint = qp.zeroPoint[0]!;
-    emitActivationQdq(graph, a.tensor, scale, zeroPoint, storage);
+    emitActivationQdq(graph, a.tensor, scale, zeroPoint, storage, undefined, floatType(a.tensor));
     activationScales.set(a.tensor, scale);
     const observed = observers.get(a.tensor)?.range();
     activationReports.push({
@@ -236,6 +252,7 @@ export async function quantizeStatic(
       init.toTensor().toFloat32(),
       inputScale,
       weightScale,
+      init.dtype === 'float16' ? 'float16' : 'float32',
     );
     biasReports.push(
       outcome.quantized
