@@ -3,7 +3,7 @@
 // weight that is computed rather than stored).
 import type { Model } from '@qgrain/onnx';
 import type { SkippedWeight } from '../plan/plan.js';
-import { WEIGHT_OPS } from '../plan/weight-roles.js';
+import { RECURRENT_GATES, WEIGHT_OPS } from '../plan/weight-roles.js';
 
 /** Names listed in a note before the rest are only counted. */
 const LISTED = 3;
@@ -48,7 +48,7 @@ export function skippedWeightNotes(
   if (layout.length > 0)
     causes.push(`${layout.length} recurrent weight(s) are rearranged so that no axis keeps whole gate rows`);
   const present = new Set(model.graphs().flatMap((g) => g.nodes.map((n) => n.opType)));
-  const others = [...Object.keys(WEIGHT_OPS), 'LSTM', 'GRU', 'RNN', 'Gather'].filter(
+  const others = [...Object.keys(WEIGHT_OPS), ...Object.keys(RECURRENT_GATES)].filter(
     (op) => present.has(op) && !covered.includes(op),
   );
   if (others.length > 0)
