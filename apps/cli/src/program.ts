@@ -9,8 +9,12 @@ import { addQuantizeCommand } from './commands/quantize.js';
 import { EXIT_OK, EXIT_USAGE, reportFailure } from './exit.js';
 import { type CliIO, processIO } from './io.js';
 
+/** Set by the single-file build, which runs with no package.json beside it. */
+declare const QGRAIN_BUNDLED_VERSION: string | undefined;
+
 /** The package version; package.json sits one folder above both src/ and dist/. */
 function packageVersion(): string {
+  if (typeof QGRAIN_BUNDLED_VERSION === 'string') return QGRAIN_BUNDLED_VERSION;
   const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
   return (JSON.parse(text) as { version: string }).version;
 }
