@@ -129,6 +129,24 @@ describe('CLI consistency', () => {
     expect(result.stderr).toMatch(/model output SQNR vs float \(8 held-back batches\): '39' [\d.]+ dB/);
   });
 
+  it('names the graph of each layer inside an If body in the text report', async () => {
+    const path = realModel('silero-vad-v5').path;
+    const result = await run([
+      'quantize',
+      path,
+      '-o',
+      join(work, 'v5.onnx'),
+      '--weights-only',
+      '--weights',
+      'int8/per-channel',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/^layer +graph +op /m);
+    expect(result.stderr).toMatch(
+      /If_0\.then_branch > If_0_then_branch__Inline_0__\/decoder\/If_1\.(then|else)_branch +LSTM/,
+    );
+  });
+
   it('follows the stdout/stderr rule: results on stdout, summaries of written files and warnings on stderr', async () => {
     const text = {
       prepare: await run(['prepare', tiny, '-o', join(work, 'r1.onnx')]),

@@ -99,8 +99,12 @@ function fmt(value: number | string | null, digits = 1): string {
 
 /** The report as a table (stderr): one row per quantized layer, then model-level lines. */
 export function reportTable(doc: QuantizationReportDocument): string {
+  // Layers inside If/Loop/Scan bodies are named with their graph's path; a model without any
+  // keeps the table as it was.
+  const nested = doc.layers.some((l) => l.graph !== 'main');
   const rows = doc.layers.map((l) => [
     l.node,
+    ...(nested ? [l.graph] : []),
     l.op,
     l.depthwise ? 'yes' : 'no',
     l.scheme,
@@ -109,7 +113,7 @@ export function reportTable(doc: QuantizationReportDocument): string {
     fmt(l.output_sqnr_db),
   ]);
   const table = formatTable(
-    ['layer', 'op', 'dw', 'weights', 'w SQNR dB', 'input range', 'out SQNR dB'],
+    ['layer', ...(nested ? ['graph'] : []), 'op', 'dw', 'weights', 'w SQNR dB', 'input range', 'out SQNR dB'],
     rows,
   );
   const outputs = Object.entries(doc.model_output_sqnr_db)
