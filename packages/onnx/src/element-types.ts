@@ -47,10 +47,12 @@ function bodyOutputTypes(node: NodeProto): (number | undefined)[] | undefined {
  * `to`, Shape/ArgMax -> int64, comparisons -> bool, QuantizeLinear -> its zero point's type,
  * ConstantOfShape -> its value's type, If/Loop/Scan -> their body's declared outputs),
  * and otherwise the type of the node's first typed input. value_info entries win when present.
- * Values whose type cannot be told are absent from the map.
+ * Values whose type cannot be told are absent from the map. For a subgraph, pass the types of
+ * its enclosing graph as `outer` (they are included in the result).
  */
-export function elementTypes(graph: Graph): Map<string, number> {
-  const types = new Map<string, number>();
+export function elementTypes(graph: Graph, outer?: ReadonlyMap<string, number>): Map<string, number> {
+  // A body reads values of its enclosing graphs: their types, when given, seed the inference.
+  const types = new Map<string, number>(outer ?? []);
   for (const v of [...graph.proto.input, ...graph.proto.valueInfo, ...graph.proto.output]) {
     const t = v.type?.tensorType?.elemType;
     if (t) types.set(v.name, t);

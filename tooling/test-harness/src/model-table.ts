@@ -103,7 +103,7 @@ export const MODEL_TABLE: readonly TableRow[] = [
       'weight-only int8': e(16, 0.31, 28),
       'int4 blocks': e(4, 0.62, 1),
       dynamic: e(4, 0.66, 8),
-      static: e(4, 0.67, 60),
+      static: e(16, 0.32, 35),
     },
   },
   {
@@ -114,7 +114,7 @@ export const MODEL_TABLE: readonly TableRow[] = [
       'weight-only int8': e(16, 0.31, 6),
       'int4 blocks': e(4, 0.62, 6),
       dynamic: e(4, 0.66, 27),
-      static: e(4, 0.67, 35),
+      static: e(16, 0.32, 21),
     },
   },
   {
@@ -125,7 +125,7 @@ export const MODEL_TABLE: readonly TableRow[] = [
       'weight-only int8': e(16, 0.23, 28),
       'int4 blocks': e(4, 0.48, 1),
       dynamic: e(4, 0.52, 4),
-      static: e(0, 0.79, 60),
+      static: e(16, 0.23, 2),
     },
   },
   {
@@ -163,7 +163,7 @@ export const MODEL_TABLE: readonly TableRow[] = [
       'weight-only int8': e(52, 0.3, 28),
       'int4 blocks': e(16, 0.53, 15),
       dynamic: e(16, 0.59, 39),
-      static: e(16, 0.59, 42),
+      static: e(52, 0.31, 25),
     },
   },
   {

@@ -170,11 +170,15 @@ function replaceWithDequantize(
   const model = owner.model;
   const names = qdqNames(model, name);
   const sites = dequantizeSites(owner, name);
-  owner.addInitializer(names.quantized, quantized);
-  owner.addInitializer(names.scale, scale);
+  // Read by one graph: the integers move there, next to their DequantizeLinear. onnxruntime's
+  // Q/DQ fusions look for their constants in the node's own graph (one that reads them from an
+  // enclosing graph aborted the process on silero VAD v4); shared by several, they stay put.
+  const store = sites.length === 1 ? sites[0]! : owner;
+  store.addInitializer(names.quantized, quantized);
+  store.addInitializer(names.scale, scale);
   const inputs = [names.quantized, names.scale];
   if (zeroPoint) {
-    owner.addInitializer(names.zeroPoint, zeroPoint);
+    store.addInitializer(names.zeroPoint, zeroPoint);
     inputs.push(names.zeroPoint);
   }
   const dtype = target.dtype ?? 'float32';
@@ -182,7 +186,7 @@ function replaceWithDequantize(
   let shape: string | undefined;
   if (target.reshapeTo) {
     shape = model.uniqueName(`${name}_shape`);
-    owner.addInitializer(
+    store.addInitializer(
       shape,
       new Tensor('int64', [target.reshapeTo.length], BigInt64Array.from(target.reshapeTo, BigInt)),
     );

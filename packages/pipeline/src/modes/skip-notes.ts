@@ -33,12 +33,12 @@ export function skippedWeightNotes(
   const inBodies = skipped.filter((s) => s.reason === 'subgraph');
   if (inBodies.length > 0) {
     notes.push(
-      `${inBodies.length} ${opsOf(inBodies)} node(s) inside subgraphs (e.g. ${example(inBodies)}) stay float: ${mode} quantization calibrates their activations, and onnxruntime gives values of the main graph only; weight-only quantization covers them`,
+      `${inBodies.length} ${opsOf(inBodies)} node(s) inside Loop/Scan bodies (e.g. ${example(inBodies)}) stay float: ${mode} quantization calibrates their activations, and a body run once per iteration has no value onnxruntime can give whole (If branches are routed out; weight-only quantization covers these)`,
     );
   }
   if (quantized > 0) return notes;
   const causes: string[] = [];
-  if (inBodies.length > 0) causes.push(`${inBodies.length} inside subgraphs`);
+  if (inBodies.length > 0) causes.push(`${inBodies.length} inside Loop/Scan bodies`);
   const computed = skipped.filter((s) => s.reason === 'not-constant' && covered.includes(s.op));
   if (computed.length > 0)
     causes.push(

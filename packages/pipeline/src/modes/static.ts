@@ -25,7 +25,7 @@ import {
   emitBiasDequantize,
   emitWeightDequantize,
 } from '../emit/emit-qdq.js';
-import { graphsByPath } from '../plan/graph-scope.js';
+import { graphsByPath, initializerOwner } from '../plan/graph-scope.js';
 import type { Plan, PlanOptions } from '../plan/plan.js';
 import { observerTargets } from '../plan/plan.js';
 import { planModel, qdqOpsetOf } from '../plan/plan-model.js';
@@ -119,18 +119,27 @@ export async function quantizeStatic(
     });
     observers = result.observers;
     calibration = { method, batches: result.batches, passes: result.passes };
-    for (const s of result.skipped) notes.push(`${s.tensor}: ${s.reason}`);
+    // One note per reason: a branch no batch took leaves all of its activations unobserved.
+    for (const reason of new Set(result.skipped.map((s) => s.reason))) {
+      const tensors = result.skipped.filter((s) => s.reason === reason).map((s) => `'${s.tensor}'`);
+      const named = tensors.length > 1 ? `${tensors.length} activations (e.g. ${tensors[0]})` : tensors[0];
+      notes.push(`${named}: ${reason}; their readers keep float inputs`);
+    }
   }
 
   // 2. Activations (first: their scales bound the weight scales that int32 biases allow).
-  const graph = model.graph;
   const nodeInputs: Record<string, string> = {};
-  for (const node of graph.nodes) {
-    if (plan.weights.some((w) => w.nodes.includes(node.name))) nodeInputs[node.name] = node.input[0]!;
-  }
+  const planned = new Set(plan.weights.flatMap((w) => w.nodes));
+  for (const g of graphs.values())
+    for (const node of g.nodes) if (planned.has(node.name)) nodeInputs[node.name] = node.input[0]!;
+  // A bias as its node's graph sees it (it may be an initializer of an enclosing graph).
+  const biasInitializer = (b: Plan['biases'][number]) => graphs.get(b.graph)?.initializer(b.initializer);
   const activationReports: ActivationReport[] = [];
   const activationScales = new Map<string, number>();
   for (const a of plan.activations) {
+    // Calibration could not observe it (a branch no batch took): its readers keep float inputs.
+    if (!a.fixed && !options.ranges?.[a.tensor] && !observers.has(a.tensor)) continue;
+    const graph = graphs.get(a.graph)!;
     const qp = a.fixed
       ? qparamsFromValues([a.fixed.scale], [a.fixed.zeroPoint], a.spec, [])
       : options.ranges?.[a.tensor]
@@ -185,7 +194,7 @@ export async function quantizeStatic(
     const searched = options.clip === 'mse' ? searchClipping(values, measured) : measured;
     const qp = blocked
       ? searched
-      : widenForBiases(searched, w.initializer, plan, activationScales, graph, notes);
+      : widenForBiases(searched, w.initializer, plan, activationScales, biasInitializer, notes);
     const sqnrDb = quantizationSqnr(values, qp, backend);
     if (!blocked) weightScales.set(w.initializer, qp.scale);
     // onnxruntime fuses a Gemm into QGemm only when its weight's zero points are explicit.
@@ -233,7 +242,7 @@ export async function quantizeStatic(
   for (const b of plan.biases) {
     const inputScale = activationScales.get(b.input);
     const weightScale = weightScales.get(b.weight);
-    const init = graph.initializer(b.initializer);
+    const init = biasInitializer(b);
     if (inputScale === undefined || weightScale === undefined || !init) {
       biasReports.push({
         name: b.initializer,
@@ -247,7 +256,7 @@ export async function quantizeStatic(
       continue;
     }
     const outcome = emitBiasDequantize(
-      graph,
+      initializerOwner(graphs.get(b.graph)!, b.initializer)!,
       b.initializer,
       init.toTensor().toFloat32(),
       inputScale,
@@ -295,13 +304,13 @@ function widenForBiases(
   weight: string,
   plan: Plan,
   activationScales: ReadonlyMap<string, number>,
-  graph: Model['graph'],
+  biasInitializer: (b: Plan['biases'][number]) => ReturnType<Model['graph']['initializer']>,
   notes: string[],
 ): QParams {
   let scale: Float32Array | undefined;
   for (const b of plan.biases) {
     const inputScale = activationScales.get(b.input);
-    const init = b.weight === weight ? graph.initializer(b.initializer) : undefined;
+    const init = b.weight === weight ? biasInitializer(b) : undefined;
     if (inputScale === undefined || !init) continue;
     const bias = init.toTensor().toFloat32();
     // Scale group -> its scale before and after widening. A per-tensor weight has one group for

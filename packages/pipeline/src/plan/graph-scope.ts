@@ -62,6 +62,12 @@ export function findNode(model: Model, name: string): { graph: Graph; node: Node
   return undefined;
 }
 
+/** True when every graph from the main one down to `graph` is an If branch (no Loop/Scan body). */
+export function reachableByIfOutputs(graph: Graph): boolean {
+  for (let g: Graph | undefined = graph; g?.parent; g = g.parent) if (g.owner?.opType !== 'If') return false;
+  return true;
+}
+
 /** True when `inner` is `outer` or lies inside it. */
 export function isWithin(inner: Graph, outer: Graph): boolean {
   for (let g: Graph | undefined = inner; g; g = g.parent) if (g.proto === outer.proto) return true;

@@ -3,7 +3,7 @@ import { type Graph, type Model, type NodeProto, isDefaultDomain, readInt } from
 import type { ObserverClip } from '@qgrain/observers';
 import { QgrainError } from '@qgrain/tensor';
 import { traceConstant, rowAxisOfSource } from './constant-chain.js';
-import { graphPath, initializerOwner } from './graph-scope.js';
+import { graphPath, initializerOwner, reachableByIfOutputs } from './graph-scope.js';
 import { type Saturation, readerSaturation } from './saturation.js';
 import {
   RECURRENT_GATES,
@@ -52,6 +52,8 @@ export interface SkippedWeight {
 /** An activation to wrap in QuantizeLinear/DequantizeLinear. */
 export interface ActivationPlan {
   readonly tensor: string;
+  /** Path of the graph that defines the tensor (`main`, or an If branch: see graphPath). */
+  readonly graph: string;
   readonly spec: QuantSpec;
   /** Why it is quantized: the nodes whose integer kernel needs it. */
   readonly for: readonly string[];
@@ -68,6 +70,8 @@ export interface ActivationPlan {
 export interface BiasPlan {
   readonly initializer: string;
   readonly node: string;
+  /** Path of the node's graph. */
+  readonly graph: string;
   readonly input: string;
   readonly weight: string;
 }
@@ -132,6 +136,17 @@ function matches(node: NodeProto, list: readonly string[] | undefined): boolean 
   return list !== undefined && (list.includes(node.name) || list.includes(node.opType));
 }
 
+/** True when a node of `graph` holds a body that reads `name` from the outer scope. */
+function readByBody(graph: Graph, name: string): boolean {
+  return graph.nodes.some((n) => graph.subgraphs(n).some((sub) => sub.outerScopeReferences().has(name)));
+}
+
+/** The graph that defines `name` as `graph` sees it: `graph` itself or the enclosing one that does. */
+function definingGraph(graph: Graph, name: string): Graph {
+  for (let g: Graph | undefined = graph; g; g = g.parent) if (g.defines(name)) return g;
+  return graph;
+}
+
 /** The value a node's output reaches through a single-consumer Relu/Clip, which onnxruntime fuses. */
 function fusedOutput(graph: Graph, node: NodeProto): string {
   let tensor = node.output[0]!;
@@ -153,7 +168,6 @@ function fusedOutput(graph: Graph, node: NodeProto): string {
  * Static Conv/Gemm/MatMul nodes inside bodies are listed in `skipped`.
  */
 export function planQuantization(model: Model, options: PlanOptions = {}): Plan {
-  const graph = model.graph;
   const weightSpec = parseQuantSpec(options.weights ?? DEFAULT_WEIGHT_SCHEME);
   const activationSpec = parseQuantSpec(options.activations ?? DEFAULT_ACTIVATION_SCHEME);
   if (activationSpec.granularity.kind !== 'per-tensor') {
@@ -174,13 +188,19 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Plan 
       via?: string[];
     }
   >();
-  const activations = new Map<string, { for: string[] }>();
+  const activations = new Map<string, { for: string[]; graph: Graph }>();
   const biases: BiasPlan[] = [];
   const excluded: string[] = [];
   const skipped: SkippedWeight[] = [];
-  const want = (tensor: string, node: NodeProto): void => {
+  const want = (tensor: string, node: NodeProto, reader: Graph): void => {
     if (options.floatActivations?.includes(tensor)) return;
-    const entry = activations.get(tensor) ?? { for: [] };
+    const home = definingGraph(reader, tensor);
+    // Two shapes of Q/DQ that onnxruntime 1.30 cannot take stay float: a value a body reads from
+    // the outer scope, and, inside a body, a value a Transpose reads (its transpose optimizer
+    // aborts the whole process on that one, on silero VAD v4's LSTM input).
+    if (readByBody(home, tensor)) return;
+    if (home.parent && home.consumers(tensor).some((c) => c.opType === 'Transpose')) return;
+    const entry = activations.get(tensor) ?? { for: [], graph: home };
     if (!entry.for.includes(node.name)) entry.for.push(node.name);
     activations.set(tensor, entry);
   };
@@ -274,9 +294,10 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Plan 
         excluded.push(node.name);
         continue;
       }
-      // A static node inside a body needs its activations calibrated, which onnxruntime cannot
-      // fetch from there (only the main graph's values can be made outputs).
-      if (!inMain && !options.weightsOnly) {
+      // A static node inside a body needs its activations calibrated. onnxruntime fetches values
+      // of the main graph only; values of If branches reach it as extra If outputs (see
+      // calibrate.ts), but a Loop or Scan body's values change from one iteration to the next.
+      if (!inMain && !options.weightsOnly && !reachableByIfOutputs(g)) {
         skip('subgraph');
         continue;
       }
@@ -291,15 +312,15 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Plan 
 
       if (options.weightsOnly) continue;
       const input = node.input[0]!;
-      if (!graph.initializer(input)) want(input, node);
-      want(fusedOutput(graph, node), node);
+      if (!g.initializer(input)) want(input, node, g);
+      want(fusedOutput(g, node), node, g);
 
       const biasIndex =
         node.opType === 'Gemm' ? 2 : node.opType === 'Conv' || node.opType === 'ConvTranspose' ? 2 : -1;
       const bias = biasIndex >= 0 ? node.input[biasIndex] : undefined;
-      const biasInit = bias ? graph.initializer(bias) : undefined;
+      const biasInit = bias ? g.initializer(bias) : undefined;
       if (bias && biasInit && biasInit.dims.length === 1 && node.opType !== 'ConvTranspose') {
-        biases.push({ initializer: bias, node: node.name, input, weight: weightName });
+        biases.push({ initializer: bias, node: node.name, graph: path, input, weight: weightName });
       }
     }
   }
@@ -308,11 +329,18 @@ export function planQuantization(model: Model, options: PlanOptions = {}): Plan 
   for (const [tensor, entry] of activations) {
     const override = options.overrides?.[tensor];
     if (override !== undefined && typeof override !== 'string') {
-      activationPlans.push({ tensor, spec: activationSpec, for: entry.for, fixed: override });
+      activationPlans.push({
+        tensor,
+        graph: graphPath(entry.graph),
+        spec: activationSpec,
+        for: entry.for,
+        fixed: override,
+      });
       continue;
     }
-    const saturation = readerSaturation(graph, tensor);
+    const saturation = readerSaturation(entry.graph, tensor);
     activationPlans.push({
+      graph: graphPath(entry.graph),
       tensor,
       spec: override === undefined ? activationSpec : parseQuantSpec(override),
       for: entry.for,
