@@ -82,6 +82,14 @@ function weightValue(graph: Graph, name: string): WeightValue | undefined {
   };
 }
 
+/** True when the weight (or every source of its chain) is float16. */
+function isFloat16Weight(graph: Graph, name: string): boolean {
+  const owner = initializerOwner(graph, name);
+  if (owner) return owner.initializer(name)!.dtype === 'float16';
+  const chain = traceConstant(graph, name);
+  return chain?.sources.every((s) => s.graph.initializer(s.name)!.dtype === 'float16') ?? false;
+}
+
 function sameValues(a: Float32Array, b: Float32Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -129,8 +137,10 @@ export function quantizeLstmsDynamically(
     for (const node of [...graph.nodes]) {
       if (node.opType !== 'LSTM' || !isDefaultDomain(node) || !planned.has(node.name)) continue;
       const values = [node.input[1], node.input[2]].map((n) => (n ? weightValue(graph, n) : undefined));
+      const half = [node.input[1], node.input[2]].some((n) => n && isFloat16Weight(graph, n));
       const why =
         blocker(node) ??
+        (half ? 'float16 weights; DynamicQuantizeLSTM computes in float32 only' : undefined) ??
         (values.some((v) => v?.dims.length !== 3)
           ? 'W or R is not a constant float32 [directions, 4 * hidden, inputs]'
           : undefined);

@@ -97,7 +97,7 @@ describe('float16 models (a float16 twin of silero_vad_half)', () => {
     );
     if (mode === 'weight-only') expect(report.weights).toHaveLength(8);
     // DynamicQuantizeLSTM is float32 only: the float16 twin keeps its LSTMs, and says so.
-    else expect(report.notes.some((n) => /LSTM '.*': kept float/.test(n))).toBe(true);
+    else expect(report.notes.some((n) => /LSTM '.*': kept float \(float16 weights/.test(n))).toBe(true);
     expect(db.float16).toBeGreaterThan(Math.min(db.float32, 60) - FLOAT16_EXTRA_LOSS_DB);
   });
 });
