@@ -17,6 +17,20 @@ describe('--data values', () => {
     expect(parseDataArgument('state=random:seed=2')).toEqual({ inputName: 'state', random: { seed: 2 } });
   });
 
+  it('reads a value range and a whole input shape (for dims without a name)', () => {
+    expect(parseDataArgument('input=random:seed=1,range=-1..1,shape=1x512')).toEqual({
+      inputName: 'input',
+      random: { seed: 1, low: -1, high: 1, shape: [1, 512] },
+    });
+    expect(parseDataArgument('sr=random:seed=1,range=16000..16000')).toEqual({
+      inputName: 'sr',
+      random: { seed: 1, low: 16000, high: 16000 },
+    });
+    expect(parseDataArgument('random:seed=1,range=-2.5e-1..0.5')).toEqual({
+      random: { seed: 1, low: -0.25, high: 0.5 },
+    });
+  });
+
   it('refuses malformed values as usage errors (exit 2), naming what is wrong', () => {
     const cases: [string, RegExp][] = [
       ['', /needs a path/],
@@ -25,6 +39,10 @@ describe('--data values', () => {
       ['random:seed=1.5', /explicit integer seed/],
       ['random:seed=1,count=0', /count must be a positive integer/],
       ['random:seed=1,sequence=big', /'sequence=big' must size a symbolic input dim/],
+      ['random:seed=1,range=1..-1', /range must be LO..HI with LO <= HI/],
+      ['random:seed=1,range=0-1', /range must be LO..HI/],
+      ['random:seed=1,shape=1x0', /shape must be sizes joined by x/],
+      ['random:seed=1,shape=1xa', /shape must be sizes joined by x/],
     ];
     for (const [text, message] of cases) {
       let caught: unknown;

@@ -45,6 +45,7 @@ export function inspectJson(result: InspectResult): Record<string, unknown> {
       batch_norms_folded: prepare.batchNormsFolded,
       affines_folded: prepare.affinesFolded,
       hard_swishes_fused: prepare.hardSwishesFused,
+      exporter_notes_stripped: prepare.exporterNotesStripped,
     },
     backend: result.backend,
     schemes,

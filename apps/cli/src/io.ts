@@ -29,7 +29,9 @@ export function progress(
       if (!io.interactive) return;
       const width = 24;
       const filled = total > 0 ? Math.round((done / total) * width) : 0;
-      const line = `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`;
+      // An unknown total (0) shows the count alone: `3/0` reads as a bar that never ends.
+      const count = total > 0 ? `${done}/${total}` : `${done}`;
+      const line = `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${count}`;
       if (line !== last) io.err(`\r${line}`);
       last = line;
     },

@@ -10,8 +10,12 @@ import { EXIT_OK, EXIT_USAGE, reportFailure } from './exit.js';
 import { type CliIO, processIO } from './io.js';
 import { checkOptionValues } from './option-checks.js';
 
+/** Set by the single-file build, which runs with no package.json beside it. */
+declare const QGRAIN_BUNDLED_VERSION: string | undefined;
+
 /** The package version; package.json sits one folder above both src/ and dist/. */
 function packageVersion(): string {
+  if (typeof QGRAIN_BUNDLED_VERSION === 'string') return QGRAIN_BUNDLED_VERSION;
   const text = readFileSync(new URL('../package.json', import.meta.url), 'utf8');
   return (JSON.parse(text) as { version: string }).version;
 }

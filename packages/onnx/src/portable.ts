@@ -42,6 +42,7 @@ export {
   fuseHardSwishes,
   spelledHardSwish,
 } from './fuse-hard-swish.js';
+export { stripExporterNotes } from './exporter-notes.js';
 export { liftConstants } from './lift-constants.js';
 export { type PrepareOptions, type PrepareSummary, prepareModel } from './prepare-model.js';
 export { removeIdentities } from './remove-identity.js';

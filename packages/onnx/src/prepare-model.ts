@@ -1,3 +1,4 @@
+import { stripExporterNotes } from './exporter-notes.js';
 import { foldChannelAffines } from './fold-affine.js';
 import { foldBatchNorms } from './fold-batch-norm.js';
 import { fuseHardSwishes } from './fuse-hard-swish.js';
@@ -13,6 +14,8 @@ export interface PrepareOptions {
   readonly foldAffine?: boolean;
   /** Rewrite HardSwish spelled out as Add/Clip/Mul/Div as x * HardSigmoid(x). Default true. */
   readonly fuseHardSwish?: boolean;
+  /** Drop exporters' debugging notes on nodes (doc_string, metadata_props). Default true. */
+  readonly stripExporterNotes?: boolean;
 }
 
 /** What `prepareModel` did, for the report. */
@@ -22,6 +25,8 @@ export interface PrepareSummary {
   readonly batchNormsFolded: number;
   readonly affinesFolded: number;
   readonly hardSwishesFused: number;
+  /** Nodes whose exporter notes (stack traces and the like) were dropped. */
+  readonly exporterNotesStripped: number;
 }
 
 /**
@@ -30,7 +35,7 @@ export interface PrepareSummary {
  * its BatchNorm are adjacent), BatchNorms fold into the layer before them, and so do constant
  * per-channel Mul/Add/Sub nodes (a quantized layer's output is then the tensor the next layers
  * read, with no float scale-and-shift in between); HardSwish spelled out in four element-wise
- * nodes becomes x * HardSigmoid(x).
+ * nodes becomes x * HardSigmoid(x). Exporters' debugging notes on nodes are dropped.
  */
 export function prepareModel(model: Model, options: PrepareOptions = {}): PrepareSummary {
   const constantsLifted = liftConstants(model);
@@ -49,5 +54,13 @@ export function prepareModel(model: Model, options: PrepareOptions = {}): Prepar
     if (norms === 0) break;
   }
   const hardSwishesFused = options.fuseHardSwish === false ? 0 : fuseHardSwishes(model);
-  return { constantsLifted, identitiesRemoved, batchNormsFolded, affinesFolded, hardSwishesFused };
+  const exporterNotesStripped = options.stripExporterNotes === false ? 0 : stripExporterNotes(model);
+  return {
+    constantsLifted,
+    identitiesRemoved,
+    batchNormsFolded,
+    affinesFolded,
+    hardSwishesFused,
+    exporterNotesStripped,
+  };
 }

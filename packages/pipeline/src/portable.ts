@@ -146,6 +146,7 @@ export {
 } from './report/compare.js';
 export {
   type JsonNumber,
+  type ActivationRow,
   type LayerRow,
   type QuantizationReportDocument,
   type SizeBreakdown,

@@ -4,7 +4,6 @@
 import { parseQuantSpec } from '@qgrain/granularity';
 import type { Model } from '@qgrain/onnx';
 import { QgrainError } from '@qgrain/tensor';
-import type { ClipMethod } from './modes/clip-search.js';
 import { DYNAMIC_SCHEMES, quantizeDynamic } from './modes/dynamic.js';
 import { type StaticOptions, quantizeStatic } from './modes/static.js';
 import { DEFAULT_WEIGHT_ONLY_SCHEME, quantizeWeightBlocks } from './modes/weight-only.js';
@@ -16,9 +15,9 @@ export const QUANTIZE_MODES: readonly QuantizeMode[] = ['static', 'weight-only',
 
 /**
  * Options of {@link quantize}. Which ones a mode reads:
- * - `static`: everything but `format` and `clip`; calibration needs `data` and `runner`, or `ranges`.
- * - `weight-only`: `weights`, `exclude`, `include`, `backend`, and for per-block schemes `format`
- *   and `clip`. A per-block scheme takes MatMul/Gemm/Gather weights block-wise; any other scheme
+ * - `static`: everything but `format`; calibration needs `data` and `runner`, or `ranges`.
+ * - `weight-only`: `weights`, `exclude`, `include`, `backend`, `clip`, and for per-block schemes
+ *   `format`. A per-block scheme takes MatMul/Gemm/Gather weights block-wise; any other scheme
  *   quantizes every supported weight (Conv included) behind DequantizeLinear.
  * - `dynamic`: `activations` (the scheme computed at run time), `weights`, `exclude`, `backend`.
  * Every mode calls `onWeightWritten` after each weight it writes into the graph.
@@ -28,8 +27,6 @@ export interface QuantizeOptions extends StaticOptions {
   readonly mode?: QuantizeMode;
   /** Block weights: blocked DequantizeLinear (default) or onnxruntime's MatMulNBits. */
   readonly format?: WeightOnlyFormat;
-  /** Block weights: round-to-nearest on the full range (default) or a grid search per block. */
-  readonly clip?: ClipMethod;
 }
 
 /** What {@link quantize} did, the same shape for every mode. */

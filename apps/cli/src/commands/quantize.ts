@@ -132,8 +132,12 @@ function fmt(value: number | string | null, digits = 1): string {
 
 /** The report as a table (stderr): one row per quantized layer, then model-level lines. */
 export function reportTable(doc: QuantizationReportDocument): string {
+  // Layers inside If/Loop/Scan bodies are named with their graph's path; a model without any
+  // keeps the table as it was.
+  const nested = doc.layers.some((l) => l.graph !== 'main');
   const rows = doc.layers.map((l) => [
     l.node,
+    ...(nested ? [l.graph] : []),
     l.op,
     l.depthwise ? 'yes' : 'no',
     l.scheme,
@@ -142,11 +146,11 @@ export function reportTable(doc: QuantizationReportDocument): string {
     fmt(l.output_sqnr_db),
   ]);
   const table = formatTable(
-    ['layer', 'op', 'dw', 'weights', 'w SQNR dB', 'input range', 'out SQNR dB'],
+    ['layer', ...(nested ? ['graph'] : []), 'op', 'dw', 'weights', 'w SQNR dB', 'input range', 'out SQNR dB'],
     rows,
   );
   const outputs = Object.entries(doc.model_output_sqnr_db)
-    .map(([name, v]) => `${name} ${fmt(v)} dB`)
+    .map(([name, v]) => `'${name}' ${fmt(v)} dB`)
     .join(', ');
   const lines = [
     table,
@@ -269,11 +273,13 @@ async function quantizeRead(
   let calibration: ReturnType<typeof splitData>['calibration'] | undefined;
   let holdout: ReturnType<typeof splitData>['holdout'] | undefined;
   let held = 0;
+  let batches = 0;
+  let data: { description: string; random: boolean } | undefined;
   if (options.data) {
+    // openModelData warns about random data once; the report records it in `data`.
     const source = await openModelData(model, options, io);
-    if (source.random)
-      warnings.push(`calibrated on random data (${source.description}): ranges do not describe real inputs`);
-    const batches = source.count === undefined ? 0 : Math.ceil(source.count / (options.batchSize ?? 1));
+    data = { description: source.description, random: source.random };
+    batches = source.count === undefined ? 0 : Math.ceil(source.count / (options.batchSize ?? 1));
     held = dataFree
       ? batches
       : Math.min(options.holdout ?? defaultHoldout(batches), Math.max(batches - 1, 0));
@@ -307,7 +313,8 @@ async function quantizeRead(
       ...(ranges ? { ranges } : {}),
       ...(calibration ? { data: calibration, runner } : {}),
       backend,
-      onProgress: (e) => bar.update(e.done, e.total),
+      // Calibration counts batches without knowing how many there are; the command does.
+      onProgress: (e) => bar.update(e.done, e.total > 0 ? e.total : held === batches ? 0 : batches - held),
       ...(spill
         ? { onWeightWritten: spillHook(spill, options.externalDataThreshold ?? DEFAULT_EXTERNAL_THRESHOLD) }
         : {}),
@@ -349,7 +356,8 @@ async function quantizeRead(
       weights: result.schemes.weights,
       activations: result.schemes.activations,
       mode,
-      ...(blockWeights ? { format: options.format, clip: options.clip } : {}),
+      ...(blockWeights ? { format: options.format } : {}),
+      clip: options.clip,
       method: dataFree ? 'none' : options.calibration ? 'cache' : options.method,
       exclude: options.exclude ?? [],
       backend: backend.name,
@@ -362,6 +370,7 @@ async function quantizeRead(
     sizeBreakdown: sizeBreakdown(model, sizeAfter),
     holdoutBatches: held,
     warnings,
+    ...(data ? { data } : {}),
     ...(dataFree
       ? { weightStorage: weightStorageSummary(report, inlineModelSize(floatModel), sizeAfter) }
       : {}),
@@ -428,7 +437,7 @@ export function addQuantizeCommand(program: Command, io: CliIO): void {
     )
     .option(
       '--clip <method>',
-      'block clipping range: rtn (full range) or mse (grid search per block)',
+      'weight clipping range: rtn (full range) or mse (grid search per channel or block)',
       oneOf(CLIP_METHODS),
       'rtn',
     )
@@ -450,8 +459,11 @@ export function addQuantizeCommand(program: Command, io: CliIO): void {
   addDataOptions(command, false).action(
     async (path: string, options: QuantizeCommandOptions, cmd: Command) => {
       const doc = await quantizeCommand(path, options, cmd.optsWithGlobals<Partial<GlobalOptions>>(), io);
-      if (options.json) io.out(`${JSON.stringify(doc, null, 2)}\n`);
-      else io.err(reportTable(doc));
+      if (options.json) {
+        io.out(`${JSON.stringify(doc, null, 2)}\n`);
+        // Warnings go to stderr whatever the format; the document keeps them too.
+        for (const w of doc.warnings) io.err(`qgrain: warning: ${w}\n`);
+      } else io.err(reportTable(doc));
     },
   );
 }

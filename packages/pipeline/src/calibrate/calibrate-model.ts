@@ -49,7 +49,9 @@ export interface CalibrateModelOptions {
 function dimOf(dim: { dimValue?: Int64; dimParam?: string }): number | string | null {
   // protobufjs reads absent fields through the prototype, so only own properties count.
   if (Object.hasOwn(dim, 'dimParam') && dim.dimParam) return dim.dimParam;
-  if (Object.hasOwn(dim, 'dimValue')) return int64ToNumber(dim.dimValue!, 'input dimension');
+  // Some exporters (spox, for silero VAD v5) write an unknown size as dim_value 0. No model is
+  // calibrated on empty inputs, so 0 reads as unknown.
+  if (Object.hasOwn(dim, 'dimValue')) return int64ToNumber(dim.dimValue!, 'input dimension') || null;
   return null;
 }
 

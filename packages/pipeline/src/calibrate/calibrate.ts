@@ -1,13 +1,19 @@
 import {
+  type Graph,
   type Model,
+  OnnxDataType,
   REDUCE_AXES_INPUT_OPSET,
   type ValueInfoProto,
+  dtypeOfOnnx,
+  elementTypes,
   makeValueInfo,
+  parseModel,
   serializeModel,
 } from '@qgrain/onnx';
 import { type CreateObserverOptions, type Observer, createObserver } from '@qgrain/observers';
-import { QgrainError, Tensor } from '@qgrain/tensor';
+import { type DType, QgrainError, Tensor } from '@qgrain/tensor';
 import { selectBackend } from '@qgrain/wasm';
+import { reachableByIfOutputs } from '../plan/graph-scope.js';
 import type { Runner, RunnerFactory } from '../runner/runner.js';
 
 /** A re-readable stream of model feeds: calibration may pass over the data more than once. */
@@ -48,19 +54,87 @@ export interface CalibrationResult {
   readonly observers: Map<string, Observer>;
   readonly batches: number;
   readonly passes: number;
-  /** Tensors that could not be observed (inside subgraphs), with why. */
+  /**
+   * Tensors that could not be observed, with why: inside Loop/Scan bodies, or in an If branch
+   * that no calibration batch took.
+   */
   readonly skipped: ReadonlyArray<{ tensor: string; reason: string }>;
 }
 
+/** The graph output a value of an If branch is fetched through (see routeOutOfBranches). */
+export function routedName(tensor: string): string {
+  return `${tensor}::qgrain_out`;
+}
+
+/** The If branch (reached through If branches only) that defines `tensor`, if it is in one. */
+function branchOf(model: Model, tensor: string): Graph | undefined {
+  return model
+    .graphs()
+    .find(
+      (g) => g.parent !== undefined && g.defines(tensor) && !g.isInput(tensor) && reachableByIfOutputs(g),
+    );
+}
+
+/** Element types of a body's values, inferred from the main graph down (outer values typed). */
+function typesDownTo(graph: Graph): Map<string, number> {
+  return graph.parent ? elementTypes(graph, typesDownTo(graph.parent)) : elementTypes(graph);
+}
+
 /**
- * The bytes of `model` with `tensors` added to its graph outputs, so one run fetches them. The
- * model itself is left as it was.
+ * Makes a value of an If branch a value of the main graph: at each If on the way out, the branch
+ * outputs it as one more output, the other branch outputs an empty tensor of the same type in its
+ * place (an If's branches must agree on their outputs), and the If node gets one more output. A
+ * run that takes the other branch fetches the empty tensor, which calibration skips. Returns the
+ * main-graph name (routedName).
+ */
+function routeOutOfBranches(model: Model, branch: Graph, tensor: string): string {
+  const type = typesDownTo(branch).get(tensor) ?? OnnxDataType.FLOAT;
+  const dtype = dtypeOfOnnx(type) ?? 'float32';
+  let g = branch;
+  let value = tensor;
+  while (g.parent && g.owner) {
+    const parent = g.parent;
+    const owner = g.owner;
+    for (const sibling of parent.subgraphs(owner)) {
+      if (sibling.proto === g.proto) {
+        sibling.proto.output.push(untypedOutput(value, dtype));
+        continue;
+      }
+      const empty = model.uniqueName(`${tensor}::qgrain_empty`);
+      sibling.addNode({
+        opType: 'Constant',
+        inputs: [],
+        outputs: [empty],
+        attributes: { value: Tensor.zeros(dtype, [0]) },
+      });
+      sibling.proto.output.push(untypedOutput(empty, dtype));
+    }
+    value = parent.parent ? model.uniqueName(`${tensor}::qgrain_route`) : routedName(tensor);
+    owner.output.push(value);
+    g = parent;
+  }
+  return value;
+}
+
+/**
+ * The bytes of `model` with `tensors` added to its graph outputs, so one run fetches them. A
+ * value of an If branch is routed out through If outputs and fetched as `routedName(tensor)`;
+ * that edit is made on a copy. The model itself is left as it was.
  */
 export function exposeTensors(model: Model, tensors: readonly string[]): Uint8Array {
+  const inBranches = tensors.map((t) => [t, branchOf(model, t)] as const).filter(([, b]) => b !== undefined);
+  if (inBranches.length > 0) {
+    const copy = parseModel(serializeModel(model), { source: model.source });
+    const names = tensors.map((t) => {
+      const branch = branchOf(copy, t);
+      return branch ? routeOutOfBranches(copy, branch, t) : t;
+    });
+    return exposeTensors(copy, names);
+  }
   const graph = model.proto.graph!;
   const saved = graph.output;
   const existing = new Set(saved.map((v) => v.name));
-  graph.output = [...saved, ...tensors.filter((t) => !existing.has(t)).map(floatOutput)];
+  graph.output = [...saved, ...tensors.filter((t) => !existing.has(t)).map((t) => untypedOutput(t))];
   try {
     return serializeModel(model);
   } finally {
@@ -116,10 +190,16 @@ export function calibrationModel(
   }
 }
 
-// Only float activations are calibrated; their shapes may depend on the batch, so none is declared.
-function floatOutput(name: string): ValueInfoProto {
-  const info = makeValueInfo({ name, dtype: 'float32', shape: [] });
-  delete (info.type!.tensorType as { shape?: unknown }).shape;
+/**
+ * A graph output with no shape, and at the main graph no type either: onnxruntime infers it from
+ * the producing node. A declared type is only as good as the guess behind it (an int64
+ * ConstantOfShape declared float makes onnxruntime refuse the whole model), and shapes may depend
+ * on the batch. A branch output keeps its type (`dtype`), which the If's other branch must match.
+ */
+function untypedOutput(name: string, dtype?: DType): ValueInfoProto {
+  const info = makeValueInfo({ name, dtype: dtype ?? 'float32', shape: [] });
+  if (dtype) delete (info.type!.tensorType as { shape?: unknown }).shape;
+  else delete (info as { type?: unknown }).type;
   return info;
 }
 
@@ -149,13 +229,17 @@ export async function calibrateActivations(
     ...model.graph.inputNames(),
     ...model.graph.nodes.flatMap((n) => n.output),
   ]);
+  // Values of If branches are fetched through If outputs (exposeTensors); Loop and Scan bodies
+  // hold a value per iteration, which no output of theirs gives whole.
+  const inBranches = new Set(tensors.filter((t) => !topLevel.has(t) && branchOf(model, t)));
   const skipped = tensors
-    .filter((t) => !topLevel.has(t))
+    .filter((t) => !topLevel.has(t) && !inBranches.has(t))
     .map((tensor) => ({
       tensor,
-      reason: 'not a value of the main graph (inside a subgraph?); not calibrated',
+      reason: 'inside a Loop or Scan body, whose values onnxruntime cannot fetch whole',
     }));
-  const wanted = tensors.filter((t) => topLevel.has(t));
+  const wanted = tensors.filter((t) => topLevel.has(t) || inBranches.has(t));
+  const fetchName = (t: string) => (inBranches.has(t) ? routedName(t) : t);
   // One backend for all observers: a WASM instance owns its memory, so sharing it keeps one heap.
   const backend = options.observer?.backend ?? (await selectBackend('auto'));
   const observers = new Map<string, Observer>();
@@ -170,7 +254,12 @@ export async function calibrateActivations(
   const extrema = new Set(
     wanted.filter((t) => {
       const o = observers.get(t)!;
-      return !graphInputs.has(t) && o.kind !== 'histogram' && o.config.granularity.kind === 'per-tensor';
+      return (
+        !graphInputs.has(t) &&
+        !inBranches.has(t) &&
+        o.kind !== 'histogram' &&
+        o.config.granularity.kind === 'per-tensor'
+      );
     }),
   );
 
@@ -183,13 +272,14 @@ export async function calibrateActivations(
     observers,
     graphInputs,
     extrema,
+    fetchName,
     skip: 0,
     decide(out) {
       // Graph inputs come with the feed; only fetched outputs are held because of calibration.
       const sizes = new Map<string, number>();
       let total = 0;
       for (const t of wanted) {
-        const size = graphInputs.has(t) ? 0 : byteSize(out[t]);
+        const size = graphInputs.has(t) ? 0 : byteSize(out[fetchName(t)]);
         sizes.set(t, size);
         total += size;
       }
@@ -212,23 +302,30 @@ export async function calibrateActivations(
         observers,
         graphInputs,
         extrema,
+        fetchName,
         // The first batch was observed for every tensor by the run that measured the sizes.
         skip: 1,
         decide: (out) => ({
           stop: false,
-          overlap: 2 * group.reduce((sum, t) => sum + byteSize(out[t]), 0) <= budget,
+          overlap: 2 * group.reduce((sum, t) => sum + byteSize(out[fetchName(t)]), 0) <= budget,
         }),
         progress: (batch) => options.onProgress?.({ pass: p + 1, passes: groups.length, batch }),
       });
       batches = result.batches;
     }
   }
-  return { observers, batches, passes: groups.length, skipped };
+  const unreached = wanted
+    .filter((t) => observers.get(t)!.shape === undefined)
+    .map((tensor) => ({ tensor, reason: 'in an If branch that no calibration batch took' }));
+  for (const { tensor } of unreached) observers.delete(tensor);
+  return { observers, batches, passes: groups.length, skipped: [...skipped, ...unreached] };
 }
 
 /** What one pass needs: the tensors it fetches, where they go, and how it decides its pace. */
 interface PassOptions {
   readonly model: Model;
+  /** The output a tensor is fetched as (a value of an If branch comes out under another name). */
+  readonly fetchName: (tensor: string) => string;
   readonly group: readonly string[];
   readonly feeds: FeedSource;
   readonly runner: RunnerFactory;
@@ -262,7 +359,7 @@ async function streamPass(p: PassOptions): Promise<{ batches: number }> {
   // Graph inputs are already in the feed; only node outputs are fetched.
   const full = p.group.filter((t) => !p.graphInputs.has(t) && !p.extrema.has(t));
   const reduced = p.group.filter((t) => p.extrema.has(t));
-  const fetch = [...full, ...reduced.flatMap((t) => Object.values(extremaNames(t)))];
+  const fetch = [...full.map(p.fetchName), ...reduced.flatMap((t) => Object.values(extremaNames(t)))];
   const iterator = p.feeds()[Symbol.asyncIterator]();
   let index = 0;
   let exhausted = false;
@@ -316,7 +413,7 @@ async function streamPass(p: PassOptions): Promise<{ batches: number }> {
 }
 
 function observeBatch(
-  p: Pick<PassOptions, 'observers' | 'group' | 'extrema'>,
+  p: Pick<PassOptions, 'observers' | 'group' | 'extrema' | 'fetchName'>,
   feed: Readonly<Record<string, Tensor>>,
   out: Readonly<Record<string, Tensor>>,
 ): void {
@@ -327,20 +424,22 @@ function observeBatch(
       const lo = out[names.min];
       const hi = out[names.max];
       if (!lo || !hi) throw new QgrainError('internal', `calibration run returned no extremes for '${t}'`);
-      observers
-        .get(t)!
-        .observe(Float32Array.of((lo.data as Float32Array)[0]!, (hi.data as Float32Array)[0]!), [2]);
+      observers.get(t)!.observe(Float32Array.of(lo.toFloat32()[0]!, hi.toFloat32()[0]!), [2]);
       continue;
     }
-    const value = out[t] ?? feed[t];
+    const value = out[p.fetchName(t)] ?? feed[t];
     if (!value) throw new QgrainError('internal', `calibration run returned no value for '${t}'`);
-    if (value.dtype !== 'float32') {
+    // An If branch this run did not take gives its values as empty tensors.
+    if (value.size === 0) continue;
+    if (value.dtype !== 'float32' && value.dtype !== 'float16' && value.dtype !== 'bfloat16') {
       throw new QgrainError(
         'unsupported',
-        `activation '${t}' is ${value.dtype}; only float32 activations are calibrated`,
+        `activation '${t}' is ${value.dtype}; only float activations are calibrated`,
+        { tensor: t },
       );
     }
-    observers.get(t)!.observe(value.data as Float32Array, value.shape);
+    // Observers work in float32: a float16 activation widens exactly.
+    observers.get(t)!.observe(value.toFloat32(), value.shape);
   }
 }
 

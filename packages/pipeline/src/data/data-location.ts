@@ -15,8 +15,16 @@ export interface DataLocation {
   readonly random?: {
     readonly seed: number;
     readonly count?: number;
-    /** Sizes of symbolic input dims by name (e.g. `{ sequence: 512 }`); others are 1. */
+    /** Sizes of symbolic input dims by name (e.g. `{ sequence: 512 }`); named ones left out are 1. */
     readonly dims?: Readonly<Record<string, number>>;
+    /** Float values uniform in [low, high) (default 0..1); integers in [low, high]. */
+    readonly low?: number;
+    readonly high?: number;
+    /**
+     * The whole shape of one sample of the input this location feeds (its `inputName`, or the
+     * model's only input): needed when a dim is dynamic and has no name to size it by.
+     */
+    readonly shape?: readonly number[];
   };
 }
 

@@ -184,6 +184,60 @@ describe('JSON and random sources', () => {
   });
 });
 
+describe('random data that fits the model', () => {
+  // silero VAD v5's inputs as its exporter declares them: every dynamic dim unnamed.
+  const inputs = [
+    { name: 'input', dtype: 'float32', shape: [null, null] },
+    { name: 'state', dtype: 'float32', shape: [2, null, 128] },
+    { name: 'sr', dtype: 'int64', shape: [] },
+  ] as const;
+
+  it('refuses a dynamic dim without a name unless the input is given a whole shape', () => {
+    expect(() => randomSource({ inputs, count: 1, seed: 1 })).toThrow(
+      /input 'input' \[\?, \?\] has a dynamic dim without a name at axis 1/,
+    );
+    expect(() =>
+      randomSource({ inputs, count: 1, seed: 1, shapes: { input: [1, 512], state: [2, 1, 64] } }),
+    ).toThrow(/shape \[2, 1, 64\] does not fit input 'state' \[2, \?, 128\]: axis 2 is fixed at 128/);
+    expect(() =>
+      randomSource({ inputs, count: 1, seed: 1, shapes: { input: [4, 512], state: [2, 1, 128] } }),
+    ).toThrow(/axis 0 is the batch axis/);
+  });
+
+  it('fills the given shapes with values in the given range (one value when low = high)', async () => {
+    const state = randomSource({
+      inputs: inputs.slice(1, 2),
+      count: 2,
+      seed: 1,
+      shapes: { state: [2, 1, 128] },
+      low: 0,
+      high: 0,
+    });
+    const audio = randomSource({
+      inputs: inputs.slice(0, 1),
+      count: 2,
+      seed: 1,
+      shapes: { input: [1, 512] },
+      low: -1,
+      high: 1,
+    });
+    const rate = randomSource({ inputs: inputs.slice(2), count: 2, seed: 1, low: 16000, high: 16000 });
+    expect(audio.description).toBe('random (seed 1, values -1..1)');
+    const [a] = await collect(audio);
+    const x = a!['input']!.data as Float32Array;
+    expect(a!['input']!.shape).toEqual([1, 512]);
+    expect(Math.min(...x)).toBeLessThan(-0.9);
+    expect(Math.max(...x)).toBeGreaterThan(0.9);
+    expect(Math.max(...x.map(Math.abs))).toBeLessThanOrEqual(1);
+    const [s] = await collect(state);
+    // A state has no batch axis: each sample is the whole tensor, behind the sample axis.
+    expect(s!['state']!.shape).toEqual([1, 2, 1, 128]);
+    expect([...(s!['state']!.data as Float32Array)].every((v) => v === 0)).toBe(true);
+    const [r] = await collect(rate);
+    expect([...(r!['sr']!.data as BigInt64Array)]).toEqual([16000n]);
+  });
+});
+
 describe('data locations', () => {
   it('picks the reader by extension or folder', () => {
     expect(readerKindForPath('a.NPY', false)).toBe('npy');

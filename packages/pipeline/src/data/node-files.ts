@@ -113,11 +113,21 @@ export async function openDataSource(
         `random data for '${arg.inputName}': the model has no such input (it has ${all.map((m) => m.name).join(', ')})`,
         { tensor: arg.inputName!, option: 'data' },
       );
+    const { shape, low, high, dims } = arg.random;
+    if (shape && inputs.length !== 1)
+      throw new QgrainError(
+        'invalid-argument',
+        `a random shape names no input, and the model has ${inputs.length} (${inputs.map((m) => m.name).join(', ')}); say which input it is for`,
+        { option: 'random.shape' },
+      );
     return randomSource({
       inputs,
       count: arg.random.count ?? DEFAULT_RANDOM_COUNT,
       seed: arg.random.seed,
-      ...(arg.random.dims ? { dims: arg.random.dims } : {}),
+      ...(dims ? { dims } : {}),
+      ...(low !== undefined ? { low } : {}),
+      ...(high !== undefined ? { high } : {}),
+      ...(shape ? { shapes: { [inputs[0]!.name]: shape } } : {}),
     });
   }
   const path = arg.path;

@@ -1,6 +1,15 @@
 import { type QParams, quantize } from '@qgrain/granularity';
-import type { Graph, NodeProto } from '@qgrain/onnx';
-import { type Backend, type DType, QgrainError, Tensor, jsBackend, roundHalfToEven } from '@qgrain/tensor';
+import { type Graph, type NodeProto, OnnxDataType } from '@qgrain/onnx';
+import {
+  type Backend,
+  type DType,
+  QgrainError,
+  Tensor,
+  float32ArrayToFloat16,
+  jsBackend,
+  roundHalfToEven,
+} from '@qgrain/tensor';
+import { dequantizeSites } from '../plan/graph-scope.js';
 
 /** Storage dtypes an activation can be quantized to in QDQ form. */
 export type ActivationStorage = 'uint8' | 'int8' | 'uint16' | 'int16';
@@ -64,11 +73,35 @@ function insertionPoint(graph: Graph, name: string): number {
   return producer ? graph.nodes.indexOf(producer) + 1 : 0;
 }
 
+/** The float types a dequantized weight can be handed to its readers in. */
+export type WeightFloatType = 'float32' | 'float16';
+
+/** What a weight's readers need back from its DequantizeLinear. */
+export interface DequantizeTarget {
+  /** The weight's own shape, when it was quantized in another view (a Reshape follows). */
+  readonly reshapeTo?: readonly number[];
+  /**
+   * The weight's own float type (default float32). DequantizeLinear's output takes its scale's
+   * type, so a float16 weight gets float16 scales; float16 scales asked for by the scheme on a
+   * float32 weight get a Cast back.
+   */
+  readonly dtype?: WeightFloatType;
+}
+
+/** A scale tensor in the type DequantizeLinear should produce. */
+function scaleTensor(scale: Float32Array, shape: readonly number[], type: WeightFloatType): Tensor {
+  return type === 'float16'
+    ? new Tensor('float16', shape, float32ArrayToFloat16(scale))
+    : new Tensor('float32', shape, Float32Array.from(scale));
+}
+
 /**
  * Replaces a float weight initializer by its quantized integers, its scales and zero points, and
  * a DequantizeLinear that every former reader now reads: a tied weight is quantized once. The
  * float initializer is removed. Zero points that are all 0 are left out unless
- * `explicitZeroPoint` (see zeroPointTensor). Returns the name of the dequantized value.
+ * `explicitZeroPoint` (see zeroPointTensor). `graph` is the graph that holds the initializer; the
+ * integers stay there and the DequantizeLinear goes where its readers are (see dequantizeSites).
+ * Returns the name of the value the readers of the first site read.
  */
 export function emitWeightDequantize(
   graph: Graph,
@@ -77,16 +110,21 @@ export function emitWeightDequantize(
   qp: QParams,
   backend: Backend = jsBackend,
   explicitZeroPoint = false,
+  target: DequantizeTarget = {},
 ): string {
   const storage = qp.range.storage as DType;
   const quantized = new Tensor(storage, qp.shape, quantize(values, qp, backend) as Tensor['data']);
+  const dtype = target.dtype ?? 'float32';
+  const scaleType: WeightFloatType =
+    dtype === 'float16' || qp.spec.scaleType === 'float16' ? 'float16' : 'float32';
   return replaceWithDequantize(
     graph,
     name,
     quantized,
-    new Tensor('float32', qp.scaleShape, Float32Array.from(qp.scale)),
+    scaleTensor(qp.scale, qp.scaleShape, scaleType),
     zeroPointTensor(qp, explicitZeroPoint),
     qdqAttributes(qp),
+    { ...target, dtype },
   );
 }
 
@@ -104,66 +142,109 @@ export function emitReshapedWeightDequantize(
   dims: readonly number[],
   backend: Backend = jsBackend,
   explicitZeroPoint = false,
+  dtype: WeightFloatType = 'float32',
 ): string {
-  const model = graph.model;
-  const dequantized = emitWeightDequantize(graph, name, values, qp, backend, explicitZeroPoint);
-  const shape = model.uniqueName(`${name}_shape`);
-  const reshaped = model.uniqueName(`${name}_dqr`);
-  graph.addInitializer(shape, new Tensor('int64', [dims.length], BigInt64Array.from(dims, BigInt)));
-  graph.replaceUses(dequantized, reshaped);
-  // Right after the DequantizeLinear, which emitWeightDequantize put first.
-  graph.addNode(
-    {
-      opType: 'Reshape',
-      name: model.uniqueName(`${name}_Reshape`),
-      inputs: [dequantized, shape],
-      outputs: [reshaped],
-    },
-    1,
-  );
-  return reshaped;
+  return emitWeightDequantize(graph, name, values, qp, backend, explicitZeroPoint, {
+    reshapeTo: dims,
+    dtype,
+  });
 }
 
 /**
  * Swaps the constant `name` for integers, scale and (unless all zero) zero point initializers
- * read by one DequantizeLinear (placed first: it depends on constants only). Every reader of `name` reads
- * the dequantized value instead, so a tied constant is converted once; the float initializer is
- * dropped when nothing else reads it. Returns the dequantized value's name.
+ * in `owner`, the graph that holds it, read by one DequantizeLinear per site (placed first in the
+ * site: it depends on constants only), followed by a Cast and a Reshape where the readers need
+ * them. Every reader of `name` reads the result instead, so a tied constant is converted once;
+ * the float initializer is dropped when nothing else reads it. Returns the value the first site's
+ * readers read.
  */
 function replaceWithDequantize(
-  graph: Graph,
+  owner: Graph,
   name: string,
   quantized: Tensor,
   scale: Tensor,
   zeroPoint: Tensor | undefined,
   attributes: Record<string, number>,
+  target: DequantizeTarget = {},
 ): string {
-  const names = qdqNames(graph.model, name);
-  graph.addInitializer(names.quantized, quantized);
-  graph.addInitializer(names.scale, scale);
+  const model = owner.model;
+  const names = qdqNames(model, name);
+  const sites = dequantizeSites(owner, name);
+  // Read by one graph: the integers move there, next to their DequantizeLinear. onnxruntime's
+  // Q/DQ fusions look for their constants in the node's own graph (one that reads them from an
+  // enclosing graph aborted the process on silero VAD v4); shared by several, they stay put.
+  const store = sites.length === 1 ? sites[0]! : owner;
+  store.addInitializer(names.quantized, quantized);
+  store.addInitializer(names.scale, scale);
   const inputs = [names.quantized, names.scale];
   if (zeroPoint) {
-    graph.addInitializer(names.zeroPoint, zeroPoint);
+    store.addInitializer(names.zeroPoint, zeroPoint);
     inputs.push(names.zeroPoint);
   }
-  graph.replaceUses(name, names.dequantized);
-  graph.addNode(
-    {
-      opType: 'DequantizeLinear',
-      name: names.dequantizeNode,
-      inputs,
-      outputs: [names.dequantized],
-      attributes,
-    },
-    0,
-  );
-  if (!graph.isUsed(name)) graph.removeInitializer(name);
-  return names.dequantized;
+  const dtype = target.dtype ?? 'float32';
+  const cast = (scale.dtype as string) !== dtype;
+  let shape: string | undefined;
+  if (target.reshapeTo) {
+    shape = model.uniqueName(`${name}_shape`);
+    store.addInitializer(
+      shape,
+      new Tensor('int64', [target.reshapeTo.length], BigInt64Array.from(target.reshapeTo, BigInt)),
+    );
+  }
+  let first: string | undefined;
+  sites.forEach((site, k) => {
+    const dequantized = k === 0 ? names.dequantized : model.uniqueName(`${name}_dq`);
+    let at = 0;
+    let value = cast ? model.uniqueName(`${name}_dq_${scale.dtype}`) : dequantized;
+    site.addNode(
+      {
+        opType: 'DequantizeLinear',
+        name: k === 0 ? names.dequantizeNode : model.uniqueName(`${name}_DQ`),
+        inputs,
+        outputs: [value],
+        attributes,
+      },
+      at++,
+    );
+    if (cast) {
+      const to = dtype === 'float16' ? OnnxDataType.FLOAT16 : OnnxDataType.FLOAT;
+      const castOut = shape ? model.uniqueName(`${name}_dq_${dtype}`) : dequantized;
+      site.addNode(
+        {
+          opType: 'Cast',
+          name: model.uniqueName(`${name}_Cast`),
+          inputs: [value],
+          outputs: [castOut],
+          attributes: { to },
+        },
+        at++,
+      );
+      value = castOut;
+    }
+    if (shape) {
+      const reshaped = model.uniqueName(`${name}_dqr`);
+      site.addNode(
+        {
+          opType: 'Reshape',
+          name: model.uniqueName(`${name}_Reshape`),
+          inputs: [value, shape],
+          outputs: [reshaped],
+        },
+        at++,
+      );
+      value = reshaped;
+    }
+    site.replaceUses(name, value);
+    first ??= value;
+  });
+  if (!owner.isUsed(name)) owner.removeInitializer(name);
+  return first!;
 }
 
 /**
  * Inserts QuantizeLinear -> DequantizeLinear on an activation with one scale and zero point, and
- * makes `readers` (default: every node reading it) read the dequantized value. A graph output
+ * makes `readers` (default: every node reading it) read the dequantized value. `floatType` is the
+ * activation's own type, which its scale takes. A graph output
  * keeps its name: the producer's value is renamed and the DequantizeLinear produces the output.
  * Returns the name of the dequantized value.
  */
@@ -174,6 +255,7 @@ export function emitActivationQdq(
   zeroPoint: number,
   storage: ActivationStorage,
   readers?: readonly NodeProto[],
+  floatType: WeightFloatType = 'float32',
 ): string {
   const model = graph.model;
   if (!(scale > 0) || !Number.isFinite(scale)) {
@@ -202,7 +284,8 @@ export function emitActivationQdq(
     output = names.dequantized;
   }
   const { scale: scaleName, zeroPoint: zpName, quantized } = names;
-  graph.addInitializer(scaleName, new Tensor('float32', [], Float32Array.of(scale)));
+  // QuantizeLinear's scale has the type of what it quantizes; a float16 activation's is float16.
+  graph.addInitializer(scaleName, scaleTensor(Float32Array.of(scale), [], floatType));
   graph.addInitializer(zpName, scalarZeroPoint(storage, zeroPoint));
   const targets = readers ?? graph.consumers(source);
   if (!(isOutput && readers === undefined)) {
@@ -243,7 +326,8 @@ export type BiasOutcome =
 /**
  * Quantizes a Conv/Gemm bias to int32 with scale inputScale * weightScale[c] and zero point 0, as
  * onnxruntime's integer kernels expect. A bias whose integers would overflow int32 (a tiny weight
- * scale next to a large bias) stays float, and the outcome says so.
+ * scale next to a large bias) stays float, and the outcome says so. A float16 bias gets float16
+ * scales, so its DequantizeLinear gives float16.
  */
 export function emitBiasDequantize(
   graph: Graph,
@@ -251,6 +335,7 @@ export function emitBiasDequantize(
   bias: Float32Array,
   inputScale: number,
   weightScale: Float32Array,
+  floatType: WeightFloatType = 'float32',
 ): BiasOutcome {
   const channels = bias.length;
   const scale = new Float32Array(channels);
@@ -271,10 +356,11 @@ export function emitBiasDequantize(
     graph,
     name,
     new Tensor('int32', [channels], q),
-    new Tensor('float32', [channels], scale),
+    scaleTensor(scale, [channels], floatType),
     // Zero point 0, left implicit.
     undefined,
     { axis: 0 },
+    { dtype: floatType },
   );
   return { quantized: true, name: output };
 }

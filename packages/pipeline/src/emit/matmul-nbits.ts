@@ -159,8 +159,9 @@ export function packMatMulNBits(
 /**
  * Replaces `node` (a MatMul reading the weight as input 1, or an equivalent Gemm already reduced
  * to that form by the caller) with com.microsoft.MatMulNBits reading the packed weight, which is
- * added as initializers unless `names` says they are already there (a tied weight). Returns the
- * initializer names so the next reader of the same weight can share them.
+ * added as initializers of `store` (the graph holding the float weight, default `graph`) unless
+ * `names` says they are already there (a tied weight). Returns the initializer names so the next
+ * reader of the same weight can share them.
  */
 export function emitMatMulNBits(
   graph: Graph,
@@ -170,6 +171,7 @@ export function emitMatMulNBits(
   weightName: string,
   packed: MatMulNBitsWeight,
   names?: readonly string[],
+  store: Graph = graph,
 ): string[] {
   const model = graph.model;
   let inputs = names ? [...names] : undefined;
@@ -177,15 +179,15 @@ export function emitMatMulNBits(
     const blocks = Math.ceil(packed.k / packed.blockSize);
     const bName = model.uniqueName(`${weightName}_nbits`);
     const sName = model.uniqueName(`${weightName}_nbits_scale`);
-    graph.addInitializer(
+    store.addInitializer(
       bName,
       new Tensor('uint8', [packed.n, blocks, (packed.blockSize * packed.bits) / 8], packed.b),
     );
-    graph.addInitializer(sName, new Tensor('float32', [packed.n * blocks], packed.scales));
+    store.addInitializer(sName, new Tensor('float32', [packed.n * blocks], packed.scales));
     inputs = [bName, sName];
     if (packed.zeroPoints) {
       const zName = model.uniqueName(`${weightName}_nbits_zero_point`);
-      graph.addInitializer(zName, new Tensor('uint8', [packed.zeroPoints.length], packed.zeroPoints));
+      store.addInitializer(zName, new Tensor('uint8', [packed.zeroPoints.length], packed.zeroPoints));
       inputs.push(zName);
     }
   }

@@ -1,4 +1,4 @@
-import type { Graph, Initializer } from '@qgrain/onnx';
+import type { Graph, Initializer, Model } from '@qgrain/onnx';
 
 /**
  * Called right after a weight is written into the graph, with the initializers that weight added
@@ -18,4 +18,18 @@ export function newInitializers(graph: Graph): () => Initializer[] {
     for (const t of fresh) seen.add(t);
     return fresh.map((t) => graph.initializer(t.name)!);
   };
+}
+
+/**
+ * `newInitializers` over every graph of `model`: a weight inside an If/Loop/Scan body adds its
+ * integers and scales to that body's graph, and the caller must see those too.
+ */
+export function newModelInitializers(model: Model): () => Initializer[] {
+  const seen = new Set(model.graphs().flatMap((g) => g.proto.initializer));
+  return () =>
+    model.graphs().flatMap((g) => {
+      const fresh = g.proto.initializer.filter((t) => !seen.has(t));
+      for (const t of fresh) seen.add(t);
+      return fresh.map((t) => g.initializer(t.name)!);
+    });
 }

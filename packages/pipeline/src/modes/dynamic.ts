@@ -18,12 +18,18 @@ import {
   upgradeOpset,
 } from '@qgrain/onnx';
 import { type Backend, QgrainError, Tensor, jsBackend } from '@qgrain/tensor';
-import { type WeightWrittenHook, newInitializers } from '../emit/written-initializers.js';
+import { quantizeLstmsDynamically } from '../emit/dynamic-lstm.js';
+import { directReaders, findNode, graphsByPath } from '../plan/graph-scope.js';
+import { type WeightWrittenHook, newModelInitializers } from '../emit/written-initializers.js';
 import { DEFAULT_WEIGHT_SCHEME, planMatMulWeights, transpose2d } from '../plan/plan.js';
+import { skippedWeightNotes } from './skip-notes.js';
 import type { QuantizeReport, WeightReport } from '../report/quantize-report.js';
 
 /** Activation schemes of dynamic quantization: symmetric int8 per row, or DynamicQuantizeLinear's uint8 per tensor. */
 export const DYNAMIC_SCHEMES = ['int8/per-token', 'uint8/per-tensor'] as const;
+
+/** The ops dynamic mode rewrites: MatMul/Gemm to MatMulInteger, LSTM to DynamicQuantizeLSTM. */
+const DYNAMIC_OPS: readonly string[] = ['MatMul', 'Gemm', 'LSTM'];
 
 /** Largest int8 code used for activations: symmetric [-127, 127], so -x quantizes to -q exactly. */
 const INT8_ACTIVATION_QMAX = 127;
@@ -63,19 +69,29 @@ function emitDynamicMatMul(
   weightQ: string,
   weightScale: string,
   perToken: boolean,
+  half = false,
 ): void {
   const model = graph.model;
   const name = (s: string): string => model.uniqueName(`${node.name}_${s}`);
-  const x = node.input[0]!;
-  const y = node.output[0]!;
-  const bias = node.opType === 'Gemm' ? node.input[2] : undefined;
-  const beta = node.opType === 'Gemm' ? readFloat(node, 'beta', 1) : 1;
   const nodes: {
     opType: string;
     inputs: string[];
     outputs: string[];
     attributes?: Record<string, number | number[]>;
   }[] = [];
+  // A float16 node computes in float32 between a Cast in and a Cast out: the scales and the
+  // int32 rescale are float32 constants.
+  const toFloat = (value: string, label: string): string => {
+    if (!half) return value;
+    const out = name(label);
+    nodes.push({ opType: 'Cast', inputs: [value], outputs: [out], attributes: { to: OnnxDataType.FLOAT } });
+    return out;
+  };
+  const x = toFloat(node.input[0]!, 'x_float');
+  const y = half ? name('y_float') : node.output[0]!;
+  const gemmBias = node.opType === 'Gemm' ? node.input[2] : undefined;
+  const bias = gemmBias ? toFloat(gemmBias, 'bias_float') : undefined;
+  const beta = node.opType === 'Gemm' ? readFloat(node, 'beta', 1) : 1;
   let xq: string;
   let xScale: string;
   let xZero = '';
@@ -150,6 +166,13 @@ function emitDynamicMatMul(
     }
     nodes.push({ opType: 'Add', inputs: [product, c], outputs: [y] });
   }
+  if (half)
+    nodes.push({
+      opType: 'Cast',
+      inputs: [y],
+      outputs: [node.output[0]!],
+      attributes: { to: OnnxDataType.FLOAT16 },
+    });
   let at = graph.nodes.indexOf(node);
   graph.removeNode(node);
   for (const n of nodes) graph.addNode({ ...n, name: model.uniqueName(`${node.name}_${n.opType}`) }, at++);
@@ -160,6 +183,8 @@ function emitDynamicMatMul(
  * [K, N]; activations quantized at run time, per token (each row over the last axis, symmetric
  * int8, with standard operators only) or per tensor (DynamicQuantizeLinear, uint8). No
  * calibration data is needed. Gemm with transA stays float (MatMulInteger has no transpose).
+ * Nodes inside If/Loop/Scan bodies are rewritten the same way. LSTM nodes become onnxruntime's
+ * com.microsoft.DynamicQuantizeLSTM (see quantizeLstmsDynamically), and a note says so.
  */
 export function quantizeDynamic(model: Model, options: DynamicOptions = {}): QuantizeReport {
   const backend = options.backend ?? jsBackend;
@@ -188,19 +213,21 @@ export function quantizeDynamic(model: Model, options: DynamicOptions = {}): Qua
   }
   const from = model.opsetVersion() ?? DYNAMIC_QUANTIZE_OPSET;
   const upgrade = upgradeOpset(model, DYNAMIC_QUANTIZE_OPSET);
-  const graph = model.graph;
-  const plan = planMatMulWeights(model, weightText, options.exclude);
+  const graphs = graphsByPath(model);
+  const plan = planMatMulWeights(model, weightText, options.exclude, DYNAMIC_OPS);
   const notes: string[] = [];
   const excluded = [...plan.excluded];
   const reports: WeightReport[] = [];
-  const written = newInitializers(graph);
-  for (const w of plan.weights) {
-    const init = graph.initializer(w.initializer)!;
-    const nodes = w.nodes.map((n) => graph.nodes.find((m) => m.name === n)!);
+  const written = newModelInitializers(model);
+  for (const w of plan.weights.filter((p) => p.role.op === 'MatMul' || p.role.op === 'Gemm')) {
+    const owner = graphs.get(w.graph)!;
+    const init = owner.initializer(w.initializer)!;
+    const found = w.nodes.map((n) => findNode(model, n)!);
+    const nodes = found.map((f) => f.node);
     const blocked = nodes.find(
       (n) => init.dims.length !== 2 || (n.opType === 'Gemm' && readInt(n, 'transA', 0) !== 0),
     );
-    if (blocked || graph.consumers(w.initializer).length !== nodes.length) {
+    if (blocked || directReaders(model, w.initializer).length !== nodes.length) {
       excluded.push(...w.nodes);
       notes.push(
         `${w.initializer}: kept float (${blocked ? `${blocked.opType} '${blocked.name}' needs a 2-D weight and no transA` : 'read by other ops too'})`,
@@ -234,14 +261,15 @@ export function quantizeDynamic(model: Model, options: DynamicOptions = {}): Qua
     const scale = new Float32Array(n);
     for (let c = 0; c < n; c++) scale[c] = qp.scale[qp.scale.length === 1 ? 0 : c]! * alpha;
     const qName = constant(
-      graph,
+      owner,
       `${w.initializer}_q`,
       new Tensor('int8', [k, n], quantize(values, qp, backend) as Int8Array),
     );
-    const sName = constant(graph, `${w.initializer}_s`, new Tensor('float32', [n], scale));
-    for (const node of nodes) emitDynamicMatMul(graph, node, qName, sName, perToken);
+    const sName = constant(owner, `${w.initializer}_s`, new Tensor('float32', [n], scale));
+    for (const f of found)
+      emitDynamicMatMul(f.graph, f.node, qName, sName, perToken, init.dtype === 'float16');
     const bytesBefore = init.byteLength ?? values.length * 4;
-    if (!graph.isUsed(w.initializer)) graph.removeInitializer(w.initializer);
+    if (!owner.isUsed(w.initializer)) owner.removeInitializer(w.initializer);
     reports.push({
       name: w.initializer,
       nodes: w.nodes,
@@ -252,9 +280,16 @@ export function quantizeDynamic(model: Model, options: DynamicOptions = {}): Qua
       sqnrDb: quantizationSqnr(values, qp, backend),
       bytesBefore,
       bytesAfter: storageCost([k, n], wSpec, { channelAxis: 1 }).bytes,
+      graph: w.graph,
+      ...(w.readerGraphs ? { readerGraphs: w.readerGraphs } : {}),
     });
     options.onWeightWritten?.(written());
   }
+  const lstm = quantizeLstmsDynamically(model, plan, wSpec, backend);
+  reports.push(...lstm.reports);
+  notes.push(...lstm.notes);
+  excluded.push(...lstm.excluded);
+  notes.push(...skippedWeightNotes(model, 'dynamic', DYNAMIC_OPS, plan.skipped, reports.length));
   return {
     mode: 'dynamic',
     opset: { from, to: upgrade.to },

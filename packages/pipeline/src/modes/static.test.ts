@@ -2,12 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { sqnr } from '@qgrain/granularity';
-import { createModel, parseModel, readModel, serializeModel } from '@qgrain/onnx';
+import { createModel, parseModel, prepareModel, readModel, serializeModel } from '@qgrain/onnx';
 import { QgrainError, Tensor } from '@qgrain/tensor';
 import { SeededRandom, randomFloat32, realModel } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import type { FeedSource } from '../calibrate/calibrate.js';
+import { modelInputSpecs } from '../calibrate/calibrate-model.js';
+import { feedSourceFromData } from '../calibrate/calibration-cache.js';
+import { bindDataSource, zipSources } from '../data/data-source.js';
+import { randomSource } from '../data/random-source.js';
 import { quantize } from '../quantize.js';
 import { nodeRunnerFactory } from '../runner/runner.js';
 
@@ -258,13 +262,46 @@ describe('static quantize with schemes that need QuantizeLinear/DequantizeLinear
   });
 });
 
-describe('static quantize on a model whose weights live in subgraphs', () => {
-  it('says that the Conv/Gemm nodes inside If branches stay float', async () => {
+describe('a model whose weights live in subgraphs', () => {
+  it('weight-only quantizes the Conv/Gemm weights inside If branches, each with its graph path', async () => {
     const model = await readModel(realModel('silero-vad-ifless').path);
     const { report } = await quantize(model, { weightsOnly: true });
-    expect(report.weights).toEqual([]);
-    expect(report.notes.some((n) => /^16 Conv\/Gemm node\(s\) inside subgraphs .* stay float/.test(n))).toBe(
-      true,
+    expect(report.weights).toHaveLength(16);
+    expect(new Set(report.weights.flatMap((w) => w.readerGraphs ?? []))).toEqual(
+      new Set(['node_cond__1.then_branch', 'node_cond__1.else_branch']),
     );
+    expect(report.notes.filter((n) => /stay float|no weight quantized/.test(n))).toEqual([]);
+  });
+
+  it('static calibrates inside If branches through extra If outputs, and says which branch no batch took', async () => {
+    const model = await readModel(realModel('silero-vad-ifless').path);
+    prepareModel(model);
+    const inputs = modelInputSpecs(model);
+    // 16 kHz audio windows, a zero state: only the 16 kHz branch runs.
+    const audio = randomSource({
+      inputs: inputs.filter((i) => i.name !== 'sr'),
+      count: 4,
+      seed: 1,
+      low: -1,
+      high: 1,
+      shapes: { input: [1, 512], state: [2, 1, 128] },
+    });
+    const rate = randomSource({
+      inputs: inputs.filter((i) => i.name === 'sr'),
+      count: 4,
+      seed: 2,
+      low: 16000,
+      high: 16000,
+    });
+    const data = bindDataSource(zipSources([audio, rate]), inputs);
+    const { report } = await quantize(model, { data: feedSourceFromData(data), runner: nodeRunnerFactory() });
+    expect(report.weights).toHaveLength(16);
+    // The 16 kHz branch's Conv/Gemm inputs and outputs are calibrated; the 8 kHz branch's are not.
+    expect(report.activations.length).toBeGreaterThan(0);
+    expect(
+      report.notes.some((n) => /activations .*: in an If branch that no calibration batch took/.test(n)),
+    ).toBe(true);
+    const session = await ort.InferenceSession.create(serializeModel(model));
+    await session.release();
   });
 });

@@ -7,24 +7,34 @@ import {
   quantizationSqnr,
   storageCost,
 } from '@qgrain/granularity';
-import { type Model, QDQ_PER_AXIS_OPSET, upgradeOpset } from '@qgrain/onnx';
+import {
+  type Model,
+  OnnxDataType,
+  QDQ_BLOCKED_OPSET,
+  QDQ_PER_AXIS_OPSET,
+  elementTypes,
+  upgradeOpset,
+} from '@qgrain/onnx';
 import { type Observer, qparamsFromObserver } from '@qgrain/observers';
 import { type Backend, QgrainError, jsBackend } from '@qgrain/tensor';
 import { type CalibrateOptions, type FeedSource, calibrateActivations } from '../calibrate/calibrate.js';
 import { checkCalibratedRanges } from '../calibrate/finite-ranges.js';
 import {
   type ActivationStorage,
+  type WeightFloatType,
   emitActivationQdq,
   emitBiasDequantize,
-  emitReshapedWeightDequantize,
   emitWeightDequantize,
 } from '../emit/emit-qdq.js';
-import { type WeightWrittenHook, newInitializers } from '../emit/written-initializers.js';
+import { type WeightWrittenHook, newModelInitializers } from '../emit/written-initializers.js';
+import { graphsByPath, initializerOwner } from '../plan/graph-scope.js';
 import type { Plan, PlanOptions } from '../plan/plan.js';
 import { observerTargets } from '../plan/plan.js';
 import { planModel, qdqOpsetOf } from '../plan/plan-model.js';
 import { weightView } from '../plan/weight-analysis.js';
-import { WEIGHT_OPS } from '../plan/weight-roles.js';
+import { RECURRENT_GATES, WEIGHT_OPS } from '../plan/weight-roles.js';
+import { skippedWeightNotes } from './skip-notes.js';
+import { type ClipMethod, searchClipping } from './clip-search.js';
 import type {
   ActivationReport,
   BiasReport,
@@ -51,6 +61,11 @@ export interface StaticOptions extends PlanOptions {
   readonly onProgress?: (event: { stage: string; done: number; total: number }) => void;
   /** Called after each weight is written, with what it added (see `WeightWrittenHook`). */
   readonly onWeightWritten?: WeightWrittenHook;
+  /**
+   * Each weight scale's clipping range: round-to-nearest on the full range (default) or the MSE
+   * grid search of clip-search.ts, per scale group (a channel, a block).
+   */
+  readonly clip?: ClipMethod;
 }
 
 /**
@@ -67,18 +82,17 @@ export async function quantizeStatic(
   const method = options.method ?? DEFAULT_CALIBRATION_METHOD;
   const from = model.opsetVersion() ?? QDQ_PER_AXIS_OPSET;
   const plan = planModel(model, options);
-  const upgrade = upgradeOpset(model, qdqOpsetOf(plan));
+  const graphs = graphsByPath(model);
+  // float16 tensors need float16 scales (a DequantizeLinear's output takes its scale's type), which
+  // Q/DQ have from opset 19; the blocked-Q/DQ opset is the one qgrain names past it.
+  const types = elementTypes(model.graph);
+  const floatType = (tensor: string): WeightFloatType =>
+    types.get(tensor) === OnnxDataType.FLOAT16 ? 'float16' : 'float32';
+  const half =
+    plan.activations.some((a) => floatType(a.tensor) === 'float16') ||
+    plan.weights.some((w) => graphs.get(w.graph)!.initializer(w.initializer)!.dtype === 'float16');
+  const upgrade = upgradeOpset(model, Math.max(qdqOpsetOf(plan), half ? QDQ_BLOCKED_OPSET : 0));
   const notes: string[] = [];
-  // Planning covers the main graph; say what it leaves behind in subgraphs (If/Loop/Scan bodies).
-  const nested = model
-    .graphs()
-    .filter((g) => g !== model.graph)
-    .flatMap((g) => g.nodes.filter((n) => WEIGHT_OPS[n.opType] !== undefined));
-  if (nested.length > 0) {
-    notes.push(
-      `${nested.length} ${[...new Set(nested.map((n) => n.opType))].join('/')} node(s) inside subgraphs (e.g. '${nested[0]!.name}') stay float: static quantization covers the main graph only`,
-    );
-  }
 
   // 1. Activation ranges: fixed by the user, from a cache, or calibrated on data.
   const toCalibrate = plan.activations
@@ -110,18 +124,27 @@ export async function quantizeStatic(
     observers = result.observers;
     notes.push(...checkCalibratedRanges(observers));
     calibration = { method, batches: result.batches, passes: result.passes };
-    for (const s of result.skipped) notes.push(`${s.tensor}: ${s.reason}`);
+    // One note per reason: a branch no batch took leaves all of its activations unobserved.
+    for (const reason of new Set(result.skipped.map((s) => s.reason))) {
+      const tensors = result.skipped.filter((s) => s.reason === reason).map((s) => `'${s.tensor}'`);
+      const named = tensors.length > 1 ? `${tensors.length} activations (e.g. ${tensors[0]})` : tensors[0];
+      notes.push(`${named}: ${reason}; their readers keep float inputs`);
+    }
   }
 
   // 2. Activations (first: their scales bound the weight scales that int32 biases allow).
-  const graph = model.graph;
   const nodeInputs: Record<string, string> = {};
-  for (const node of graph.nodes) {
-    if (plan.weights.some((w) => w.nodes.includes(node.name))) nodeInputs[node.name] = node.input[0]!;
-  }
+  const planned = new Set(plan.weights.flatMap((w) => w.nodes));
+  for (const g of graphs.values())
+    for (const node of g.nodes) if (planned.has(node.name)) nodeInputs[node.name] = node.input[0]!;
+  // A bias as its node's graph sees it (it may be an initializer of an enclosing graph).
+  const biasInitializer = (b: Plan['biases'][number]) => graphs.get(b.graph)?.initializer(b.initializer);
   const activationReports: ActivationReport[] = [];
   const activationScales = new Map<string, number>();
   for (const a of plan.activations) {
+    // Calibration could not observe it (a branch no batch took): its readers keep float inputs.
+    if (!a.fixed && !options.ranges?.[a.tensor] && !observers.has(a.tensor)) continue;
+    const graph = graphs.get(a.graph)!;
     const qp = a.fixed
       ? qparamsFromValues([a.fixed.scale], [a.fixed.zeroPoint], a.spec, [])
       : options.ranges?.[a.tensor]
@@ -137,7 +160,7 @@ export async function quantizeStatic(
     }
     const scale = qp.scale[0]!;
     const zeroPoint = qp.zeroPoint[0]!;
-    emitActivationQdq(graph, a.tensor, scale, zeroPoint, storage);
+    emitActivationQdq(graph, a.tensor, scale, zeroPoint, storage, undefined, floatType(a.tensor));
     activationScales.set(a.tensor, scale);
     const observed = observers.get(a.tensor)?.range();
     activationReports.push({
@@ -156,10 +179,15 @@ export async function quantizeStatic(
   // 3. Weights, with a channel's scale widened where its bias would otherwise overflow int32.
   const weightReports: WeightReport[] = [];
   const weightScales = new Map<string, Float32Array>();
-  const written = newInitializers(graph);
+  const written = newModelInitializers(model);
   for (const w of plan.weights) {
-    const init = graph.initializer(w.initializer)!;
+    const owner = graphs.get(w.graph)!;
+    const init = owner.initializer(w.initializer)!;
     const values = init.toTensor().toFloat32();
+    if (w.spec.granularity.kind === 'per-block' && w.role.blockAxis < 0) {
+      notes.push(`${w.initializer}: kept float (its ${w.role.op} layout has no axis to cut blocks along)`);
+      continue;
+    }
     const view = weightView(w.spec, init.dims, w.role);
     const measured = qparamsFromData(values, view.shape, w.spec, {
       backend,
@@ -169,19 +197,25 @@ export async function quantizeStatic(
     // Biases go int32 at s_x * s_w per output channel, which only a per-channel (or per-tensor)
     // weight has; a blocked weight runs as float after its DequantizeLinear, and its bias stays float.
     const blocked = w.spec.granularity.kind === 'per-block';
+    const searched = options.clip === 'mse' ? searchClipping(values, measured) : measured;
     const qp = blocked
-      ? measured
-      : widenForBiases(measured, w.initializer, plan, activationScales, graph, notes);
+      ? searched
+      : widenForBiases(searched, w.initializer, plan, activationScales, biasInitializer, notes);
     const sqnrDb = quantizationSqnr(values, qp, backend);
     if (!blocked) weightScales.set(w.initializer, qp.scale);
     // onnxruntime fuses a Gemm into QGemm only when its weight's zero points are explicit.
     const explicitZeroPoint = w.role.op === 'Gemm';
-    if (view.shape.length === init.dims.length && view.shape.every((d, i) => d === init.dims[i])) {
-      const shaped = { ...qp, shape: init.dims };
-      emitWeightDequantize(graph, w.initializer, values, shaped, backend, explicitZeroPoint);
-    } else {
-      emitReshapedWeightDequantize(graph, w.initializer, values, qp, init.dims, backend, explicitZeroPoint);
-    }
+    const dtype = init.dtype === 'float16' ? 'float16' : 'float32';
+    const reshaped = view.shape.length !== init.dims.length || view.shape.some((d, i) => d !== init.dims[i]);
+    emitWeightDequantize(
+      owner,
+      w.initializer,
+      values,
+      reshaped ? qp : { ...qp, shape: init.dims },
+      backend,
+      explicitZeroPoint,
+      reshaped ? { reshapeTo: init.dims, dtype } : { dtype },
+    );
     weightReports.push({
       name: w.initializer,
       nodes: w.nodes,
@@ -190,18 +224,32 @@ export async function quantizeStatic(
       depthwise: w.role.depthwise,
       scheme: formatQuantSpec(w.spec),
       sqnrDb,
+      ...(searched !== measured ? { rtnSqnrDb: quantizationSqnr(values, measured, backend) } : {}),
       bytesBefore: init.byteLength ?? values.length * 4,
       bytesAfter: storageCost(view.shape, w.spec, view.context).bytes,
+      graph: w.graph,
+      ...(w.readerGraphs ? { readerGraphs: w.readerGraphs } : {}),
+      ...(w.via ? { via: w.via } : {}),
     });
     options.onWeightWritten?.(written());
   }
+  const covered = [...Object.keys(WEIGHT_OPS), ...Object.keys(RECURRENT_GATES)];
+  notes.push(
+    ...skippedWeightNotes(
+      model,
+      options.weightsOnly ? 'weight-only' : 'static',
+      covered,
+      plan.skipped,
+      weightReports.length,
+    ),
+  );
 
   // 4. Biases to int32 where the input is quantized.
   const biasReports: BiasReport[] = [];
   for (const b of plan.biases) {
     const inputScale = activationScales.get(b.input);
     const weightScale = weightScales.get(b.weight);
-    const init = graph.initializer(b.initializer);
+    const init = biasInitializer(b);
     if (inputScale === undefined || weightScale === undefined || !init) {
       biasReports.push({
         name: b.initializer,
@@ -215,11 +263,12 @@ export async function quantizeStatic(
       continue;
     }
     const outcome = emitBiasDequantize(
-      graph,
+      initializerOwner(graphs.get(b.graph)!, b.initializer)!,
       b.initializer,
       init.toTensor().toFloat32(),
       inputScale,
       weightScale,
+      init.dtype === 'float16' ? 'float16' : 'float32',
     );
     biasReports.push(
       outcome.quantized
@@ -263,13 +312,13 @@ function widenForBiases(
   weight: string,
   plan: Plan,
   activationScales: ReadonlyMap<string, number>,
-  graph: Model['graph'],
+  biasInitializer: (b: Plan['biases'][number]) => ReturnType<Model['graph']['initializer']>,
   notes: string[],
 ): QParams {
   let scale: Float32Array | undefined;
   for (const b of plan.biases) {
     const inputScale = activationScales.get(b.input);
-    const init = b.weight === weight ? graph.initializer(b.initializer) : undefined;
+    const init = b.weight === weight ? biasInitializer(b) : undefined;
     if (inputScale === undefined || !init) continue;
     const bias = init.toTensor().toFloat32();
     // Scale group -> its scale before and after widening. A per-tensor weight has one group for

@@ -5,35 +5,28 @@ import {
   parseQuantSpec,
   qparamsFromData,
   quantizationSqnr,
-  quantize,
   storageCost,
 } from '@qgrain/granularity';
 import {
   type Graph,
   type Model,
-  OnnxDataType,
   isDefaultDomain,
   readFloat,
   QDQ_BLOCKED_OPSET,
   readInt,
   upgradeOpset,
 } from '@qgrain/onnx';
-import {
-  type Backend,
-  type DType,
-  QgrainError,
-  Tensor,
-  float32ArrayToFloat16,
-  jsBackend,
-} from '@qgrain/tensor';
+import { type Backend, type DType, QgrainError, jsBackend } from '@qgrain/tensor';
 import { type ClipMethod, searchClipping } from './clip-search.js';
-import { qdqAttributes, qdqNames, zeroPointTensor } from '../emit/emit-qdq.js';
+import { emitWeightDequantize } from '../emit/emit-qdq.js';
+import { directReaders, findNode, graphPath, graphsByPath, initializerOwner } from '../plan/graph-scope.js';
+import { skippedWeightNotes } from './skip-notes.js';
 import { type MatMulNBitsWeight, emitMatMulNBits, packMatMulNBits } from '../emit/matmul-nbits.js';
-import { type WeightWrittenHook, newInitializers } from '../emit/written-initializers.js';
-import { planMatMulWeights, transpose2d } from '../plan/plan.js';
+import { type WeightWrittenHook, newModelInitializers } from '../emit/written-initializers.js';
+import { type Plan, planMatMulWeights, transpose2d } from '../plan/plan.js';
 import type { QuantizeReport, WeightOnlyFormat, WeightReport } from '../report/quantize-report.js';
 import { weightView } from '../plan/weight-analysis.js';
-import type { WeightRole } from '../plan/weight-roles.js';
+import { RECURRENT_GATES, type WeightRole } from '../plan/weight-roles.js';
 
 /** Smallest block the weight-only path accepts: below 16 the scales cost more than they buy. */
 export const MIN_WEIGHT_BLOCK = 16;
@@ -66,44 +59,64 @@ interface Candidate {
   readonly initializer: string;
   readonly nodes: string[];
   readonly role: WeightRole;
+  /** Path of the graph holding the initializer. */
+  readonly graph: string;
+  readonly readerGraphs?: readonly string[];
+  readonly via?: readonly string[];
 }
 
-/** MatMul/Gemm weights from the shared planner, plus Gather tables (embeddings), which it does not plan. */
-function candidates(model: Model, spec: string, exclude: readonly string[] | undefined): Candidate[] {
+/** The ops whose weights the block mode quantizes. */
+const BLOCK_OPS: readonly string[] = ['MatMul', 'Gemm', 'Gather', ...Object.keys(RECURRENT_GATES)];
+
+/**
+ * MatMul/Gemm and recurrent weights from the shared planner, plus Gather tables (embeddings),
+ * which it does not plan, in every graph.
+ */
+function candidates(
+  model: Model,
+  spec: string,
+  exclude: readonly string[] | undefined,
+): { list: Candidate[]; plan: Plan } {
   const plan = planMatMulWeights(model, spec, exclude);
   const out: Candidate[] = plan.weights.map((w) => ({
     initializer: w.initializer,
     nodes: [...w.nodes],
     role: w.role,
+    graph: w.graph,
+    ...(w.readerGraphs ? { readerGraphs: w.readerGraphs } : {}),
+    ...(w.via ? { via: w.via } : {}),
   }));
-  const graph = model.graph;
-  for (const node of graph.nodes) {
-    if (node.opType !== 'Gather' || !isDefaultDomain(node)) continue;
-    if (exclude && (exclude.includes(node.name) || exclude.includes('Gather'))) continue;
-    const init = graph.initializer(node.input[0]!);
-    if (init?.dims.length !== 2 || !['float32', 'float16'].includes(init.dtype ?? '')) continue;
-    // A table gathered along rows is read one row at a time: its blocks run along each row.
-    if (readInt(node, 'axis', 0) !== 0 || graph.initializer(node.input[1]!)) continue;
-    const existing = out.find((c) => c.initializer === init.name);
-    if (existing) {
-      existing.nodes.push(node.name);
-      continue;
+  for (const graph of model.graphs()) {
+    for (const node of graph.nodes) {
+      if (node.opType !== 'Gather' || !isDefaultDomain(node)) continue;
+      if (exclude && (exclude.includes(node.name) || exclude.includes('Gather'))) continue;
+      const owner = initializerOwner(graph, node.input[0]!);
+      const init = owner?.initializer(node.input[0]!);
+      if (!owner || init?.dims.length !== 2 || !['float32', 'float16'].includes(init.dtype ?? '')) continue;
+      // A table gathered along rows is read one row at a time: its blocks run along each row.
+      if (readInt(node, 'axis', 0) !== 0 || graph.initializer(node.input[1]!)) continue;
+      const existing = out.find((c) => c.initializer === init.name);
+      if (existing) {
+        existing.nodes.push(node.name);
+        continue;
+      }
+      out.push({
+        initializer: init.name,
+        nodes: [node.name],
+        graph: graphPath(owner),
+        role: {
+          op: 'Gather',
+          input: 0,
+          channelAxis: 0,
+          blockView: init.dims,
+          blockAxis: 1,
+          depthwise: false,
+          group: 1,
+        },
+      });
     }
-    out.push({
-      initializer: init.name,
-      nodes: [node.name],
-      role: {
-        op: 'Gather',
-        input: 0,
-        channelAxis: 0,
-        blockView: init.dims,
-        blockAxis: 1,
-        depthwise: false,
-        group: 1,
-      },
-    });
   }
-  return out;
+  return { list: out, plan };
 }
 
 function checkSpec(spec: QuantSpec, text: string): void {
@@ -126,78 +139,19 @@ function checkSpec(spec: QuantSpec, text: string): void {
   }
 }
 
-/**
- * Replaces a weight by its block-quantized integers behind an opset-21 DequantizeLinear (axis and
- * block_size). All-zero zero points are left out (see zeroPointTensor); float16
- * scales make DequantizeLinear output float16, so a Cast brings the weight back to its own type.
- */
-function emitBlockedDequantize(
-  graph: Graph,
-  name: string,
-  dtype: DType,
-  values: Float32Array,
-  qp: QParams,
-  backend: Backend,
-): void {
-  const model = graph.model;
-  const storage = qp.range.storage as DType;
-  const names = qdqNames(model, name);
-  const qName = names.quantized;
-  const sName = names.scale;
-  graph.addInitializer(qName, new Tensor(storage, qp.shape, quantize(values, qp, backend) as Tensor['data']));
-  const f16 = qp.spec.scaleType === 'float16';
-  graph.addInitializer(
-    sName,
-    f16
-      ? new Tensor('float16', qp.scaleShape, float32ArrayToFloat16(qp.scale))
-      : new Tensor('float32', qp.scaleShape, Float32Array.from(qp.scale)),
-  );
-  const inputs = [qName, sName];
-  const zeroPoint = zeroPointTensor(qp);
-  if (zeroPoint) {
-    graph.addInitializer(names.zeroPoint, zeroPoint);
-    inputs.push(names.zeroPoint);
-  }
-  const output = names.dequantized;
-  const scaleType: DType = f16 ? 'float16' : 'float32';
-  const dqOut = scaleType === dtype ? output : model.uniqueName(`${name}_dq_${scaleType}`);
-  graph.replaceUses(name, output);
-  graph.addNode(
-    {
-      opType: 'DequantizeLinear',
-      name: names.dequantizeNode,
-      inputs,
-      outputs: [dqOut],
-      attributes: qdqAttributes(qp),
-    },
-    0,
-  );
-  if (dqOut !== output) {
-    graph.addNode(
-      {
-        opType: 'Cast',
-        name: model.uniqueName(`${name}_Cast`),
-        inputs: [dqOut],
-        outputs: [output],
-        attributes: { to: dtype === 'float16' ? OnnxDataType.FLOAT16 : OnnxDataType.FLOAT },
-      },
-      1,
-    );
-  }
-  if (!graph.isUsed(name)) graph.removeInitializer(name);
-}
-
 /** Why a node cannot become MatMulNBits (it then keeps the QDQ form), or undefined when it can. */
 function nbitsBlocker(
-  graph: Graph,
+  model: Model,
   nodeName: string,
   spec: QuantSpec,
   dims: readonly number[],
   role: WeightRole,
   dtype: DType,
 ): string | undefined {
-  const node = graph.nodes.find((n) => n.name === nodeName);
+  const node = findNode(model, nodeName)?.node;
   if (!node) return 'node not found';
+  if (RECURRENT_GATES[role.op] !== undefined)
+    return `${role.op} reads its weights whole; MatMulNBits is a MatMul`;
   if (dtype !== 'float32') return `weight is ${dtype}; MatMulNBits scales take A's type, float32 here`;
   if (role.op === 'Gather') return 'Gather reads a table, not a MatMul weight';
   if (dims.length !== 2) return `weight has rank ${dims.length}; MatMulNBits takes a 2-D B`;
@@ -229,17 +183,25 @@ export function quantizeWeightBlocks(model: Model, options: WeightOnlyOptions = 
   const spec = parseQuantSpec(text);
   checkSpec(spec, text);
   const format = options.format ?? 'qdq';
-  const graph = model.graph;
+  const graphs = graphsByPath(model);
   const from = model.opsetVersion() ?? QDQ_BLOCKED_OPSET;
   const notes: string[] = [];
-  const list = candidates(model, text, options.exclude);
+  const { list: all, plan } = candidates(model, text, options.exclude);
+  const list = all.filter((c) => {
+    if (c.role.blockAxis >= 0) return true;
+    notes.push(`${c.initializer}: kept float (its ${c.role.op} layout has no axis to cut blocks along)`);
+    return false;
+  });
   const plannedNodes = new Set(list.flatMap((c) => c.nodes));
-  const excluded = graph.nodes
-    .filter(
-      (n) =>
-        ['MatMul', 'Gemm'].includes(n.opType) &&
-        !plannedNodes.has(n.name) &&
-        graph.initializer(n.input[1] ?? ''),
+  const excluded = model
+    .graphs()
+    .flatMap((graph) =>
+      graph.nodes.filter(
+        (n) =>
+          ['MatMul', 'Gemm'].includes(n.opType) &&
+          !plannedNodes.has(n.name) &&
+          graph.initializer(n.input[1] ?? ''),
+      ),
     )
     .map((n) => n.name);
 
@@ -247,14 +209,14 @@ export function quantizeWeightBlocks(model: Model, options: WeightOnlyOptions = 
   // when some weight stays QDQ. The values are read afterwards, one weight at a time.
   const forms: { readonly candidate: Candidate; readonly nbits: boolean }[] = [];
   for (const c of list) {
-    const init = graph.initializer(c.initializer)!;
+    const init = graphs.get(c.graph)!.initializer(c.initializer)!;
     let nbits = false;
     if (format === 'matmulnbits') {
       const blockers = c.nodes
-        .map((n) => nbitsBlocker(graph, n, spec, init.dims, c.role, init.dtype!))
+        .map((n) => nbitsBlocker(model, n, spec, init.dims, c.role, init.dtype!))
         .filter((b) => b !== undefined);
       // Every reader must take MatMulNBits, or the float weight would have to stay for the others.
-      const readers = graph.consumers(c.initializer).length;
+      const readers = directReaders(model, c.initializer).length;
       if (blockers.length === 0 && readers === c.nodes.length) nbits = true;
       else
         notes.push(
@@ -268,11 +230,12 @@ export function quantizeWeightBlocks(model: Model, options: WeightOnlyOptions = 
 
   // One weight at a time: read, quantize, emit, hand over; only this weight's values are held.
   const reports: WeightReport[] = [];
-  const written = newInitializers(graph);
+  const written = newModelInitializers(model);
   let elements = 0;
   for (const { candidate: c, nbits } of forms) {
-    const init = graph.initializer(c.initializer)!;
-    const dtype = init.dtype!;
+    const owner = graphs.get(c.graph)!;
+    const init = owner.initializer(c.initializer)!;
+    const dtype: DType = init.dtype!;
     let values = init.toTensor().toFloat32();
     let view = weightView(spec, init.dims, c.role);
     if (nbits && c.role.blockAxis === 1) {
@@ -294,11 +257,16 @@ export function quantizeWeightBlocks(model: Model, options: WeightOnlyOptions = 
     if (nbits) {
       const packed = packMatMulNBits(values, qp, backend);
       bytesAfter = packed.bytes;
-      emitNBitsReaders(graph, c, packed);
+      emitNBitsReaders(model, owner, c, packed);
       if (spec.scaleType === 'float16' && !notes.some((n) => n.startsWith(F16_NBITS_NOTE)))
         notes.push(`${F16_NBITS_NOTE}, not float16; their bits per weight count float32 scales`);
     } else {
-      emitBlockedDequantize(graph, c.initializer, dtype, values, qp, backend);
+      const reshaped =
+        view.shape.length !== init.dims.length || view.shape.some((d, i) => d !== init.dims[i]);
+      emitWeightDequantize(owner, c.initializer, values, qp, backend, false, {
+        dtype: dtype === 'float16' ? 'float16' : 'float32',
+        ...(reshaped ? { reshapeTo: init.dims } : {}),
+      });
       bytesAfter = storageCost(view.shape, spec, view.context).bytes;
     }
     elements += values.length;
@@ -315,9 +283,13 @@ export function quantizeWeightBlocks(model: Model, options: WeightOnlyOptions = 
       bytesAfter,
       bitsPerWeight: (bytesAfter * 8) / values.length,
       form: nbits ? 'matmulnbits' : 'qdq',
+      graph: c.graph,
+      ...(c.readerGraphs ? { readerGraphs: c.readerGraphs } : {}),
+      ...(c.via ? { via: c.via } : {}),
     });
     options.onWeightWritten?.(written());
   }
+  notes.push(...skippedWeightNotes(model, 'weight-only', BLOCK_OPS, plan.skipped, reports.length));
   const bytesBefore = reports.reduce((a, r) => a + r.bytesBefore, 0);
   const bytesAfter = reports.reduce((a, r) => a + r.bytesAfter, 0);
   return {
@@ -339,15 +311,16 @@ export function quantizeWeightBlocks(model: Model, options: WeightOnlyOptions = 
   };
 }
 
-/** Rewrites every reader of a weight as MatMulNBits over one shared packed copy. */
+/** Rewrites every reader of a weight as MatMulNBits over one shared packed copy (kept in `owner`). */
 function emitNBitsReaders(
-  graph: Graph,
+  model: Model,
+  owner: Graph,
   w: { initializer: string; nodes: readonly string[]; role: WeightRole },
   packed: MatMulNBitsWeight,
 ): void {
   let shared: string[] | undefined;
   for (const nodeName of w.nodes) {
-    const node = graph.nodes.find((n) => n.name === nodeName)!;
+    const { graph, node } = findNode(model, nodeName)!;
     const activation = node.input[0]!;
     const output = node.output[0]!;
     if (w.role.op === 'Gemm' && node.input[2]) {
@@ -355,7 +328,7 @@ function emitNBitsReaders(
       const product = graph.model.uniqueName(`${output}_product`);
       const bias = node.input[2];
       const at = graph.nodes.indexOf(node);
-      shared = emitMatMulNBits(graph, node, activation, product, w.initializer, packed, shared);
+      shared = emitMatMulNBits(graph, node, activation, product, w.initializer, packed, shared, owner);
       graph.addNode(
         {
           opType: 'Add',
@@ -366,8 +339,8 @@ function emitNBitsReaders(
         at + 1,
       );
     } else {
-      shared = emitMatMulNBits(graph, node, activation, output, w.initializer, packed, shared);
+      shared = emitMatMulNBits(graph, node, activation, output, w.initializer, packed, shared, owner);
     }
   }
-  if (!graph.isUsed(w.initializer)) graph.removeInitializer(w.initializer);
+  if (!owner.isUsed(w.initializer)) owner.removeInitializer(w.initializer);
 }

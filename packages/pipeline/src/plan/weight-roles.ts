@@ -29,6 +29,62 @@ export const WEIGHT_OPS: Readonly<Record<string, number>> = {
   MatMul: 1,
 };
 
+/**
+ * Recurrent ops and their gate count: W is [directions, gates * hidden, input] and R is
+ * [directions, gates * hidden, hidden], gate rows stacked (ONNX operators LSTM, GRU, RNN).
+ */
+export const RECURRENT_GATES: Readonly<Record<string, number>> = { LSTM: 4, GRU: 3, RNN: 1 };
+
+/** The inputs of a recurrent op that hold weights: W (input projection) and R (recurrence). */
+export const RECURRENT_WEIGHT_INPUTS: readonly number[] = [1, 2];
+
+/**
+ * The role of a recurrent op's W or R stored as it is read: one scale per gate row (axis 1, shared
+ * by the directions of a bidirectional layer), blocks along the axis each gate's dot product sums.
+ */
+export function recurrentWeightRole(
+  op: string,
+  input: number,
+  shape: readonly number[],
+  where = 'weight',
+): WeightRole {
+  if (shape.length !== 3)
+    throw badShape(op, shape, where, `an ${op} weight is [directions, gates * hidden, inputs]`);
+  return {
+    op,
+    input,
+    channelAxis: 1,
+    blockView: [shape[0]! * shape[1]!, shape[2]!],
+    blockAxis: 1,
+    depthwise: false,
+    group: 1,
+  };
+}
+
+/**
+ * The role of an initializer a recurrent weight is made from by layout ops (see constant-chain):
+ * one scale per index of `rowAxis`, which lands in whole gate rows. Blocks are cut in a 2-D
+ * source along its other axis; a source of another rank has no block view (undefined blockAxis
+ * is reported as -1).
+ */
+export function recurrentSourceRole(
+  op: string,
+  input: number,
+  shape: readonly number[],
+  rowAxis: number,
+): WeightRole {
+  const twoD = shape.length === 2;
+  return {
+    op,
+    input,
+    channelAxis: rowAxis,
+    blockView: twoD ? shape : [shape[rowAxis]!, shapeSize(shape) / shape[rowAxis]!],
+    blockAxis: twoD ? 1 - rowAxis : rowAxis === 0 ? 1 : -1,
+    depthwise: false,
+    group: 1,
+  };
+}
+
 /** Attributes that change how a weight is laid out. */
 export interface WeightAttributes {
   readonly group?: number;

@@ -49,6 +49,13 @@ export interface CompareOptions {
   readonly budgetBytes?: number;
 }
 
+/** Element types whose values carry quantization error; they are compared in float32. */
+const FLOAT_TYPES: ReadonlySet<number> = new Set([
+  OnnxDataType.FLOAT,
+  OnnxDataType.FLOAT16,
+  OnnxDataType.BFLOAT16,
+]);
+
 class Accumulator {
   signal = 0;
   noise = 0;
@@ -113,7 +120,7 @@ export async function compareModels(
       for (const out of node.output) {
         if (out === '' || !quantValues.has(out) || outputs.includes(out)) continue;
         if (options.tensors && !options.tensors.includes(out)) continue;
-        if (types.get(out) !== OnnxDataType.FLOAT) continue;
+        if (!FLOAT_TYPES.has(types.get(out) ?? 0)) continue;
         layers.push({ name: out, op: node.opType, node: node.name });
       }
     }

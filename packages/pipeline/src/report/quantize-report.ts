@@ -23,8 +23,16 @@ export interface WeightReport {
   readonly bitsPerWeight?: number;
   /** Block weights only: the form written, blocked DequantizeLinear or MatMulNBits. */
   readonly form?: WeightOnlyFormat;
-  /** Block weights only: SQNR of round-to-nearest on the full range, beside `sqnrDb` after a clip search. */
+  /** After a clip search: SQNR of round-to-nearest on the full range, beside `sqnrDb`. */
   readonly rtnSqnrDb?: number;
+  /** Path of the graph holding the weight: `main`, or the If/Loop/Scan bodies leading to it. */
+  readonly graph?: string;
+  /** The graph path of each of `nodes`, in order, when any differs from `graph`. */
+  readonly readerGraphs?: readonly string[];
+  /** The layout ops (Slice, Concat, ...) between the weight and the op that reads it, if any. */
+  readonly via?: readonly string[];
+  /** What the weight was rewritten into when not a DequantizeLinear (e.g. DynamicQuantizeLSTM). */
+  readonly kernel?: string;
 }
 
 /** One quantized activation in the report. */

@@ -16,6 +16,8 @@ export function jsonNumber(value: number | undefined): JsonNumber {
 /** One row of the quantization report: a quantized layer and what it cost. */
 export interface LayerRow {
   readonly node: string;
+  /** Path of the node's graph: `main`, or the If/Loop/Scan bodies leading to it. */
+  readonly graph: string;
   readonly op: string;
   readonly weight: string;
   readonly shape: readonly number[];
@@ -34,6 +36,19 @@ export interface LayerRow {
   readonly bytes_after: number;
 }
 
+/** One quantized activation in the JSON document (snake_case, like every key of the document). */
+export interface ActivationRow {
+  readonly tensor: string;
+  readonly scheme: string;
+  readonly method: string;
+  readonly min: number;
+  readonly max: number;
+  readonly scale: number;
+  readonly zero_point: number;
+  readonly for: readonly string[];
+  readonly saturation?: { readonly min?: number; readonly max?: number; readonly by: string };
+}
+
 /** The JSON document of a quantize run (what the CLI's quantize report writes). */
 export interface QuantizationReportDocument {
   readonly format: 'qgrain-report/1';
@@ -48,10 +63,12 @@ export interface QuantizationReportDocument {
     readonly breakdown: SizeBreakdown;
   };
   readonly calibration: QuantizeReport['calibration'] | null;
+  /** The data the run read (calibration and held-back batches), or null when it read none. */
+  readonly data: { readonly source: string; readonly random: boolean } | null;
   readonly holdout_batches: number;
   readonly model_output_sqnr_db: Readonly<Record<string, JsonNumber>>;
   readonly layers: readonly LayerRow[];
-  readonly activations: QuantizeReport['activations'];
+  readonly activations: readonly ActivationRow[];
   readonly biases: QuantizeReport['biases'];
   readonly excluded: readonly string[];
   readonly warnings: readonly string[];
@@ -181,6 +198,8 @@ export function buildReportDocument(args: {
   sizeBreakdown: SizeBreakdown;
   holdoutBatches: number;
   warnings: readonly string[];
+  /** What the data was (a description and whether it was synthetic), when data was read. */
+  data?: { readonly description: string; readonly random: boolean };
   /** Added to the document as `weight_storage` (the data-free modes). */
   weightStorage?: WeightStorageSummary;
 }): QuantizationReportDocument {
@@ -189,12 +208,13 @@ export function buildReportDocument(args: {
   const activations = new Map(report.activations.map((a) => [a.tensor, a]));
   const rows: LayerRow[] = [];
   for (const w of report.weights) {
-    for (const node of w.nodes) {
+    for (const [k, node] of w.nodes.entries()) {
       const input = report.nodeInputs[node];
       const a = input === undefined ? undefined : activations.get(input);
       const out = args.nodeOutputs.get(node);
       rows.push({
         node,
+        graph: w.readerGraphs?.[k] ?? w.graph ?? 'main',
         op: w.op,
         weight: w.name,
         shape: w.shape,
@@ -221,12 +241,17 @@ export function buildReportDocument(args: {
       breakdown: args.sizeBreakdown,
     },
     calibration: report.calibration ?? null,
+    data: args.data ? { source: args.data.description, random: args.data.random } : null,
     holdout_batches: args.holdoutBatches,
     model_output_sqnr_db: Object.fromEntries(
       comparison?.outputs.map((o) => [o.name, jsonNumber(o.sqnrDb)]) ?? [],
     ),
     layers: rows,
-    activations: report.activations,
+    activations: report.activations.map(({ zeroPoint, saturation, ...a }) => ({
+      ...a,
+      zero_point: zeroPoint,
+      ...(saturation ? { saturation: { ...saturation } } : {}),
+    })),
     biases: report.biases,
     excluded: report.excluded,
     warnings: [...args.warnings, ...report.notes],
