@@ -1,5 +1,4 @@
 import {
-  type QParams,
   type QuantSpec,
   formatQuantSpec,
   parseQuantSpec,
