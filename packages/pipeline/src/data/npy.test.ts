@@ -70,7 +70,7 @@ describe('.npy on the shared OCR calibration files', () => {
       bigEndian: false,
       shape: [8, 3, 640, 640],
     });
-    const source = await openDataSource(`x=${path}`);
+    const source = await openDataSource({ inputName: 'x', path });
     expect(source.inputs[0]!.name).toBe('x');
     let i = 0;
     let sum = 0;
