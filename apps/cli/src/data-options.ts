@@ -31,7 +31,7 @@ export function positiveInteger(text: string): number {
 export function addDataOptions(command: Command, required: boolean): Command {
   const data = '--data <input=path>';
   const help =
-    'data: <input>=<file or folder>, a bare path for a single-input model, or random:seed=N (repeatable); .npy, .npy.gz, .npz, .json or an image folder';
+    'data: <input>=<file or folder>, a bare path for a single-input model, or [<input>=]random:seed=N[,range=LO..HI][,shape=AxB] (repeatable); .npy, .npy.gz, .npz, .json or an image folder';
   (required ? command.requiredOption(data, help, collectData) : command.option(data, help, collectData))
     .option(
       '--preprocess <spec>',
