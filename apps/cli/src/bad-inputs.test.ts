@@ -273,6 +273,30 @@ const CASES: Case[] = [
     message: /node '\/layer1\/Gemm' \(Gemm\) has no outputs/,
   },
   {
+    fault: 'a Dropout without input (found by the fuzzer)',
+    args: () => {
+      const path = forged((p) => {
+        const node = p.graph!.node.find((n) => n.name === '/layernorm1/Constant')!;
+        node.opType = 'Dropout';
+        node.attribute = [];
+      });
+      return ['prepare', path, '-o', out()];
+    },
+    exit: 1,
+    code: 'invalid-model',
+    message: /node '\/layernorm1\/Constant' \(Dropout\) has no input/,
+  },
+  {
+    fault: 'a ReduceMean without input, raised to a newer opset (found by the fuzzer)',
+    args: () => {
+      const path = forged((p) => (p.graph!.node.find((n) => n.opType === 'ReduceMean')!.input = []));
+      return ['quantize', path, '-o', out(), '--weights-only'];
+    },
+    exit: 1,
+    code: 'invalid-model',
+    message: /\(ReduceMean\) has no data input/,
+  },
+  {
     fault: 'a graph input dimension beyond 2^53',
     args: () => [
       'inspect',
