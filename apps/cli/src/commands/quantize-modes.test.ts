@@ -73,9 +73,10 @@ describe('qgrain quantize --weights-only / --dynamic (no calibration data)', () 
 
   it('rejects an unknown --format and a dynamic scheme it cannot compute', async () => {
     expect((await quantize(['-o', join(work, 'x.onnx'), '--weights-only', '--format', 'gguf'])).code).toBe(2);
+    // A bad option value is a command-line error (exit 2), found before the model is read.
     const bad = await quantize(['-o', join(work, 'y.onnx'), '--dynamic', 'int4/per-token']);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/dynamic activations are int8\/per-token or uint8\/per-tensor/);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--dynamic 'int4\/per-token': expected int8\/per-token or uint8\/per-tensor/);
   });
 
   it('--weights-only with an explicit int8/per-channel quantizes every weight op, Conv included', async () => {
