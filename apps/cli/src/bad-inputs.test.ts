@@ -8,7 +8,7 @@ import { realModel } from '@qgrain/test-harness';
 import { afterAll, describe, expect, it } from 'vitest';
 import { capturedIO } from '../test/captured-io.js';
 import { reportFailure } from './exit.js';
-import { createProgram } from './program.js';
+import { createProgram, main } from './program.js';
 
 // The catalogue of bad inputs and faults (apps/cli/README.md, "Bad inputs and faults"): each row
 // runs the command a user would, in-process, and checks the exit code, the QgrainError code and
@@ -271,6 +271,30 @@ const CASES: Case[] = [
     exit: 1,
     code: 'invalid-model',
     message: /node '\/layer1\/Gemm' \(Gemm\) has no outputs/,
+  },
+  {
+    fault: 'a Dropout without input (found by the fuzzer)',
+    args: () => {
+      const path = forged((p) => {
+        const node = p.graph!.node.find((n) => n.name === '/layernorm1/Constant')!;
+        node.opType = 'Dropout';
+        node.attribute = [];
+      });
+      return ['prepare', path, '-o', out()];
+    },
+    exit: 1,
+    code: 'invalid-model',
+    message: /node '\/layernorm1\/Constant' \(Dropout\) has no input/,
+  },
+  {
+    fault: 'a ReduceMean without input, raised to a newer opset (found by the fuzzer)',
+    args: () => {
+      const path = forged((p) => (p.graph!.node.find((n) => n.opType === 'ReduceMean')!.input = []));
+      return ['quantize', path, '-o', out(), '--weights-only'];
+    },
+    exit: 1,
+    code: 'invalid-model',
+    message: /\(ReduceMean\) has no data input/,
   },
   {
     fault: 'a graph input dimension beyond 2^53',
@@ -545,6 +569,20 @@ describe('bad inputs and faults (the catalogue)', () => {
       expect(result.stderr).not.toMatch(/^\s+at /m);
       expect(result.stderr).not.toMatch(/unexpected error|NUMPY|\u0089PNG/);
     }
+  });
+
+  it('an error thrown deep in a pass still names the model file', async () => {
+    // An attribute beyond 2^53 is found by the pass that reads it, which knows the node only.
+    const path = forged((p) => {
+      const gemm = p.graph!.node.find((n) => n.opType === 'Gemm')!;
+      gemm.attribute = [
+        onnxTypes.attribute.create({ name: 'transB', type: 2, i: bigIntToInt64(2n ** 60n) }) as never,
+      ];
+    });
+    const io = capturedIO();
+    expect(await main(['inspect', path], io)).toBe(1);
+    expect(io.stderr()).toMatch(/beyond 2\^53/);
+    expect(io.stderr()).toContain(path);
   });
 
   it('inspect marks a NaN weight non-finite instead of calling it holds', async () => {

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { QgrainError } from '@qgrain/tensor';
 import { Command, CommanderError, Option } from 'commander';
 import { BACKEND_CHOICES, DEFAULT_BACKEND } from './backend-option.js';
 import { addCalibrateCommand } from './commands/calibrate.js';
@@ -20,12 +22,29 @@ function packageVersion(): string {
   return (JSON.parse(text) as { version: string }).version;
 }
 
+/** Commands whose first argument is the model they read. */
+const MODEL_COMMANDS = new Set(['inspect', 'prepare', 'calibrate', 'quantize']);
+
+/** The model file of the command that ran, per program, recorded just before its action. */
+const modelArgument = new WeakMap<Command, string>();
+
+/**
+ * A malformed-model error with the model file filled in where the thrower did not know it
+ * (a pass deep in the graph knows the node, not the file), so the message names both.
+ */
+export function withModelFile(error: unknown, model: string | undefined): unknown {
+  if (model === undefined || !QgrainError.isInstance(error) || error.code !== 'invalid-model' || error.file) {
+    return error;
+  }
+  return QgrainError.withContext(error, { file: model });
+}
+
 /**
  * The `qgrain` command tree. Commander never exits the process here: it throws, and `main`
  * turns that into an exit code, so tests and embedders can run commands in-process.
  */
 export function createProgram(io: CliIO = processIO()): Command {
-  const program = new Command('qgrain')
+  const program: Command = new Command('qgrain')
     .description('Quantize ONNX models at the granularity each layer needs.')
     .version(packageVersion(), '-V, --version')
     .addOption(
@@ -51,6 +70,11 @@ export function createProgram(io: CliIO = processIO()): Command {
     });
   // Option values are checked before any command reads a file (exit 2 for a bad value).
   program.hook('preAction', checkOptionValues);
+  program.hook('preAction', (_, command) => {
+    if (MODEL_COMMANDS.has(command.name()) && command.args[0] !== undefined) {
+      modelArgument.set(program, resolve(command.args[0]));
+    }
+  });
   addInspectCommand(program, io);
   addPrepareCommand(program, io);
   addCalibrateCommand(program, io);
@@ -64,14 +88,15 @@ export function createProgram(io: CliIO = processIO()): Command {
  * 0 done, 1 the work failed, 2 the command line was wrong. Never throws, never calls process.exit.
  */
 export async function main(args: readonly string[], io: CliIO = processIO()): Promise<number> {
+  const program = createProgram(io);
   try {
-    await createProgram(io).parseAsync([...args], { from: 'user' });
+    await program.parseAsync([...args], { from: 'user' });
     return EXIT_OK;
   } catch (error) {
     // `qgrain` with no command prints the help on stderr: that is a usage error, not `--help`.
     if (error instanceof CommanderError && error.code === 'commander.help' && error.exitCode !== 0) {
       return EXIT_USAGE;
     }
-    return reportFailure(error, io);
+    return reportFailure(withModelFile(error, modelArgument.get(program)), io);
   }
 }

@@ -43,7 +43,7 @@ export function readInt(node: NodeProto, name: string, fallback: number): number
   const a = getAttribute(node, name);
   if (!a) return fallback;
   if (a.type !== AttributeType.INT) throw wrongType(node, name, 'an INT');
-  return int64ToNumber(a.i, `attribute '${name}'`);
+  return int64ToNumber(a.i, `attribute '${name}' of node '${node.name}' (${node.opType})`);
 }
 
 /** A FLOAT attribute, or `fallback` when it is absent. */
@@ -59,7 +59,7 @@ export function readInts(node: NodeProto, name: string, fallback: number[]): num
   const a = getAttribute(node, name);
   if (!a) return fallback;
   if (a.type !== AttributeType.INTS) throw wrongType(node, name, 'INTS');
-  return a.ints.map((v) => int64ToNumber(v, `attribute '${name}'`));
+  return a.ints.map((v) => int64ToNumber(v, `attribute '${name}' of node '${node.name}' (${node.opType})`));
 }
 
 /** A STRING attribute decoded as UTF-8, or `fallback` when it is absent. */

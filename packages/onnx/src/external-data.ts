@@ -93,6 +93,7 @@ function unsafe(tensorName: string, location: string, why: string): QgrainError 
 export function fileExternalData(dir: string): ExternalDataReader {
   let realDir: string | undefined;
   const resolved = new Map<string, string>();
+  const statted = new Map<string, Stats>();
 
   const resolve = (location: string, tensorName: string): string => {
     const known = resolved.get(location);
@@ -125,10 +126,12 @@ export function fileExternalData(dir: string): ExternalDataReader {
   return {
     check(info, tensorName, bytes) {
       const path = resolve(info.location, tensorName);
-      let stats: Stats;
+      let stats = statted.get(path);
       try {
-        // stat, not open: opening a FIFO or a device for reading can block forever.
-        stats = statSync(path);
+        // stat, not open: opening a FIFO or a device for reading can block forever. Once per
+        // file: a model may keep thousands of tensors in one data file.
+        stats ??= statSync(path);
+        statted.set(path, stats);
       } catch (error) {
         throw new QgrainError(
           'io',

@@ -1,3 +1,4 @@
+import { QgrainError } from '@qgrain/tensor';
 import type { Graph } from './graph.js';
 import type { Model } from './model.js';
 import { type NodeProto, isDefaultDomain } from './proto-types.js';
@@ -24,8 +25,16 @@ export function removeIdentities(model: Model): number {
   for (const graph of model.graphs()) {
     for (const node of [...graph.nodes]) {
       if (!isPassThrough(graph, node)) continue;
-      const input = node.input[0]!;
+      const input = node.input[0];
       const output = node.output[0]!;
+      if (input === undefined) {
+        // Rewiring readers to a missing input would write an undefined name into the graph.
+        throw new QgrainError(
+          'invalid-model',
+          `node '${node.name}' (${node.opType}) has no input; the model is corrupt, re-export it`,
+          { node: node.name },
+        );
+      }
       if (input === '' || output === '') continue;
       if (graph.isOutput(output)) {
         const producer = graph.producer(input);

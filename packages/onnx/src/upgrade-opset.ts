@@ -111,8 +111,22 @@ const REWRITES: Readonly<Record<string, Rewrite>> = {
   Hardmax: flattenedSoftmax,
 };
 
+/** The data input a rewrite builds on; a node without one is a broken model, not a bug here. */
+function dataInput(node: NodeProto): string {
+  const x = node.input[0];
+  if (x === undefined || x === '') {
+    throw new QgrainError(
+      'invalid-model',
+      `node '${node.name}' (${node.opType}) has no data input; the model is corrupt, re-export it`,
+      { node: node.name },
+    );
+  }
+  return x;
+}
+
 function axesToInput(graph: Graph, node: NodeProto): void {
   if (!getAttribute(node, 'axes')) return;
+  dataInput(node);
   node.input[1] = int64Input(graph, `${node.name}_axes`, readInts(node, 'axes', []));
   dropAttributes(node, ['axes']);
 }
@@ -127,7 +141,7 @@ function flattenedSoftmax(graph: Graph, node: NodeProto): void {
   const axis = readInt(node, 'axis', 1);
   if (axis === -1) return;
   const model = graph.model;
-  const x = node.input[0]!;
+  const x = dataInput(node);
   const y = node.output[0]!;
   const at = graph.nodes.indexOf(node);
   const shape = model.uniqueName(`${node.name}_input_shape`);
