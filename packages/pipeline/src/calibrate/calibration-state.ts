@@ -2,7 +2,7 @@
 // batches and saves its observers' raw state; merging every shard's state gives the observers one
 // process would have built from all the data, and from them the calibration cache. Shards need no
 // coordination: which batches a shard reads follows from its index, the shard count and the data.
-// File access is in calibration-state-files.ts (Node only); this module runs anywhere.
+// File access is in calibration-cache-files.ts (Node only); this module runs anywhere.
 import { type Backend, QgrainError } from '@qgrain/tensor';
 import { type Observer, type ObserverJSON, observerFromJSON } from '@qgrain/observers';
 import {
