@@ -60,7 +60,7 @@ interface QuantizeCommandOptions extends DataOptions {
   readonly clip: 'rtn' | 'mse';
   /** Activation scheme computed at run time (int8/per-token or uint8/per-tensor). */
   readonly dynamic?: string;
-  /** Write initializers of `externalDataThreshold` bytes or more to `<output>.data`. */
+  /** Write initializers of `externalDataThreshold` bytes or more to one data file beside the output (`<output>.<hash>.data`). */
   readonly externalData?: boolean;
   readonly externalDataThreshold?: number;
   /**
@@ -445,7 +445,10 @@ export function addQuantizeCommand(program: Command, io: CliIO): void {
       '--dynamic <scheme>',
       'dynamic W8A8 for MatMul/Gemm: activations int8/per-token or uint8/per-tensor; no data needed',
     )
-    .option('--external-data', "write initializers to one data file beside the output ('<output>.data')")
+    .option(
+      '--external-data',
+      "write initializers to one data file beside the output ('<output>.<hash>.data', replaced with the model as one unit)",
+    )
     .addOption(
       new Option(
         '--external-data-threshold <bytes>',
