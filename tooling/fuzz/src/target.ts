@@ -1,5 +1,5 @@
 import { parseModel, prepareModel, serializeModel } from '@qgrain/onnx';
-import { quantizeModel, quantizeWeightsOnly } from '@qgrain/pipeline';
+import { quantize } from '@qgrain/pipeline';
 import { QgrainError } from '@qgrain/tensor';
 
 /** What one input did: finished, refused with a QgrainError code, or failed some other way. */
@@ -17,8 +17,11 @@ export async function runTarget(bytes: Uint8Array, index: number): Promise<Outco
   try {
     const model = parseModel(bytes, { source: 'mutant.onnx' });
     prepareModel(model, { foldBatchNorm: true });
-    if (index % 2 === 1) quantizeWeightsOnly(model);
-    else await quantizeModel(model, { weightsOnly: true });
+    // Odd inputs take the block form of weight-only quantization, even ones per-channel Q/DQ.
+    await quantize(model, {
+      mode: 'weight-only',
+      ...(index % 2 === 1 ? {} : { weights: 'int8/per-channel' }),
+    });
     serializeModel(model);
     return { kind: 'ok' };
   } catch (error) {
