@@ -101,45 +101,84 @@ export function evaluateChain(
     if (!found) throw new QgrainError('internal', `'${value}' is not a constant chain`);
     const { node } = found;
     const input = (i: number): Values | undefined =>
-      node.input[i] ? evaluate(found.graph, node.input[i]!) : undefined;
+      node.input[i] ? checked(evaluate(found.graph, node.input[i]!)) : undefined;
     const ints = (i: number): number[] | undefined => {
       const v = input(i);
       return v ? Array.from(v.data) : undefined;
     };
     const x = input(0)!;
-    switch (node.opType) {
-      case 'Identity':
-        return x;
-      case 'Unsqueeze':
-        return unsqueeze(x, ints(1) ?? readInts(node, 'axes', []));
-      case 'Squeeze':
-        return squeeze(x, ints(1) ?? readInts(node, 'axes', []));
-      case 'Reshape':
-        return reshape(x, ints(1)!, readInt(node, 'allowzero', 0) !== 0);
-      case 'Transpose':
-        return transpose(
-          x,
-          readInts(
-            node,
-            'perm',
-            x.shape.map((_, i) => x.shape.length - 1 - i),
-          ),
-        );
-      case 'Concat':
-        return concat(
-          node.input.filter((n) => n !== '').map((n) => evaluate(found.graph, n)),
-          readInt(node, 'axis', 0),
-        );
-      case 'Slice':
-        return node.input.length > 1
-          ? slice(x, ints(1)!, ints(2)!, ints(3), ints(4))
-          : slice(x, readInts(node, 'starts', []), readInts(node, 'ends', []), readInts(node, 'axes', []));
-      default:
-        throw new QgrainError('internal', `'${node.opType}' is not a layout op`);
+    try {
+      return checked(layoutOp(node, x, ints, (n) => evaluate(found.graph, n)));
+    } catch (error) {
+      if (!(error instanceof LayoutError)) throw error;
+      throw new QgrainError(
+        'invalid-model',
+        `node '${node.name}' (${node.opType}) ${error.message}; check the model against the operator's spec`,
+        { node: node.name },
+      );
     }
   };
   const out = evaluate(graph, name);
   return { shape: [...out.shape], data: out.data };
+}
+
+/** Why a layout op's inputs make no sense (a forged shape parameter); the caller names the node. */
+class LayoutError extends Error {}
+
+/** A computed value whose shape agrees with its elements, so the next op may allocate from it. */
+function checked(v: Values): Values {
+  if (!v.shape.every((d) => Number.isSafeInteger(d) && d >= 0) || shapeSize(v.shape) !== v.data.length) {
+    throw new LayoutError(`gives shape [${v.shape.join(', ')}] for ${v.data.length} elements`);
+  }
+  return v;
+}
+
+/** Axes (negative ones counted from the end) as indices below `rank`, each at most once. */
+function axesWithin(axes: readonly number[], rank: number): number[] {
+  const out = axes.map((a) => normalizeAxis(a, rank));
+  if (out.some((a) => !Number.isSafeInteger(a) || a < 0 || a >= rank) || new Set(out).size !== out.length) {
+    throw new LayoutError(`has axes [${axes.join(', ')}] outside its rank ${rank} or repeated`);
+  }
+  return out;
+}
+
+/** One layout op on already evaluated inputs. */
+function layoutOp(
+  node: NodeProto,
+  x: Values,
+  ints: (i: number) => number[] | undefined,
+  evaluate: (name: string) => Values,
+): Values {
+  switch (node.opType) {
+    case 'Identity':
+      return x;
+    case 'Unsqueeze':
+      return unsqueeze(x, ints(1) ?? readInts(node, 'axes', []));
+    case 'Squeeze':
+      return squeeze(x, ints(1) ?? readInts(node, 'axes', []));
+    case 'Reshape':
+      return reshape(x, ints(1)!, readInt(node, 'allowzero', 0) !== 0);
+    case 'Transpose':
+      return transpose(
+        x,
+        readInts(
+          node,
+          'perm',
+          x.shape.map((_, i) => x.shape.length - 1 - i),
+        ),
+      );
+    case 'Concat':
+      return concat(
+        node.input.filter((n) => n !== '').map((n) => checked(evaluate(n))),
+        readInt(node, 'axis', 0),
+      );
+    case 'Slice':
+      return node.input.length > 1
+        ? slice(x, ints(1)!, ints(2)!, ints(3), ints(4))
+        : slice(x, readInts(node, 'starts', []), readInts(node, 'ends', []), readInts(node, 'axes', []));
+    default:
+      throw new QgrainError('internal', `'${node.opType}' is not a layout op`);
+  }
 }
 
 /**
@@ -194,7 +233,7 @@ function normalizeAxis(axis: number, rank: number): number {
 
 function unsqueeze(x: Values, axes: readonly number[]): Values {
   const rank = x.shape.length + axes.length;
-  const at = new Set(axes.map((a) => normalizeAxis(a, rank)));
+  const at = new Set(axesWithin(axes, rank));
   const shape: number[] = [];
   let k = 0;
   for (let i = 0; i < rank; i++) shape.push(at.has(i) ? 1 : x.shape[k++]!);
@@ -202,18 +241,23 @@ function unsqueeze(x: Values, axes: readonly number[]): Values {
 }
 
 function squeeze(x: Values, axes: readonly number[]): Values {
-  const drop = new Set(axes.map((a) => normalizeAxis(a, x.shape.length)));
+  const drop = new Set(axesWithin(axes, x.shape.length));
+  if ([...drop].some((a) => x.shape[a] !== 1)) throw new LayoutError(`squeezes an axis that is not 1 long`);
   const shape = x.shape.filter((d, i) => (drop.size > 0 ? !drop.has(i) : d !== 1));
   return { shape, data: x.data };
 }
 
 function reshape(x: Values, target: readonly number[], allowZero: boolean): Values {
+  if (target.filter((d) => d === -1).length > 1) throw new LayoutError('has more than one -1 in its shape');
   const shape = target.map((d, i) => (d === 0 && !allowZero ? x.shape[i]! : d));
   const known = shape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   return { shape: shape.map((d) => (d === -1 ? x.data.length / known : d)), data: x.data };
 }
 
 function transpose(x: Values, perm: readonly number[]): Values {
+  const rank = x.shape.length;
+  if (perm.length !== rank || axesWithin(perm, rank).some((p, i) => p !== perm[i]))
+    throw new LayoutError(`has perm [${perm.join(', ')}], not a permutation of its rank ${rank}`);
   const shape = perm.map((p) => x.shape[p]!);
   const inStrides = strides(x.shape);
   const outStrides = strides(shape);
@@ -230,7 +274,10 @@ function transpose(x: Values, perm: readonly number[]): Values {
 
 function concat(parts: readonly Values[], axisAttribute: number): Values {
   const rank = parts[0]!.shape.length;
-  const axis = normalizeAxis(axisAttribute, rank);
+  const [axis] = axesWithin([axisAttribute], rank) as [number];
+  const fits = (p: Values) =>
+    p.shape.length === rank && p.shape.every((d, i) => i === axis || d === parts[0]!.shape[i]);
+  if (!parts.every(fits)) throw new LayoutError('joins inputs whose shapes differ off its axis');
   const shape = [...parts[0]!.shape];
   shape[axis] = parts.reduce((a, p) => a + p.shape[axis]!, 0);
   const outer = shapeSize(shape.slice(0, axis));
@@ -255,9 +302,19 @@ function slice(
   stepsInput?: readonly number[],
 ): Values {
   const rank = x.shape.length;
-  const axes = (axesInput && axesInput.length > 0 ? axesInput : starts.map((_, i) => i)).map((a) =>
-    normalizeAxis(a, rank),
-  );
+  const axes = axesWithin(axesInput && axesInput.length > 0 ? axesInput : starts.map((_, i) => i), rank);
+  const steps = stepsInput ?? [];
+  const integers = (v: readonly number[]) => v.every((n) => Number.isInteger(n));
+  if (
+    ends.length !== starts.length ||
+    axes.length !== starts.length ||
+    !integers(starts) ||
+    !integers(ends) ||
+    !integers(steps) ||
+    steps.some((n) => n === 0)
+  ) {
+    throw new LayoutError('has starts, ends, axes or steps that do not agree (or a step of 0)');
+  }
   const begin = x.shape.map(() => 0);
   const step = x.shape.map(() => 1);
   const count = [...x.shape];
