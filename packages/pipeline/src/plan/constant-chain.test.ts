@@ -101,4 +101,46 @@ describe('constant chains', () => {
       'pick.else_branch',
     ]);
   });
+
+  it('refuses forged layout parameters with an error naming the node, before allocating', () => {
+    const cases: [
+      string,
+      (node: { inputs: string[]; attributes?: Record<string, number> }) => void,
+      RegExp,
+    ][] = [
+      ['a step of 0', (n) => n.inputs.push('axis0', 'zero'), /step of 0/],
+      ['an axis outside the rank', (n) => n.inputs.push('far'), /axes \[9\] outside its rank 2/],
+      ['no data input', (n) => (n.inputs[0] = ''), /has no data input/],
+    ];
+    for (const [what, forge, message] of cases) {
+      const slice = { name: 'cut', opType: 'Slice', inputs: ['weight', 's0', 's1'], outputs: ['cut'] };
+      forge(slice);
+      const model = createModel({
+        opset: 13,
+        inputs: [],
+        outputs: [{ name: 'w', dtype: 'float32', shape: [1, 2] }],
+        initializers: {
+          weight: new Tensor(
+            'float32',
+            [4, 2],
+            Float32Array.from({ length: 8 }, (_, i) => i),
+          ),
+          s0: ints([0]),
+          s1: ints([1]),
+          axis0: ints([0]),
+          zero: ints([0]),
+          far: ints([9]),
+        },
+        nodes: [slice, { opType: 'Identity', inputs: ['cut'], outputs: ['w'] }],
+      });
+      let caught: unknown;
+      try {
+        evaluateChain(model.graph, 'w', (source) => new Float64Array(source.dims[0]! * source.dims[1]!));
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, what).toMatchObject({ code: 'invalid-model', node: 'cut' });
+      expect((caught as Error).message, what).toMatch(message);
+    }
+  });
 });

@@ -106,8 +106,9 @@ export function evaluateChain(
       const v = input(i);
       return v ? Array.from(v.data) : undefined;
     };
-    const x = input(0)!;
+    const x = input(0);
     try {
+      if (!x) throw new LayoutError('has no data input');
       return checked(layoutOp(node, x, ints, (n) => evaluate(found.graph, n)));
     } catch (error) {
       if (!(error instanceof LayoutError)) throw error;
