@@ -18,9 +18,9 @@
 // --small (the CI form) runs a 2M-parameter stack once and prints the ratios without judging
 // them: at that size process start-up dominates.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareModel, readModel, writeModel } from '@qgrain/onnx';
 import { quantize } from '@qgrain/pipeline';
@@ -127,9 +127,17 @@ async function sameAsUnstreamed(model, mode, streamed) {
   const path = join(folder, streamed.split('/').pop());
   await writeModel(float, path, { externalData: true });
   const same = (a, b) => readFileSync(a).equals(readFileSync(b));
-  const result = same(path, streamed) && same(`${path}.data`, `${streamed}.data`);
+  const result = same(path, streamed) && same(dataFileOf(path), dataFileOf(streamed));
   rmSync(folder, { recursive: true, force: true });
   return result;
+}
+
+/** The external data file written beside `model`: `<model>.<content hash>.data`. */
+function dataFileOf(model) {
+  const name = basename(model);
+  const found = readdirSync(dirname(model)).filter((f) => f.startsWith(`${name}.`) && f.endsWith('.data'));
+  if (found.length !== 1) throw new Error(`expected one data file beside ${model}, found ${found.length}`);
+  return join(dirname(model), found[0]);
 }
 
 function sqnrDb(reference, actual) {
@@ -207,7 +215,7 @@ try {
       time_ratio: seconds / copySeconds,
       peak_rss_bytes: peak,
       rss_ratio: peak / floatBytes,
-      output_bytes: statSync(out).size + statSync(`${out}.data`).size,
+      output_bytes: statSync(out).size + statSync(dataFileOf(out)).size,
       output_sqnr_db: sqnrDb(reference, await runModel(out)),
       ...(verify ? { same_as_unstreamed: await sameAsUnstreamed(stack.model, mode, out) } : {}),
     });
