@@ -5,8 +5,8 @@ export { readModel } from './read-model.js';
 export { ExternalDataSpill } from './spill.js';
 export {
   DEFAULT_EXTERNAL_THRESHOLD,
-  EXTERNAL_DATA_ALIGNMENT,
   type WriteOptions,
   type WriteResult,
   writeModel,
 } from './write-model.js';
+export { EXTERNAL_DATA_ALIGNMENT } from './tensor-proto.js';

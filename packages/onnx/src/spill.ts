@@ -8,12 +8,8 @@ import { basename, join, resolve } from 'node:path';
 import { QgrainError } from '@qgrain/tensor';
 import type { ExternalDataReader } from './external-data.js';
 import type { TensorProto } from './proto-types.js';
-import type { ExternalDataInfo } from './tensor-proto.js';
+import { EXTERNAL_DATA_ALIGNMENT, type ExternalDataInfo, pointToExternalData } from './tensor-proto.js';
 
-/** Spilled tensors start on page boundaries, as in the data files writeModel writes. */
-const SPILL_ALIGNMENT = 4096;
-/** ONNX's data_location for bytes stored outside the model file. */
-const DATA_LOCATION_EXTERNAL = 1;
 /** One positioned read or write stays well below Node's 2 GiB per-call limit. */
 const MAX_IO_CHUNK = 1 << 30;
 
@@ -77,30 +73,14 @@ export class ExternalDataSpill {
    */
   spill(tensor: TensorProto, bytes: Uint8Array): void {
     const fd = this.open();
-    const offset = Math.ceil(this.end / SPILL_ALIGNMENT) * SPILL_ALIGNMENT;
+    const offset = Math.ceil(this.end / EXTERNAL_DATA_ALIGNMENT) * EXTERNAL_DATA_ALIGNMENT;
     let done = 0;
     while (done < bytes.byteLength) {
       const n = Math.min(MAX_IO_CHUNK, bytes.byteLength - done);
       done += writeSync(fd, bytes, done, n, offset + done);
     }
     this.end = offset + bytes.byteLength;
-    // Without own values the fields read as the message defaults (empty), as after decoding.
-    for (const field of [
-      'rawData',
-      'floatData',
-      'int32Data',
-      'int64Data',
-      'doubleData',
-      'uint64Data',
-    ] as const) {
-      delete (tensor as Partial<TensorProto>)[field];
-    }
-    tensor.dataLocation = DATA_LOCATION_EXTERNAL;
-    tensor.externalData = [
-      { key: 'location', value: this.location },
-      { key: 'offset', value: String(offset) },
-      { key: 'length', value: String(bytes.byteLength) },
-    ] as TensorProto['externalData'];
+    pointToExternalData(tensor, this.location, offset, bytes.byteLength);
   }
 
   /** A reader for spilled tensors that hands every other location to `base`. */

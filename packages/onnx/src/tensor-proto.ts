@@ -17,6 +17,9 @@ export interface ExternalDataInfo {
 /** ONNX's data_location value for tensors whose bytes live in another file. */
 const DATA_LOCATION_EXTERNAL = 1;
 
+/** External tensors start on page boundaries, in written data files and in the spill file alike. */
+export const EXTERNAL_DATA_ALIGNMENT = 4096;
+
 /** How a TensorProto stores its data. */
 export function tensorStorage(proto: TensorProto): TensorStorage {
   if (proto.dataLocation === DATA_LOCATION_EXTERNAL) return 'external';
@@ -205,4 +208,34 @@ export function makeTensorProto(name: string, tensor: Tensor): TensorProto {
     dataType: onnxOfDtype(tensor.dtype),
     rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
   }) as unknown as TensorProto;
+}
+
+/** The fields that hold a tensor's bytes inside the model. */
+const INLINE_DATA_FIELDS = [
+  'rawData',
+  'floatData',
+  'int32Data',
+  'int64Data',
+  'doubleData',
+  'uint64Data',
+] as const;
+
+/**
+ * Makes `tensor` a reference to `length` bytes at `offset` of the data file `location`, dropping
+ * its inline bytes. Without own values the fields read as the message defaults (empty), as after
+ * decoding.
+ */
+export function pointToExternalData(
+  tensor: TensorProto,
+  location: string,
+  offset: number,
+  length: number,
+): void {
+  for (const field of INLINE_DATA_FIELDS) delete (tensor as Partial<TensorProto>)[field];
+  tensor.dataLocation = DATA_LOCATION_EXTERNAL;
+  tensor.externalData = [
+    { key: 'location', value: location },
+    { key: 'offset', value: String(offset) },
+    { key: 'length', value: String(length) },
+  ] as TensorProto['externalData'];
 }

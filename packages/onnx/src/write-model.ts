@@ -8,14 +8,18 @@ import { type Model, allTensorProtos } from './model.js';
 import type { ModelProto, TensorProto } from './proto-types.js';
 import { onnxTypes } from './schema.js';
 import { cloneMessage, encodeModelProto, inlineTensor, placeTensors } from './serialize.js';
-import { externalDataInfo, tensorDims, tensorStorage } from './tensor-proto.js';
+import {
+  EXTERNAL_DATA_ALIGNMENT,
+  externalDataInfo,
+  pointToExternalData,
+  tensorDims,
+  tensorStorage,
+} from './tensor-proto.js';
+
 import { removeOnSignal } from './temp-files.js';
 
 /** Tensors at least this large go to external data by default (ONNX's own converter uses 1 KiB too). */
 export const DEFAULT_EXTERNAL_THRESHOLD = 1024;
-
-/** External data offsets are multiples of this, so a runtime can map tensors page by page. */
-export const EXTERNAL_DATA_ALIGNMENT = 4096;
 
 /** Options of `writeModel`. */
 export interface WriteOptions {
@@ -108,22 +112,7 @@ export async function writeModel(
     end = offset + length;
     const copy = cloneMessage(tensor);
     planned.push({ source: tensor, written: copy, offset, length });
-    for (const field of [
-      'rawData',
-      'floatData',
-      'int32Data',
-      'int64Data',
-      'doubleData',
-      'uint64Data',
-    ] as const) {
-      delete (copy as Partial<TensorProto>)[field];
-    }
-    copy.dataLocation = 1;
-    copy.externalData = [
-      { key: 'location', value: dataName },
-      { key: 'offset', value: String(offset) },
-      { key: 'length', value: String(length) },
-    ];
+    pointToExternalData(copy, dataName, offset, length);
     return copy;
   });
 
