@@ -32,6 +32,23 @@ export function parseByteThreshold(text: string): number {
   return value;
 }
 
+/** Adds `--external-data` and `--external-data-threshold`, which every command that writes a model takes. */
+export function addExternalDataOptions(command: Command): Command {
+  return command
+    .option(
+      '--external-data',
+      "write initializers to one data file beside the output ('<output>.<hash>.data', replaced with the model as one unit)",
+    )
+    .addOption(
+      new Option(
+        '--external-data-threshold <bytes>',
+        `smallest initializer moved to external data (implies --external-data; default ${DEFAULT_EXTERNAL_THRESHOLD})`,
+      )
+        .argParser(parseByteThreshold)
+        .implies({ externalData: true }),
+    );
+}
+
 function summaryJson(input: string, prepared: PrepareSummary, written: WriteResult): Record<string, unknown> {
   return {
     input,
@@ -62,7 +79,7 @@ function summaryLine(output: string, prepared: PrepareSummary, written: WriteRes
 
 /** Adds `qgrain prepare <in.onnx> -o <out.onnx>`. */
 export function addPrepareCommand(program: Command, io: CliIO): void {
-  program
+  const command = program
     .command('prepare')
     .description(
       'lift Constant weights to initializers, remove Identity/Dropout, fold BatchNorm and constant per-channel Mul/Add into the layer before, fuse spelled-out HardSwish, then write the model atomically',
@@ -77,19 +94,8 @@ export function addPrepareCommand(program: Command, io: CliIO): void {
     .option(
       '--no-fuse-hard-swish',
       'keep HardSwish spelled out as Add/Clip/Mul/Div instead of rewriting it as x * HardSigmoid(x)',
-    )
-    .option(
-      '--external-data',
-      "write initializers to one data file beside the output ('<output>.<hash>.data', replaced with the model as one unit)",
-    )
-    .addOption(
-      new Option(
-        '--external-data-threshold <bytes>',
-        `smallest initializer moved to external data (implies --external-data; default ${DEFAULT_EXTERNAL_THRESHOLD})`,
-      )
-        .argParser(parseByteThreshold)
-        .implies({ externalData: true }),
-    )
+    );
+  addExternalDataOptions(command)
     .option('--json', 'write a JSON summary on stdout instead of the line on stderr')
     .action(async (path: string, options: PrepareOptions) => {
       const model = await readModel(path);

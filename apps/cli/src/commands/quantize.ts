@@ -30,7 +30,7 @@ import {
   weightStorageSummary,
 } from '@qgrain/pipeline';
 import { QgrainError } from '@qgrain/tensor';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_BACKEND, type GlobalOptions, resolveBackend } from '../backend-option.js';
 import { formatBytes } from '../byte-size.js';
 import { type DataOptions, addDataOptions, openModelData } from '../data-options.js';
@@ -39,7 +39,7 @@ import { UsageError } from '../exit.js';
 import { type CliIO, formatTable, progress } from '../io.js';
 import { writeOutputModel } from '../output-model.js';
 import { refuseOverwritingInput } from '../output-guard.js';
-import { parseByteThreshold } from './prepare.js';
+import { addExternalDataOptions } from './prepare.js';
 
 interface QuantizeCommandOptions extends DataOptions {
   readonly output: string;
@@ -444,19 +444,8 @@ export function addQuantizeCommand(program: Command, io: CliIO): void {
     .option(
       '--dynamic <scheme>',
       'dynamic W8A8 for MatMul/Gemm: activations int8/per-token or uint8/per-tensor; no data needed',
-    )
-    .option(
-      '--external-data',
-      "write initializers to one data file beside the output ('<output>.<hash>.data', replaced with the model as one unit)",
-    )
-    .addOption(
-      new Option(
-        '--external-data-threshold <bytes>',
-        `smallest initializer moved to external data (implies --external-data; default ${DEFAULT_EXTERNAL_THRESHOLD})`,
-      )
-        .argParser(parseByteThreshold)
-        .implies({ externalData: true }),
-    )
+    );
+  addExternalDataOptions(command)
     .option('--report <report.json>', 'write the report as JSON')
     .option('--json', 'print the report as JSON on stdout instead of the table on stderr');
   addDataOptions(command, false).action(
