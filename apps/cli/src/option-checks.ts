@@ -1,6 +1,13 @@
 import { parseQuantSpec } from '@qgrain/granularity';
 import { parseCalibrationMethod } from '@qgrain/observers';
-import { DYNAMIC_SCHEMES, MAX_WEIGHT_BLOCK, MIN_WEIGHT_BLOCK } from '@qgrain/pipeline';
+import {
+  DYNAMIC_SCHEMES,
+  MAX_WEIGHT_BLOCK,
+  MIN_WEIGHT_BLOCK,
+  parseActivationCandidates,
+  parseMethods,
+  parseWeightCandidates,
+} from '@qgrain/pipeline';
 import { QgrainError } from '@qgrain/tensor';
 import type { Command } from 'commander';
 import { UsageError } from './exit.js';
@@ -82,6 +89,27 @@ export function checkCalibrateValues(options: { readonly method?: string }): voi
   if (options.method !== undefined) parsed('--method', options.method, parseCalibrationMethod);
 }
 
+/** The checks of `qgrain advise`'s option values: every candidate list parses, one budget is given. */
+export function checkAdviseValues(options: {
+  readonly weightsCandidates?: readonly string[];
+  readonly activationsCandidates?: readonly string[];
+  readonly methods?: readonly string[];
+  readonly targetSqnr?: number;
+  readonly maxSize?: string;
+}): void {
+  if (options.weightsCandidates)
+    parsed('--weights-candidates', options.weightsCandidates.join(','), () =>
+      parseWeightCandidates(options.weightsCandidates!),
+    );
+  if (options.activationsCandidates)
+    parsed('--activations-candidates', options.activationsCandidates.join(','), () =>
+      parseActivationCandidates(options.activationsCandidates!),
+    );
+  if (options.methods) parsed('--methods', options.methods.join(','), () => parseMethods(options.methods!));
+  if ((options.targetSqnr === undefined) === (options.maxSize === undefined))
+    throw new UsageError('advise needs a budget: --target-sqnr <dB> or --max-size <bytes|%>, one of the two');
+}
+
 /**
  * Checks the option values of the command about to run (a commander preAction hook): throws a
  * UsageError, which exits 2, before the command's action reads anything.
@@ -90,4 +118,5 @@ export function checkOptionValues(_program: Command, command: Command): void {
   const options = command.opts();
   if (command.name() === 'quantize') checkQuantizeValues(options);
   else if (command.name() === 'calibrate') checkCalibrateValues(options);
+  else if (command.name() === 'advise') checkAdviseValues(options);
 }

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { QgrainError } from '@qgrain/tensor';
 import { Command, CommanderError, Option } from 'commander';
 import { BACKEND_CHOICES, DEFAULT_BACKEND } from './backend-option.js';
+import { addAdviseCommand } from './commands/advise.js';
 import { addCalibrateCommand } from './commands/calibrate.js';
 import { addCompareCommand } from './commands/compare.js';
 import { addInspectCommand } from './commands/inspect.js';
@@ -80,6 +81,7 @@ export function createProgram(io: CliIO = processIO()): Command {
   addCalibrateCommand(program, io);
   addQuantizeCommand(program, io);
   addCompareCommand(program, io);
+  addAdviseCommand(program, io);
   return program;
 }
 

@@ -157,3 +157,28 @@ export {
   weightStorageSummary,
 } from './report/report.js';
 export * from './report/weight-survey.js';
+
+// advise/: the granularity advisor, its plan file, and the data the HTML report draws.
+export { type Advice, type AdviseOptions, type ModelMeasurement, advise } from './advise/advise.js';
+export {
+  DEFAULT_ACTIVATION_CANDIDATES,
+  DEFAULT_METHODS,
+  DEFAULT_WEIGHT_CANDIDATES,
+  parseActivationCandidates,
+  parseMethods,
+  parseWeightCandidates,
+} from './advise/candidates.js';
+export { type Budget, type Decision, type Option, choose } from './advise/choose.js';
+export {
+  PLAN_FORMAT,
+  type PlanActivation,
+  type PlanCandidate,
+  type PlanDocument,
+  type PlanWeight,
+  applyPlan,
+  checkPlanFits,
+  planOptions,
+  validatePlan,
+} from './advise/plan-file.js';
+export { type Switchboard, buildSwitchboard, switchFeeds } from './advise/switchboard.js';
+export type * from './report/html/report-data.js';

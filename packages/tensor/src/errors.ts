@@ -12,6 +12,7 @@ export type QgrainErrorCode =
   | 'io'
   | 'unsafe-path'
   | 'missing-data'
+  | 'plan-mismatch'
   | 'internal';
 
 /**

@@ -1,6 +1,5 @@
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve, basename } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import {
   DEFAULT_EXTERNAL_THRESHOLD,
   ExternalDataSpill,
@@ -39,6 +38,7 @@ import { UsageError } from '../exit.js';
 import { type CliIO, formatTable, progress } from '../io.js';
 import { writeOutputModel } from '../output-model.js';
 import { refuseOverwritingInput } from '../output-guard.js';
+import { writeTextAtomically } from '../write-text.js';
 import { addExternalDataOptions } from './prepare.js';
 
 interface QuantizeCommandOptions extends DataOptions {
@@ -110,18 +110,6 @@ function wholeNumber(text: string): number {
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(value))
     throw new InvalidArgumentError('expected a whole number, e.g. 1');
   return value;
-}
-
-/** Writes text atomically: a temporary file in the same folder, then a rename. */
-async function writeTextAtomically(path: string, text: string): Promise<void> {
-  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await writeFile(temp, text);
-    await rename(temp, path);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw new QgrainError('io', `cannot write ${path}: ${(error as Error).message}`, { cause: error });
-  }
 }
 
 function fmt(value: number | string | null, digits = 1): string {

@@ -1,0 +1,244 @@
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { prepareModel, readModel } from '@qgrain/onnx';
+import {
+  type Advice,
+  DEFAULT_ACTIVATION_CANDIDATES,
+  DEFAULT_METHODS,
+  DEFAULT_WEIGHT_CANDIDATES,
+  type PlanDocument,
+  advise,
+  defaultHoldout,
+  nodeRunnerFactory,
+  sha256Hex,
+  splitData,
+} from '@qgrain/pipeline';
+import { type Command, InvalidArgumentError } from 'commander';
+import { DEFAULT_BACKEND, type GlobalOptions, resolveBackend } from '../backend-option.js';
+import { formatBytes } from '../byte-size.js';
+import { type DataOptions, addDataOptions, openModelData } from '../data-options.js';
+import { checkExcludes } from '../exclude-check.js';
+import { UsageError } from '../exit.js';
+import { type CliIO, formatTable, progress } from '../io.js';
+import { refuseOverwritingInput } from '../output-guard.js';
+import { writeTextAtomically } from '../write-text.js';
+
+interface AdviseCommandOptions extends DataOptions {
+  readonly output: string;
+  readonly report?: string;
+  readonly targetSqnr?: number;
+  readonly maxSize?: string;
+  readonly weightsCandidates: readonly string[];
+  readonly activationsCandidates: readonly string[];
+  readonly methods: readonly string[];
+  readonly exclude?: readonly string[];
+  readonly holdout?: number;
+  readonly json?: boolean;
+}
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+}
+
+function decibels(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !Number.isFinite(value))
+    throw new InvalidArgumentError('expected a number of dB, e.g. 30');
+  return value;
+}
+
+function wholeNumber(text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value))
+    throw new InvalidArgumentError('expected a whole number, e.g. 1');
+  return value;
+}
+
+/** A `--max-size` value: bytes (`1500000`, `1.5MB`, `800KiB`) or a share of the float file (`30%`). */
+export function parseMaxSize(text: string, floatBytes: number): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(%|b|kb|kib|mb|mib|gb|gib)?\s*$/i.exec(text);
+  if (!match)
+    throw new UsageError(
+      `--max-size '${text}': expected bytes (1500000, 1.5MB, 800KiB) or a share of the float model (30%)`,
+    );
+  const value = Number(match[1]);
+  const unit = (match[2] ?? 'b').toLowerCase();
+  const factors: Record<string, number> = {
+    b: 1,
+    kb: 1e3,
+    kib: 1024,
+    mb: 1e6,
+    mib: 1024 ** 2,
+    gb: 1e9,
+    gib: 1024 ** 3,
+  };
+  const bytes = unit === '%' ? (value / 100) * floatBytes : value * factors[unit]!;
+  if (!(bytes > 0)) throw new UsageError(`--max-size '${text}': the cap must be above 0 bytes`);
+  return Math.floor(bytes);
+}
+
+const dbText = (v: number | null) => (v === null || !Number.isFinite(v) ? 'inf' : v.toFixed(1));
+
+/** The advice as tables (stderr): the layers the plan did not leave on their cheapest option, then totals. */
+export function adviceTable(advice: Advice): string {
+  const plan = advice.plan;
+  const rows: string[][] = [];
+  for (const [name, w] of Object.entries(plan.weights)) {
+    const cheapest = w.candidates[0];
+    rows.push([name, w.op, w.depthwise ? 'yes' : 'no', w.scheme, ...(cheapest ? [] : []), w.reason]);
+  }
+  const weightTable = formatTable(['weight', 'op', 'dw', 'scheme', 'why'], rows);
+  const activationRows = Object.entries(plan.activations).map(([name, a]) => [
+    name,
+    a.scheme === 'float' ? 'float' : `${a.scheme} ${a.method ?? ''}`.trim(),
+    a.range ? `${a.range.min.toPrecision(3)}..${a.range.max.toPrecision(3)}` : '-',
+    a.reason,
+  ]);
+  const activationTable = formatTable(['activation', 'choice', 'range', 'why'], activationRows);
+  const measured = plan.measured!;
+  const outputs = Object.entries(measured.output_sqnr_db)
+    .map(([name, v]) => `'${name}' ${dbText(v)} dB`)
+    .join(', ');
+  const lines = [
+    weightTable,
+    '',
+    activationTable,
+    '',
+    `predicted output SQNR ${dbText(plan.predicted.output_sqnr_db)} dB; measured ${outputs}`,
+    `size ${formatBytes(measured.bytes)} (${((measured.bytes / advice.float.bytes) * 100).toFixed(1)}% of float)`,
+    `latency ${advice.advised.latencyMs.toFixed(1)} ms, ${(advice.advised.latencyMs / advice.float.latencyMs).toFixed(2)}x the float model's ${advice.float.latencyMs.toFixed(1)} ms (median, same run)`,
+    ...Object.entries(advice.references).map(
+      ([label, m]) =>
+        `reference ${label}: output SQNR ${dbText(m.worstSqnrDb)} dB, ${formatBytes(m.bytes)}, ${m.latencyMs.toFixed(1)} ms; the plan ${m.bytes >= measured.bytes ? 'saves' : 'costs'} ${formatBytes(Math.abs(m.bytes - measured.bytes))}`,
+    ),
+    ...advice.notes.map((n) => `note: ${n}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Reads and prepares a model, splits the data into calibration and held-back batches, runs the
+ * advisor and writes the plan (and the HTML report) atomically. The input is never modified.
+ */
+export async function adviseCommand(
+  path: string,
+  options: AdviseCommandOptions,
+  globals: Partial<GlobalOptions>,
+  io: CliIO,
+): Promise<Advice> {
+  if ((options.targetSqnr === undefined) === (options.maxSize === undefined))
+    throw new UsageError('advise needs a budget: --target-sqnr <dB> or --max-size <bytes|%>, one of the two');
+  if (!options.data) throw new UsageError('advise needs data (--data) to calibrate and to measure on');
+  const model = await readModel(path);
+  checkExcludes(model, options.exclude);
+  const output = resolve(options.output);
+  const reportPath = options.report === undefined ? undefined : resolve(options.report);
+  await refuseOverwritingInput(model, [output, ...(reportPath ? [reportPath] : [])]);
+  if (reportPath === output)
+    throw new UsageError('--report and -o name the same file; give the report its own path');
+  const bytes = new Uint8Array(await readFile(model.source));
+  const sha256 = await sha256Hex(bytes);
+  const maxBytes =
+    options.maxSize === undefined
+      ? undefined
+      : parseMaxSize(options.maxSize, (await stat(model.source)).size);
+  const backend = await resolveBackend(globals.backend ?? DEFAULT_BACKEND, io);
+  prepareModel(model, { foldBatchNorm: true });
+
+  const source = await openModelData(model, options, io);
+  const batches = source.count === undefined ? 0 : Math.ceil(source.count / (options.batchSize ?? 1));
+  const held = Math.min(options.holdout ?? defaultHoldout(batches), Math.max(batches - 1, 0));
+  if (held === 0)
+    throw new UsageError(
+      `advise measures on held-back data, but ${batches} batch${batches === 1 ? '' : 'es'} leave none to hold back; give at least two batches, or --holdout`,
+    );
+  const parts = splitData(source, batches, held);
+  const bar = progress(io, 'advising');
+  let advice: Advice;
+  try {
+    advice = await advise(model, {
+      calibration: parts.calibration,
+      holdout: parts.holdout,
+      runner: nodeRunnerFactory(),
+      budget: maxBytes !== undefined ? { maxBytes } : { targetSqnrDb: options.targetSqnr! },
+      model: { sha256, name: basename(model.source) },
+      weightCandidates: options.weightsCandidates,
+      activationCandidates: options.activationsCandidates,
+      methods: options.methods,
+      ...(options.exclude ? { exclude: options.exclude } : {}),
+      backend,
+      data: { description: source.description, calibrationBatches: batches - held, holdoutBatches: held },
+      onProgress: (e) => bar.update(e.done, e.total),
+    });
+  } finally {
+    bar.done();
+  }
+  await mkdir(dirname(output), { recursive: true });
+  await writeTextAtomically(output, `${JSON.stringify(advice.plan, null, 2)}\n`);
+  if (reportPath) {
+    await mkdir(dirname(reportPath), { recursive: true });
+    await writeTextAtomically(reportPath, renderReport(advice));
+  }
+  return advice;
+}
+
+/** The HTML report of an advice. */
+function renderReport(advice: Advice): string {
+  return `<!doctype html><meta charset="utf-8"><title>${advice.report.title}</title><pre>${JSON.stringify(advice.report).replace(/</g, '\\u003c')}</pre>`;
+}
+
+/** Adds `qgrain advise <model> --data ... -o plan.json (--target-sqnr dB | --max-size bytes)`. */
+export function addAdviseCommand(program: Command, io: CliIO): void {
+  const command = program
+    .command('advise')
+    .description(
+      'choose, per tensor, the cheapest weight scheme, activation precision and calibrator that keep the model within a budget, measured on held-back data',
+    )
+    .argument('<model>', 'the float .onnx model (never modified)')
+    .requiredOption(
+      '-o, --output <plan.json>',
+      'where to write the plan (apply it with qgrain quantize --plan)',
+    )
+    .option(
+      '--target-sqnr <dB>',
+      'budget: the model output SQNR against float to keep, on held-back data',
+      decibels,
+    )
+    .option(
+      '--max-size <bytes|%>',
+      'budget: the largest model file, in bytes (1.5MB, 800KiB) or as a share of the float file (30%)',
+    )
+    .option(
+      '--weights-candidates <list>',
+      `weight schemes to choose from (default ${DEFAULT_WEIGHT_CANDIDATES.join(',')})`,
+      list,
+      [...DEFAULT_WEIGHT_CANDIDATES],
+    )
+    .option(
+      '--activations-candidates <list>',
+      `activation precisions to choose from (default ${DEFAULT_ACTIVATION_CANDIDATES.join(',')})`,
+      list,
+      [...DEFAULT_ACTIVATION_CANDIDATES],
+    )
+    .option('--methods <list>', `calibrators to choose from (default ${DEFAULT_METHODS.join(',')})`, list, [
+      ...DEFAULT_METHODS,
+    ])
+    .option('--exclude <node|op,...>', 'node names or op types to keep float', list)
+    .option(
+      '--holdout <batches>',
+      'batches held back from calibration to measure on (default: one in eight)',
+      wholeNumber,
+    )
+    .option('--report <report.html>', 'write the self-contained HTML report')
+    .option('--json', 'print the plan as JSON on stdout instead of the tables on stderr');
+  addDataOptions(command, true).action(async (path: string, options: AdviseCommandOptions, cmd: Command) => {
+    const advice = await adviseCommand(path, options, cmd.optsWithGlobals<Partial<GlobalOptions>>(), io);
+    if (options.json) {
+      io.out(`${JSON.stringify(advice.plan satisfies PlanDocument, null, 2)}\n`);
+      for (const n of advice.notes) io.err(`qgrain: note: ${n}\n`);
+    } else io.err(adviceTable(advice));
+  });
+}

@@ -1,0 +1,792 @@
+// The granularity advisor: for each quantizable tensor of a model, the cheapest option (weight
+// scheme; activation precision and calibrator) that keeps the model within a budget, chosen from
+// measurements on held-back data.
+//
+// 1. Calibrate once, with |x| histograms: every calibrator's range (minmax, percentile, entropy,
+//    mse) at every precision is read from the same histograms.
+// 2. Measure each tensor alone: one run per tensor (per held-back batch) of a switchboard model in
+//    which that tensor, and only it, is quantized by its reference option. That gives the output
+//    noise the tensor causes; its other options are predicted by scaling it with their local noise.
+// 3. Measure latency: the float model, the all-8-bit model and, when 16-bit activations are
+//    candidates, the all-16-bit one; an activation's cost of leaving 8 bits is that gap, shared
+//    out by the multiply-accumulates of the nodes it feeds.
+// 4. Choose (choose.ts), build the chosen model, and measure it; when it misses the target, aim
+//    higher by the miss and choose again.
+import { formatQuantSpec } from '@qgrain/granularity';
+import { type Model, parseModel, serializeModel } from '@qgrain/onnx';
+import type { Observer } from '@qgrain/observers';
+import { HistogramObserver } from '@qgrain/observers';
+import { type Backend, QgrainError, type Tensor, jsBackend } from '@qgrain/tensor';
+import { fakeQuant } from '@qgrain/granularity';
+import { type CalibrateOptions, type FeedSource, calibrateActivations } from '../calibrate/calibrate.js';
+import { DEFAULT_WEIGHT_SCHEME, observerTargets, type Plan } from '../plan/plan.js';
+import { planModel } from '../plan/plan-model.js';
+import { quantize } from '../quantize.js';
+import type {
+  ActivationHistogram,
+  ChannelRanges,
+  FrontierPoint,
+  HtmlReportData,
+  LayerRow,
+} from '../report/html/report-data.js';
+import type { RunnerFactory } from '../runner/runner.js';
+import {
+  type ActivationCandidate,
+  DEFAULT_ACTIVATION_CANDIDATES,
+  DEFAULT_METHODS,
+  DEFAULT_WEIGHT_CANDIDATES,
+  FLOAT,
+  type WeightCandidate,
+  activationCandidates,
+  parseActivationCandidates,
+  parseMethods,
+  parseWeightCandidates,
+  weightCandidates,
+} from './candidates.js';
+import { type Budget, type Choice, type Decision, choose, worstSqnrDb } from './choose.js';
+import { PLAN_FORMAT, type PlanCandidate, type PlanDocument, planOptions } from './plan-file.js';
+import { buildSwitchboard, switchFeeds } from './switchboard.js';
+
+/** Options of {@link advise}. */
+export interface AdviseOptions {
+  /** Batches to calibrate on. */
+  readonly calibration: FeedSource;
+  /** Batches held back to measure on (never calibrated on). */
+  readonly holdout: FeedSource;
+  readonly runner: RunnerFactory;
+  readonly budget: Budget;
+  /** The model file's SHA-256 and name, which the plan is tied to. */
+  readonly model: { readonly sha256: string; readonly name: string };
+  /** Weight schemes to choose from (default int8 per tensor and per channel). */
+  readonly weightCandidates?: readonly string[];
+  /** Activation precisions to choose from: uint8, int16, float, ... (default all three). */
+  readonly activationCandidates?: readonly string[];
+  /** Calibrators to choose from (default minmax, percentile, entropy, mse). */
+  readonly methods?: readonly string[];
+  /** Node names or op types to keep float. */
+  readonly exclude?: readonly string[];
+  readonly backend?: Backend;
+  readonly observer?: CalibrateOptions['observer'];
+  /** Timed runs per latency measurement (the median counts; default 7). */
+  readonly latencyRuns?: number;
+  /** Verification rounds at most (default 3). */
+  readonly rounds?: number;
+  readonly onProgress?: (event: { stage: string; done: number; total: number }) => void;
+  /** Where the data came from, for the plan file. */
+  readonly data?: {
+    readonly description: string;
+    readonly calibrationBatches: number;
+    readonly holdoutBatches: number;
+  };
+}
+
+/** What one built model measured. */
+export interface ModelMeasurement {
+  /** Output SQNR against float per model output (dB). */
+  readonly outputSqnrDb: Readonly<Record<string, number>>;
+  readonly worstSqnrDb: number;
+  /** Bytes of the serialized model. */
+  readonly bytes: number;
+  /** Median latency over the timed runs (ms), on the first held-back batch. */
+  readonly latencyMs: number;
+}
+
+/** What {@link advise} returns. */
+export interface Advice {
+  readonly plan: PlanDocument;
+  readonly report: HtmlReportData;
+  /** The advised model, built and measured. */
+  readonly advised: ModelMeasurement;
+  /** The float model's latency, and the reference points measured in the same run. */
+  readonly float: { readonly latencyMs: number; readonly bytes: number };
+  readonly references: Readonly<Record<string, ModelMeasurement>>;
+  readonly decision: Decision;
+  /** How far the prediction was from the built model, per round (dB). */
+  readonly rounds: readonly {
+    readonly targetDb: number;
+    readonly predictedDb: number;
+    readonly measuredDb: number;
+  }[];
+  readonly notes: readonly string[];
+}
+
+/** One measured tensor: its options, and the output noise of its reference option alone. */
+interface Measured {
+  readonly tensor: string;
+  readonly kind: 'weight' | 'activation';
+  /** Per model output, the noise of the reference option alone. */
+  outputNoise: number[];
+  readonly referenceNoise: number;
+  readonly options: readonly (WeightCandidate | ActivationCandidate)[];
+  readonly labels: readonly string[];
+  readonly localSignal?: number;
+}
+
+const median = (values: readonly number[]) => {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+
+/** Sum of squared differences between two float outputs. */
+function squaredError(a: Tensor, b: Tensor): number {
+  const x = a.toFloat32();
+  const y = b.toFloat32();
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) {
+    const d = x[i]! - y[i]!;
+    sum += d * d;
+  }
+  return sum;
+}
+
+function sumOfSquares(t: Tensor): number {
+  const x = t.toFloat32();
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += x[i]! * x[i]!;
+  return sum;
+}
+
+const db = (signal: number, noise: number) =>
+  noise <= 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(signal / noise);
+const finiteOrNull = (v: number) => (Number.isFinite(v) ? Math.round(v * 100) / 100 : null);
+
+/**
+ * Advises a (prepared, float) model: see the file comment. The model is planned (its opset raised
+ * to per-axis Q/DQ's, which renames nothing a plan refers to) but otherwise left as it is.
+ */
+export async function advise(model: Model, options: AdviseOptions): Promise<Advice> {
+  const backend = options.backend ?? jsBackend;
+  const weightSpecs = parseWeightCandidates(options.weightCandidates ?? DEFAULT_WEIGHT_CANDIDATES);
+  const activationSchemes = parseActivationCandidates(
+    options.activationCandidates ?? DEFAULT_ACTIVATION_CANDIDATES,
+  );
+  const methods = parseMethods(options.methods ?? DEFAULT_METHODS);
+  const budget = options.budget;
+  if (budget.targetSqnrDb !== undefined && !Number.isFinite(budget.targetSqnrDb))
+    throw new QgrainError('invalid-argument', `target SQNR ${budget.targetSqnrDb} dB is not a number`, {
+      option: 'target-sqnr',
+    });
+  if (budget.maxBytes !== undefined && !(budget.maxBytes > 0))
+    throw new QgrainError('invalid-argument', `size cap ${budget.maxBytes} bytes must be positive`, {
+      option: 'max-size',
+    });
+  const progress = options.onProgress ?? (() => {});
+  const notes: string[] = [];
+  const plan = planModel(model, { ...(options.exclude ? { exclude: options.exclude } : {}) });
+  const outputs = model.graph.outputNames();
+
+  // 1. One calibration, |x| histograms for every activation.
+  const targets = observerTargets(plan.activations);
+  const activationTensors = plan.activations.map((a) => a.tensor);
+  let observers = new Map<string, Observer>();
+  if (activationTensors.length > 0 && activationSchemes.some((s) => s !== FLOAT)) {
+    const calibrated = await calibrateActivations(model, activationTensors, options.calibration, {
+      method: 'mse',
+      runner: options.runner,
+      observer: { ...options.observer, backend },
+      observerFor: (t) => ({ ...targets(t), symmetric: false }),
+      onProgress: (e) => progress({ stage: 'calibrate', done: e.batch, total: 0 }),
+    });
+    observers = calibrated.observers;
+    for (const s of calibrated.skipped) notes.push(`activation '${s.tensor}' stays float: ${s.reason}`);
+  }
+
+  // The held-back feeds are read once and kept: every measurement runs on them.
+  const feeds: Readonly<Record<string, Tensor>>[] = [];
+  for await (const feed of options.holdout()) feeds.push(feed);
+  if (feeds.length === 0)
+    throw new QgrainError(
+      'missing-data',
+      'advise needs held-back data to measure on; give more batches or --holdout',
+      {
+        option: 'holdout',
+      },
+    );
+
+  // 2. Options of every tensor, and the reference option each is measured with.
+  const measured: Measured[] = [];
+  const weightSwitches: { tensor: string; quantized: Float32Array }[] = [];
+  const fixedWeights = new Map<string, string>();
+  for (const w of plan.weights) {
+    const init = w.graph === 'main' ? model.graph.initializer(w.initializer) : undefined;
+    if (init?.dtype !== 'float32') {
+      fixedWeights.set(w.initializer, formatQuantSpec(w.spec));
+      notes.push(
+        `weight '${w.initializer}' keeps ${formatQuantSpec(w.spec)}: not measured (${init ? init.dtype : `inside ${w.graph}`})`,
+      );
+      continue;
+    }
+    const values = init.toTensor().toFloat32();
+    const candidates = weightCandidates(w.initializer, values, init.dims, w.role, weightSpecs, backend);
+    if (candidates.length === 0) {
+      fixedWeights.set(w.initializer, DEFAULT_WEIGHT_SCHEME);
+      continue;
+    }
+    // The reference is the smallest option: the one whose damage decides whether it will do.
+    const reference = candidates.reduce((a, b) => (b.bytes < a.bytes ? b : a));
+    weightSwitches.push({ tensor: w.initializer, quantized: fakeQuant(values, reference.qp, backend) });
+    measured.push({
+      tensor: w.initializer,
+      kind: 'weight',
+      outputNoise: [],
+      referenceNoise: reference.noise,
+      options: candidates,
+      labels: candidates.map((c) => c.scheme),
+      localSignal: reference.signal,
+    });
+  }
+  const activationSwitches: Parameters<typeof buildSwitchboard>[2][number][] = [];
+  const firstScheme = activationSchemes.find((s) => s !== FLOAT);
+  for (const a of plan.activations) {
+    const observer = observers.get(a.tensor);
+    const candidates = observer
+      ? activationCandidates(a.tensor, observer, activationSchemes, methods)
+      : activationSchemes.includes(FLOAT)
+        ? [{ label: FLOAT, scheme: FLOAT, noise: 0 }]
+        : [];
+    if (candidates.length === 0) continue;
+    const quantized = candidates.filter((c) => c.scheme === firstScheme);
+    // The reference: the 8-bit option the search starts from (least local noise).
+    const reference = quantized.reduce<ActivationCandidate | undefined>(
+      (best, c) => (!best || c.noise < best.noise ? c : best),
+      undefined,
+    );
+    if (reference && a.graph === 'main')
+      activationSwitches.push({
+        tensor: a.tensor,
+        scale: reference.scale!,
+        zeroPoint: reference.zeroPoint!,
+        storage: reference.storage!,
+      });
+    measured.push({
+      tensor: a.tensor,
+      kind: 'activation',
+      outputNoise: [],
+      referenceNoise: reference?.noise ?? 0,
+      options: candidates,
+      labels: candidates.map((c) => c.label),
+    });
+  }
+
+  // Float outputs on the held-back batches, then each switch alone.
+  const board = buildSwitchboard(model, weightSwitches, activationSwitches);
+  const session = await options.runner(board.bytes);
+  const floatOutputs: Record<string, Tensor>[] = [];
+  const signal = new Array<number>(outputs.length).fill(0);
+  try {
+    for (const feed of feeds) {
+      const out = await session.run({ ...feed, ...switchFeeds(board, []) }, outputs);
+      floatOutputs.push(out);
+      outputs.forEach((o, k) => {
+        signal[k]! += sumOfSquares(out[o]!);
+      });
+    }
+    let done = 0;
+    for (const m of measured) {
+      progress({ stage: 'measure', done: done++, total: measured.length });
+      m.outputNoise = new Array<number>(outputs.length).fill(0);
+      if (!board.switches.has(m.tensor)) continue;
+      for (let b = 0; b < feeds.length; b++) {
+        const out = await session.run({ ...feeds[b]!, ...switchFeeds(board, [m.tensor]) }, outputs);
+        outputs.forEach((o, k) => {
+          m.outputNoise[k]! += squaredError(out[o]!, floatOutputs[b]![o]!);
+        });
+      }
+    }
+  } finally {
+    await session.release();
+  }
+
+  // The options as the search sees them; set once latency is measured (step 4). Plans built
+  // before that (the reference models) carry no per-candidate measurements.
+  let choices: Choice[] | undefined;
+
+  // 3. Models built from a choice of options, measured against the float outputs.
+  const floatBytes = serializeModel(model);
+  const timeRuns = options.latencyRuns ?? 7;
+  const latencyOf = async (
+    bytes: Uint8Array,
+  ): Promise<{ latencyMs: number; outs: Record<string, Tensor>[] }> => {
+    const r = await options.runner(bytes);
+    try {
+      const outs: Record<string, Tensor>[] = [];
+      for (const feed of feeds) outs.push(await r.run(feed, outputs));
+      const times: number[] = [];
+      for (let i = 0; i < timeRuns; i++) {
+        const t = performance.now();
+        await r.run(feeds[0]!, outputs);
+        times.push(performance.now() - t);
+      }
+      return { latencyMs: median(times), outs };
+    } finally {
+      await r.release();
+    }
+  };
+  const floatLatency = (await latencyOf(floatBytes)).latencyMs;
+  const build = async (picks: readonly number[]): Promise<{ bytes: Uint8Array; doc: PlanDocument }> => {
+    const doc = planDocument(picks);
+    const copy = parseModel(floatBytes, { source: model.source });
+    await quantize(copy, { mode: 'static', backend, ...planOptions(doc) });
+    return { bytes: serializeModel(copy), doc };
+  };
+  const measure = async (picks: readonly number[]): Promise<ModelMeasurement & { doc: PlanDocument }> => {
+    const { bytes, doc } = await build(picks);
+    const { latencyMs, outs } = await latencyOf(bytes);
+    const noise = new Array<number>(outputs.length).fill(0);
+    outs.forEach((out, b) => {
+      outputs.forEach((o, k) => {
+        noise[k]! += squaredError(out[o]!, floatOutputs[b]![o]!);
+      });
+    });
+    const outputSqnrDb = Object.fromEntries(outputs.map((o, k) => [o, db(signal[k]!, noise[k]!)]));
+    return { outputSqnrDb, worstSqnrDb: worstSqnrDb(signal, noise), bytes: bytes.length, latencyMs, doc };
+  };
+
+  // Picks that put every tensor on one kind of option, for the reference models: the weights on
+  // `weightScheme`, the activations on `activationScheme` with their least-noise calibrator. A
+  // tensor without such an option keeps its first.
+  const uniform = (weightScheme: string, activationScheme: string): number[] =>
+    measured.map((m) => {
+      const want = m.kind === 'weight' ? weightScheme : activationScheme;
+      let best = -1;
+      m.options.forEach((o, i) => {
+        if (o.scheme === want && (best < 0 || o.noise < m.options[best]!.noise)) best = i;
+      });
+      return Math.max(best, 0);
+    });
+  const cheapestWeight = cheapestScheme(measured) ?? formatQuantSpec(weightSpecs[0]!);
+  const references: Record<string, ModelMeasurement> = {};
+  const latencyBy = new Map<string, number>();
+  latencyBy.set(FLOAT, floatLatency);
+  for (const scheme of activationSchemes) {
+    if (scheme === FLOAT) continue;
+    progress({ stage: `measure all ${scheme}`, done: 0, total: 0 });
+    const m = await measure(uniform(cheapestWeight, scheme));
+    latencyBy.set(scheme, m.latencyMs);
+    if (scheme === firstScheme) references[labelOf(cheapestWeight, scheme)] = strip(m);
+  }
+  const fastest = Math.min(...latencyBy.values());
+  const shares = macShares(model, plan, observers);
+
+  // 4. Choose, build, measure; aim higher by any miss.
+  choices = measured.map((m) => ({
+    tensor: m.tensor,
+    options: m.options.map((o, i) => {
+      const scale = m.referenceNoise > 0 ? o.noise / m.referenceNoise : 0;
+      const isWeight = m.kind === 'weight';
+      const scheme = isWeight ? (o as WeightCandidate).scheme : (o as ActivationCandidate).scheme;
+      return {
+        label: m.labels[i]!,
+        noise: m.outputNoise.map((n) => n * scale),
+        bytes: isWeight ? (o as WeightCandidate).bytes : 0,
+        latencyMs: isWeight
+          ? 0
+          : Math.max(0, (latencyBy.get(scheme) ?? fastest) - fastest) * (shares.get(m.tensor) ?? 0),
+      };
+    }),
+  }));
+  const weightBytes = choices.reduce((sum, c) => sum + Math.min(...c.options.map((o) => o.bytes)), 0);
+  const scale = { bytes: Math.max(weightBytes, 1), latencyMs: floatLatency };
+
+  function planDocument(picks: readonly number[]): PlanDocument {
+    const weights: Record<string, PlanDocument['weights'][string]> = {};
+    const activations: Record<string, PlanDocument['activations'][string]> = {};
+    const byTensor = new Map(measured.map((m, t) => [m.tensor, t]));
+    for (const w of plan.weights) {
+      const t = byTensor.get(w.initializer);
+      const scheme =
+        t === undefined
+          ? fixedWeights.get(w.initializer)!
+          : (measured[t]!.options[picks[t]!] as WeightCandidate).scheme;
+      weights[w.initializer] = {
+        scheme,
+        nodes: w.nodes,
+        op: w.role.op,
+        depthwise: w.role.depthwise,
+        candidates: t === undefined ? [] : planCandidates(t),
+        reason: t === undefined ? 'not measured' : reasonFor(t, picks[t]!),
+      };
+    }
+    for (const a of plan.activations) {
+      const t = byTensor.get(a.tensor);
+      if (t === undefined) {
+        activations[a.tensor] = {
+          scheme: FLOAT,
+          for: a.for,
+          candidates: [],
+          reason: 'not observed by calibration',
+        };
+        continue;
+      }
+      const o = measured[t]!.options[picks[t]!] as ActivationCandidate;
+      activations[a.tensor] = {
+        scheme: o.scheme,
+        ...(o.method ? { method: o.method } : {}),
+        ...(o.range ? { range: o.range } : {}),
+        for: a.for,
+        candidates: planCandidates(t),
+        reason: reasonFor(t, picks[t]!),
+      };
+    }
+    return {
+      format: PLAN_FORMAT,
+      model_sha256: options.model.sha256,
+      model: options.model.name,
+      budget:
+        budget.targetSqnrDb !== undefined
+          ? { target_sqnr_db: budget.targetSqnrDb }
+          : { max_size_bytes: budget.maxBytes! },
+      exclude: options.exclude ?? [],
+      weights,
+      activations,
+      predicted: { output_sqnr_db: 0, bytes: 0 },
+    };
+  }
+  function planCandidates(t: number): PlanCandidate[] {
+    if (!choices) return [];
+    const m = measured[t]!;
+    const c = choices[t]!;
+    return c.options.map((o, i) => {
+      const option = m.options[i]!;
+      const local = m.kind === 'weight' ? db((option as WeightCandidate).signal, option.noise) : Number.NaN;
+      return {
+        candidate: o.label,
+        output_sqnr_db: finiteOrNull(worstSqnrDb(signal, o.noise)),
+        local_sqnr_db: m.kind === 'weight' ? finiteOrNull(local) : null,
+        bytes: o.bytes,
+        latency_ms: Math.round(o.latencyMs * 1000) / 1000,
+      };
+    });
+  }
+  function reasonFor(t: number, pick: number): string {
+    if (!choices) return 'reference model';
+    const c = choices[t]!;
+    const chosen = c.options[pick]!;
+    const cheapest = c.options.reduce((a, b) => (b.bytes + b.latencyMs < a.bytes + a.latencyMs ? b : a));
+    if (chosen === cheapest || (chosen.bytes === cheapest.bytes && chosen.latencyMs === cheapest.latencyMs))
+      return 'cheapest option; fits the budget';
+    const alone = worstSqnrDb(signal, cheapest.noise);
+    const target = budget.targetSqnrDb;
+    if (target !== undefined && alone < target)
+      return `${cheapest.label} alone would give ${alone.toFixed(1)} dB at the output, under the ${target} dB target`;
+    return `upgraded for the total: ${cheapest.label} alone gives ${Number.isFinite(alone) ? alone.toFixed(1) : 'inf'} dB, but the sum of all tensors' noise needs less`;
+  }
+
+  const rounds: { targetDb: number; predictedDb: number; measuredDb: number }[] = [];
+  let aim: Budget = budget;
+  let decision = choose(choices, signal, aim, scale);
+  let advised = await measure(decision.picks);
+  rounds.push({
+    targetDb: aim.targetSqnrDb ?? Number.NaN,
+    predictedDb: decision.sqnrDb,
+    measuredDb: advised.worstSqnrDb,
+  });
+  const maxRounds = options.rounds ?? 3;
+  while (
+    budget.targetSqnrDb !== undefined &&
+    advised.worstSqnrDb < budget.targetSqnrDb &&
+    rounds.length < maxRounds &&
+    decision.met
+  ) {
+    const miss = budget.targetSqnrDb - advised.worstSqnrDb;
+    aim = { targetSqnrDb: aim.targetSqnrDb! + miss + 0.25 };
+    const next = choose(choices, signal, aim, scale);
+    if (next.picks.every((p, t) => p === decision.picks[t])) break;
+    decision = next;
+    advised = await measure(decision.picks);
+    rounds.push({
+      targetDb: aim.targetSqnrDb!,
+      predictedDb: decision.sqnrDb,
+      measuredDb: advised.worstSqnrDb,
+    });
+  }
+  if (budget.targetSqnrDb !== undefined && advised.worstSqnrDb < budget.targetSqnrDb)
+    notes.push(
+      `the advised model measured ${advised.worstSqnrDb.toFixed(1)} dB, under the ${budget.targetSqnrDb} dB target: ${decision.met ? 'the prediction was too hopeful' : 'no combination of these candidates reaches it'}; add candidates (int16, float) or lower the target`,
+    );
+
+  // Reference points of the frontier: every weight on the largest candidate, activations 8-bit.
+  const largestWeight = largestScheme(measured);
+  if (largestWeight && largestWeight !== cheapestWeight && firstScheme) {
+    progress({ stage: `measure all ${largestWeight}`, done: 0, total: 0 });
+    references[labelOf(largestWeight, firstScheme)] = strip(
+      await measure(uniform(largestWeight, firstScheme)),
+    );
+  }
+
+  const document: PlanDocument = {
+    ...advised.doc,
+    predicted: { output_sqnr_db: Math.round(decision.sqnrDb * 100) / 100, bytes: decision.bytes },
+    measured: {
+      output_sqnr_db: Object.fromEntries(
+        Object.entries(advised.outputSqnrDb).map(([k, v]) => [k, finiteOrNull(v)]),
+      ),
+      bytes: advised.bytes,
+      latency_ms: Math.round(advised.latencyMs * 100) / 100,
+      float_latency_ms: Math.round(floatLatency * 100) / 100,
+    },
+    ...(options.data
+      ? {
+          data: {
+            description: options.data.description,
+            calibration_batches: options.data.calibrationBatches,
+            holdout_batches: options.data.holdoutBatches,
+          },
+        }
+      : {}),
+  };
+
+  const report = reportData({
+    model,
+    plan,
+    document,
+    measured,
+    choices,
+    decision,
+    signal,
+    observers,
+    references,
+    advised: strip(advised),
+    floatLatency,
+    floatBytes: floatBytes.length,
+    cheapestWeight,
+    largestWeight,
+    notes,
+  });
+  return {
+    plan: document,
+    report,
+    advised: strip(advised),
+    float: { latencyMs: floatLatency, bytes: floatBytes.length },
+    references,
+    decision,
+    rounds,
+    notes,
+  };
+}
+
+function strip(m: ModelMeasurement & { doc?: PlanDocument }): ModelMeasurement {
+  const { doc: _doc, ...rest } = m;
+  return rest;
+}
+
+function labelOf(weights: string, activations: string): string {
+  return `weights ${weights}, activations ${activations}`;
+}
+
+/** The weight scheme that is smallest on most weights (undefined when no weight was measured). */
+function cheapestScheme(measured: readonly Measured[]): string | undefined {
+  const votes = new Map<string, number>();
+  for (const m of measured) {
+    if (m.kind !== 'weight') continue;
+    const best = (m.options as WeightCandidate[]).reduce((a, b) => (b.bytes < a.bytes ? b : a));
+    votes.set(best.scheme, (votes.get(best.scheme) ?? 0) + 1);
+  }
+  return [...votes].sort((a, b) => b[1] - a[1])[0]?.[0];
+}
+
+/** The weight scheme that is largest on most weights. */
+function largestScheme(measured: readonly Measured[]): string | undefined {
+  const votes = new Map<string, number>();
+  for (const m of measured) {
+    if (m.kind !== 'weight') continue;
+    const best = (m.options as WeightCandidate[]).reduce((a, b) => (b.bytes > a.bytes ? b : a));
+    votes.set(best.scheme, (votes.get(best.scheme) ?? 0) + 1);
+  }
+  return [...votes].sort((a, b) => b[1] - a[1])[0]?.[0];
+}
+
+/**
+ * Each activation's share of the model's quantized multiply-accumulates: a node's count is its
+ * output elements (from calibration) times its weight's elements per output channel, split
+ * evenly between the activations its integer kernel needs.
+ */
+function macShares(model: Model, plan: Plan, observers: ReadonlyMap<string, Observer>): Map<string, number> {
+  const weightOf = new Map<string, Plan['weights'][number]>();
+  for (const w of plan.weights) for (const n of w.nodes) weightOf.set(n, w);
+  const needs = new Map<string, string[]>();
+  for (const a of plan.activations) for (const n of a.for) needs.set(n, [...(needs.get(n) ?? []), a.tensor]);
+  const elementsOf = (tensor: string): number => {
+    const o = observers.get(tensor);
+    if (!(o instanceof HistogramObserver) || o.batches === 0) return 0;
+    const counts = o.histogramSnapshot().counts;
+    let total = 0;
+    for (let i = 0; i < counts.length; i++) total += counts[i]!;
+    return total / o.batches;
+  };
+  const shares = new Map<string, number>();
+  let all = 0;
+  for (const [node, tensors] of needs) {
+    const w = weightOf.get(node);
+    if (!w) continue;
+    const init = model.graph.initializer(w.initializer);
+    const dims = init?.dims ?? [];
+    const elements = dims.reduce((a, b) => a * b, 1);
+    const channels = dims[w.role.channelAxis] ?? 1;
+    const input = model.graph.nodes.find((n) => n.name === node)?.input[0];
+    const outputTensor = tensors.find((t) => t !== input);
+    const outElements = outputTensor ? elementsOf(outputTensor) : 0;
+    const macs = (outElements > 0 ? outElements : channels) * (elements / Math.max(channels, 1));
+    all += macs;
+    for (const t of tensors) shares.set(t, (shares.get(t) ?? 0) + macs / tensors.length);
+  }
+  if (all > 0) for (const [t, v] of shares) shares.set(t, v / all);
+  return shares;
+}
+
+/** The HTML report's data for an advice. */
+function reportData(args: {
+  model: Model;
+  plan: Plan;
+  document: PlanDocument;
+  measured: readonly Measured[];
+  choices: readonly Choice[];
+  decision: Decision;
+  signal: readonly number[];
+  observers: ReadonlyMap<string, Observer>;
+  references: Readonly<Record<string, ModelMeasurement>>;
+  advised: ModelMeasurement;
+  floatLatency: number;
+  floatBytes: number;
+  cheapestWeight: string;
+  largestWeight: string | undefined;
+  notes: readonly string[];
+}): HtmlReportData {
+  const { document, measured, choices, decision, signal } = args;
+  const layers: LayerRow[] = measured.map((m, t) => {
+    const entry = m.kind === 'weight' ? document.weights[m.tensor]! : document.activations[m.tensor]!;
+    const w = m.kind === 'weight' ? document.weights[m.tensor] : undefined;
+    return {
+      tensor: m.tensor,
+      kind: m.kind,
+      nodes: w ? w.nodes : document.activations[m.tensor]!.for,
+      op: w ? w.op : '',
+      ...(w ? { depthwise: w.depthwise } : {}),
+      chosen: choices[t]!.options[decision.picks[t]!]!.label,
+      candidates: choices[t]!.options.map((o, i) => ({
+        candidate: o.label,
+        outputSqnrDb: worstSqnrDb(signal, o.noise),
+        ...(m.kind === 'weight'
+          ? { localSqnrDb: db((m.options[i] as WeightCandidate).signal, m.options[i]!.noise), bytes: o.bytes }
+          : {}),
+        ...(i === decision.picks[t] ? { chosen: true } : {}),
+      })),
+      reason: entry.reason,
+    };
+  });
+  const channelRanges: ChannelRanges[] = [];
+  for (const w of args.plan.weights) {
+    const init = w.graph === 'main' ? args.model.graph.initializer(w.initializer) : undefined;
+    if (init?.dtype !== 'float32') continue;
+    const values = init.toTensor().toFloat32();
+    const axis = w.role.channelAxis;
+    const channels = init.dims[axis] ?? 1;
+    const inner = init.dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+    const min = new Array<number>(channels).fill(Number.POSITIVE_INFINITY);
+    const max = new Array<number>(channels).fill(Number.NEGATIVE_INFINITY);
+    for (let i = 0; i < values.length; i++) {
+      const c = Math.floor(i / inner) % channels;
+      const v = values[i]!;
+      if (v < min[c]!) min[c] = v;
+      if (v > max[c]!) max[c] = v;
+    }
+    channelRanges.push({
+      weight: w.initializer,
+      node: w.nodes[0]!,
+      op: w.role.op,
+      depthwise: w.role.depthwise,
+      axis,
+      min: min.map(round4),
+      max: max.map(round4),
+    });
+  }
+  const histograms: ActivationHistogram[] = [];
+  for (const [tensor, entry] of Object.entries(document.activations)) {
+    const o = args.observers.get(tensor);
+    if (!(o instanceof HistogramObserver)) continue;
+    const snap = o.histogramSnapshot();
+    const range = o.range();
+    const chosen = entry.range ?? { min: range.min[0]!, max: range.max[0]! };
+    const { counts, group } = downsample(snap.counts, 128);
+    histograms.push({
+      tensor,
+      lowerEdge: snap.lowerEdge,
+      binWidth: snap.width * group,
+      counts,
+      magnitude: snap.mode === 'abs',
+      range: { min: round4(chosen.min), max: round4(chosen.max) },
+      method: entry.method ?? entry.scheme,
+      observed: { min: round4(range.min[0]!), max: round4(range.max[0]!) },
+    });
+  }
+  const frontier: FrontierPoint[] = decision.path.map((p, i) => ({
+    label: `search step ${i}`,
+    bytes: p.bytes,
+    outputSqnrDb: p.sqnrDb,
+    source: 'predicted' as const,
+  }));
+  for (const [label, m] of Object.entries(args.references)) {
+    const highlight = label.startsWith(`weights ${args.cheapestWeight}`)
+      ? ('all-per-tensor' as const)
+      : ('all-per-channel' as const);
+    frontier.push({ label, bytes: m.bytes, outputSqnrDb: m.worstSqnrDb, source: 'measured', highlight });
+  }
+  frontier.push({
+    label: 'advised',
+    bytes: args.advised.bytes,
+    outputSqnrDb: args.advised.worstSqnrDb,
+    source: 'measured',
+    highlight: 'advised',
+  });
+  const budget = document.budget;
+  const target = budget.target_sqnr_db;
+  return {
+    title: `qgrain advise: ${document.model}`,
+    summary: [
+      `model ${document.model} (SHA-256 ${document.model_sha256.slice(0, 16)}...)`,
+      target !== undefined
+        ? `budget: output SQNR >= ${target} dB on held-back data`
+        : `budget: size <= ${budget.max_size_bytes} bytes`,
+      ...(document.data
+        ? [
+            `data: ${document.data.description}; ${document.data.calibration_batches} batches calibrate, ${document.data.holdout_batches} held back to measure`,
+          ]
+        : []),
+    ],
+    figures: [
+      { label: 'output SQNR (measured)', value: `${args.advised.worstSqnrDb.toFixed(1)} dB` },
+      { label: 'output SQNR (predicted)', value: `${decision.sqnrDb.toFixed(1)} dB` },
+      {
+        label: 'size',
+        value: `${args.advised.bytes} bytes (${((args.advised.bytes / args.floatBytes) * 100).toFixed(1)}% of float)`,
+      },
+      {
+        label: 'latency',
+        value: `${args.advised.latencyMs.toFixed(1)} ms (${(args.advised.latencyMs / args.floatLatency).toFixed(2)}x float's ${args.floatLatency.toFixed(1)} ms)`,
+      },
+    ],
+    layers,
+    channelRanges,
+    histograms,
+    frontier,
+    warnings: [...args.notes],
+  };
+}
+
+function round4(v: number): number {
+  return Number.isFinite(v) ? Number(v.toPrecision(4)) : v;
+}
+
+/** Sums a histogram's bins into about `bins` groups. */
+function downsample(counts: Float64Array, bins: number): { counts: number[]; group: number } {
+  let used = counts.length;
+  while (used > 1 && counts[used - 1] === 0) used--;
+  const group = Math.max(1, Math.ceil(used / bins));
+  const out: number[] = [];
+  for (let i = 0; i < used; i += group) {
+    let sum = 0;
+    for (let j = i; j < Math.min(i + group, used); j++) sum += counts[j]!;
+    out.push(sum);
+  }
+  return { counts: out, group };
+}

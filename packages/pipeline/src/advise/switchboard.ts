@@ -1,0 +1,173 @@
+// The switchboard: one copy of the float model in which each tensor the advisor measures can be
+// swapped for its quantized version by a boolean graph input. One onnxruntime session then
+// measures any tensor alone (its switch on, every other off), or any set of them together,
+// without a model build and a session per measurement. A switch is an If node: only the branch
+// taken runs, so a run with one switch on costs about what the float model costs.
+import {
+  type Graph,
+  type GraphProto,
+  type Model,
+  type ValueInfoProto,
+  createGraph,
+  makeValueInfo,
+  parseModel,
+  serializeModel,
+} from '@qgrain/onnx';
+import { QgrainError, Tensor } from '@qgrain/tensor';
+
+/** A weight to switch: its float values are swapped for `quantized` (dequantized, same shape). */
+export interface WeightSwitch {
+  readonly tensor: string;
+  readonly quantized: Float32Array;
+}
+
+/** An activation to switch: it goes through QuantizeLinear/DequantizeLinear with these numbers. */
+export interface ActivationSwitch {
+  readonly tensor: string;
+  readonly scale: number;
+  readonly zeroPoint: number;
+  readonly storage: 'uint8' | 'int8' | 'uint16' | 'int16';
+}
+
+/** The switchboard's bytes and the input name of each tensor's switch. */
+export interface Switchboard {
+  readonly bytes: Uint8Array;
+  /** Tensor name -> name of the boolean graph input that swaps it. */
+  readonly switches: ReadonlyMap<string, string>;
+}
+
+/** A value info with a type and no shape: onnxruntime infers the shape of a branch output. */
+function typedOutput(name: string): ValueInfoProto {
+  const info = makeValueInfo({ name, dtype: 'float32', shape: [] });
+  delete (info.type!.tensorType as { shape?: unknown }).shape;
+  return info;
+}
+
+/** A branch graph that hands `from` (an outer-scope value) out as its one output. */
+function passThrough(model: Model, from: string, label: string): GraphProto {
+  const out = model.uniqueName(`${from}::${label}`);
+  const graph = createGraph({
+    graphName: model.uniqueName(`${from}::${label}_branch`),
+    inputs: [],
+    outputs: [],
+    nodes: [{ opType: 'Identity', inputs: [from], outputs: [out] }],
+  });
+  graph.output = [typedOutput(out)];
+  return graph;
+}
+
+/** A branch graph that quantizes and dequantizes `from` with the switch's numbers. */
+function quantizeDequantize(model: Model, a: ActivationSwitch): GraphProto {
+  const q = model.uniqueName(`${a.tensor}::sw_q`);
+  const out = model.uniqueName(`${a.tensor}::sw_dq`);
+  const scale = model.uniqueName(`${a.tensor}::sw_scale`);
+  const zeroPoint = model.uniqueName(`${a.tensor}::sw_zp`);
+  const zp = Tensor.zeros(a.storage, []);
+  (zp.data as Uint8Array | Int8Array | Uint16Array | Int16Array)[0] = a.zeroPoint;
+  const graph = createGraph({
+    graphName: model.uniqueName(`${a.tensor}::sw_qdq_branch`),
+    inputs: [],
+    outputs: [],
+    initializers: { [scale]: new Tensor('float32', [], Float32Array.of(a.scale)), [zeroPoint]: zp },
+    nodes: [
+      { opType: 'QuantizeLinear', inputs: [a.tensor, scale, zeroPoint], outputs: [q] },
+      { opType: 'DequantizeLinear', inputs: [q, scale, zeroPoint], outputs: [out] },
+    ],
+  });
+  graph.output = [typedOutput(out)];
+  return graph;
+}
+
+/** Index of the node producing `name` plus one (0 for graph inputs and initializers). */
+function after(graph: Graph, name: string): number {
+  const producer = graph.producer(name);
+  return producer ? graph.nodes.indexOf(producer) + 1 : 0;
+}
+
+/**
+ * Builds the switchboard of a (prepared, float) model for main-graph weights and activations. The
+ * model itself is not changed: the switchboard is made on a copy. 16-bit activations need
+ * QuantizeLinear-21, so the copy's opset is raised to `opset` when given.
+ */
+export function buildSwitchboard(
+  model: Model,
+  weights: readonly WeightSwitch[],
+  activations: readonly ActivationSwitch[],
+): Switchboard {
+  const copy = parseModel(serializeModel(model), { source: model.source });
+  const graph = copy.graph;
+  const switches = new Map<string, string>();
+  const flag = (tensor: string): string => {
+    const name = copy.uniqueName(`qgrain_switch::${tensor}`);
+    graph.proto.input.push(makeValueInfo({ name, dtype: 'bool', shape: [] }));
+    switches.set(tensor, name);
+    return name;
+  };
+  const swap = (tensor: string, then: GraphProto, index: number): void => {
+    const switched = copy.uniqueName(`${tensor}::switched`);
+    // Readers are rewired first, so that the If's own branches keep reading the original.
+    if (graph.replaceUses(tensor, switched) === 0) return;
+    graph.addNode(
+      {
+        opType: 'If',
+        inputs: [flag(tensor)],
+        outputs: [switched],
+        attributes: { then_branch: then, else_branch: passThrough(copy, tensor, 'float') },
+      },
+      index,
+    );
+  };
+  for (const w of weights) {
+    const init = graph.initializer(w.tensor);
+    if (init?.dtype !== 'float32') {
+      throw new QgrainError(
+        'internal',
+        `switchboard: '${w.tensor}' is not a float32 main-graph initializer`,
+        {
+          tensor: w.tensor,
+        },
+      );
+    }
+    const quantized = copy.uniqueName(`${w.tensor}::quantized`);
+    graph.addInitializer(quantized, new Tensor('float32', init.dims, w.quantized));
+    swap(w.tensor, passThrough(copy, quantized, 'quantized'), 0);
+  }
+  for (const a of activations) {
+    if (graph.isOutput(a.tensor)) {
+      // A model output's readers are outside the graph: the output itself becomes the switch.
+      const source = copy.uniqueName(`${a.tensor}::float`);
+      graph.producer(a.tensor)!.output = graph
+        .producer(a.tensor)!
+        .output.map((o) => (o === a.tensor ? source : o));
+      graph.replaceUses(a.tensor, source);
+      graph.addNode(
+        {
+          opType: 'If',
+          inputs: [flag(a.tensor)],
+          outputs: [a.tensor],
+          attributes: {
+            then_branch: quantizeDequantize(copy, { ...a, tensor: source }),
+            else_branch: passThrough(copy, source, 'float'),
+          },
+        },
+        after(graph, source),
+      );
+      continue;
+    }
+    swap(a.tensor, quantizeDequantize(copy, a), after(graph, a.tensor));
+  }
+  if (activations.some((a) => a.storage === 'uint16' || a.storage === 'int16')) {
+    const opset = copy.proto.opsetImport.find((o) => (o.domain ?? '') === '');
+    if (opset && Number(opset.version) < 21) opset.version = 21;
+  }
+  return { bytes: serializeModel(copy), switches };
+}
+
+/** Feeds that turn on exactly the switches of `on` (every other off). */
+export function switchFeeds(board: Switchboard, on: Iterable<string>): Record<string, Tensor<'bool'>> {
+  const set = new Set(on);
+  const feeds: Record<string, Tensor<'bool'>> = {};
+  for (const [tensor, input] of board.switches)
+    feeds[input] = new Tensor('bool', [], Uint8Array.of(set.has(tensor) ? 1 : 0));
+  return feeds;
+}
