@@ -157,3 +157,15 @@ export {
   weightStorageSummary,
 } from './report/report.js';
 export * from './report/weight-survey.js';
+
+// report/html/: the self-contained HTML report, the data it draws and the pieces that fill it.
+export type {
+  ActivationHistogram,
+  CandidateBar,
+  ChannelRanges,
+  FrontierPoint,
+  HtmlReportData,
+  LayerRow as HtmlLayerRow,
+} from './report/html/report-data.js';
+export { renderHtmlReport } from './report/html/render.js';
+export { MAX_HISTOGRAM_BINS, activationHistogram, downsampleHistogram } from './report/html/histograms.js';
