@@ -118,16 +118,18 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 function planTable(layers: readonly LayerRow[], esc: (text: string) => string): string {
   const db = (v: number | undefined) =>
     v === undefined || Number.isNaN(v) ? '-' : v === Number.POSITIVE_INFINITY ? 'inf' : v.toFixed(1);
+  // A quantize run gives no reasons (it chooses nothing per tensor): no empty column then.
+  const reasons = layers.some((l) => l.reason !== undefined);
   const rows = layers
     .map(
       (l) =>
         `<tr><td class="name">${esc(l.tensor)}</td><td>${l.kind}</td><td>${esc(l.op)}</td><td>${l.depthwise ? 'yes' : ''}</td>` +
-        `<td>${esc(l.chosen)}</td><td class="number">${db(l.layerSqnrDb)}</td><td>${esc(l.reason ?? '')}</td></tr>`,
+        `<td>${esc(l.chosen)}</td><td class="number">${db(l.layerSqnrDb)}</td>${reasons ? `<td>${esc(l.reason ?? '')}</td>` : ''}</tr>`,
     )
     .join('');
   return (
     '<div class="scroll"><table data-table="plan"><thead><tr><th>tensor</th><th>kind</th><th>op</th><th>depthwise</th>' +
-    `<th>chosen</th><th>layer output SQNR (dB)</th><th>reason</th></tr></thead><tbody>${rows}</tbody></table></div>`
+    `<th>chosen</th><th>layer output SQNR (dB)</th>${reasons ? '<th>reason</th>' : ''}</tr></thead><tbody>${rows}</tbody></table></div>`
   );
 }
 

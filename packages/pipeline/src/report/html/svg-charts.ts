@@ -286,6 +286,11 @@ export function svgCharts(): SvgCharts {
       (top + bottom) / 2,
     );
     const axisX = xAxis(ticks(lo, hi, 8), x, bottom, top, show, h.magnitude ? '|x|' : 'x');
+    // Each label inside the plot, on a row of its own, so that neither runs into an axis or the other.
+    const rangeLabel = (v: number, row: number, content: string): string =>
+      x(at(v)) > right - 90
+        ? text(x(at(v)) - 4, top + 6 + row * 14, content, 'class="range-label" text-anchor="end"')
+        : text(x(at(v)) + 4, top + 6 + row * 14, content, 'class="range-label"');
     const rangeLines = [
       ['min', h.range.min],
       ['max', h.range.max],
@@ -293,9 +298,7 @@ export function svgCharts(): SvgCharts {
       .filter((e): e is [string, number] => finite(e[1]))
       .map(
         ([name, v], k) =>
-          line(x(at(v)), top - 6, x(at(v)), bottom, 'class="range"') +
-          // Inside the plot, one row each, so that neither runs into the axis or the other.
-          text(x(at(v)) + 4, top + 6 + k * 14, `${name} ${show(v)}`, 'class="range-label"'),
+          line(x(at(v)), top - 6, x(at(v)), bottom, 'class="range"') + rangeLabel(v, k, `${name} ${show(v)}`),
       )
       .join('');
     const share = total > 0 ? (beyond / total) * 100 : 0;
