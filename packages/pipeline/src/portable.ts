@@ -169,3 +169,9 @@ export type {
 } from './report/html/report-data.js';
 export { renderHtmlReport } from './report/html/render.js';
 export { MAX_HISTOGRAM_BINS, activationHistogram, downsampleHistogram } from './report/html/histograms.js';
+export {
+  CANDIDATE_ELEMENT_LIMIT,
+  type QuantizeHtmlReportOptions,
+  quantizeHtmlReport,
+  weightChannelRanges,
+} from './report/html/quantize-data.js';
