@@ -548,6 +548,21 @@ const CASES: Case[] = [
     exit: 2,
     message: /refusing to write .*: it is the input model/,
   },
+  {
+    fault: '--report-html over the input model',
+    args: () => ['quantize', WAKE, '-o', out(), '--weights-only', '--report-html', WAKE],
+    exit: 2,
+    message: /refusing to write .*: it is the input model/,
+  },
+  {
+    fault: '--report-html naming the output model',
+    args: () => {
+      const path = out();
+      return ['quantize', WAKE, '-o', path, '--weights-only', '--report-html', path];
+    },
+    exit: 2,
+    message: /--report-html and -o name the same file/,
+  },
 ];
 
 describe('bad inputs and faults (the catalogue)', () => {

@@ -176,7 +176,13 @@ describe.each([...SELECTIONS, { selection: 'percentile', clip: { min: -1.5 } } a
         for (let i = 600_000; i < values.length; i += 997) values[i] = values[i]! * 40;
         const observer = new HistogramObserver({ ...options, backend: await selectBackend(kind) });
         observer.observe(values, [values.length]);
-        const { mode, counts, width, lowerEdge } = observer.histogramSnapshot();
+        const { mode, counts, width, lowerEdge, min, max } = observer.histogramSnapshot();
+        // The extremes counted, of the clipped values (700k values: too many to spread into Math.min).
+        const clipped = values.map((v) => Math.max(v, options.clip?.min ?? Number.NEGATIVE_INFINITY));
+        expect([min, max]).toEqual([
+          clipped.reduce((a, b) => Math.min(a, b)),
+          clipped.reduce((a, b) => Math.max(a, b)),
+        ]);
         const plain = new Array<number>(counts.length).fill(0);
         const low = options.clip?.min ?? Number.NEGATIVE_INFINITY;
         for (const raw of values) {

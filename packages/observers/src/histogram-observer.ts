@@ -126,13 +126,25 @@ export class HistogramObserver extends ObserverBase {
     return selection === 'percentile' ? `percentile:${percentile}` : selection;
   }
 
-  /** The histogram behind the range: counts, bin width and the edge of bin 0 (a copy). */
-  histogramSnapshot(): { mode: HistogramMode; counts: Float64Array; width: number; lowerEdge: number } {
+  /**
+   * The histogram behind the range: counts, bin width and the edge of bin 0 (a copy), and the
+   * smallest and largest value counted (of x itself in 'abs' mode; +Inf / -Inf before any value).
+   */
+  histogramSnapshot(): {
+    mode: HistogramMode;
+    counts: Float64Array;
+    width: number;
+    lowerEdge: number;
+    min: number;
+    max: number;
+  } {
     return {
       mode: this.histogram.mode,
       counts: this.histogram.binCounts(),
       width: this.histogram.width,
       lowerEdge: this.histogram.lowerEdge,
+      min: this.histogram.min,
+      max: this.histogram.max,
     };
   }
 

@@ -158,7 +158,7 @@ export {
 } from './report/report.js';
 export * from './report/weight-survey.js';
 
-// advise/: the granularity advisor, its plan file, and the data the HTML report draws.
+// advise/: the granularity advisor and its plan file.
 export { type Advice, type AdviseOptions, type ModelMeasurement, advise } from './advise/advise.js';
 export {
   DEFAULT_ACTIVATION_CANDIDATES,
@@ -181,4 +181,21 @@ export {
   validatePlan,
 } from './advise/plan-file.js';
 export { type Switchboard, buildSwitchboard, switchFeeds } from './advise/switchboard.js';
-export type * from './report/html/report-data.js';
+
+// report/html/: the self-contained HTML report, the data it draws and the pieces that fill it.
+export type {
+  ActivationHistogram,
+  CandidateBar,
+  ChannelRanges,
+  FrontierPoint,
+  HtmlReportData,
+  LayerRow as HtmlLayerRow,
+} from './report/html/report-data.js';
+export { renderHtmlReport } from './report/html/render.js';
+export { MAX_HISTOGRAM_BINS, activationHistogram, downsampleHistogram } from './report/html/histograms.js';
+export {
+  CANDIDATE_ELEMENT_LIMIT,
+  type QuantizeHtmlReportOptions,
+  quantizeHtmlReport,
+  weightChannelRanges,
+} from './report/html/quantize-data.js';

@@ -3,6 +3,7 @@
 // each mode's defaults, so that callers (the CLI, the docs app, a service) never choose code paths.
 import { parseQuantSpec } from '@qgrain/granularity';
 import type { Model } from '@qgrain/onnx';
+import type { Observer } from '@qgrain/observers';
 import { QgrainError } from '@qgrain/tensor';
 import { DYNAMIC_SCHEMES, quantizeDynamic } from './modes/dynamic.js';
 import { type StaticOptions, quantizeStatic } from './modes/static.js';
@@ -37,6 +38,12 @@ export interface QuantizeResult {
   /** The plan that chose each tensor's scheme; absent for the weight-only block form. */
   readonly plan?: Plan;
   readonly report: QuantizeReport;
+  /**
+   * Static mode: the calibration observers by activation (what chose each calibrated range, with
+   * its histogram for the histogram methods); empty when nothing was calibrated, absent in the
+   * data-free modes.
+   */
+  readonly observers?: ReadonlyMap<string, Observer>;
 }
 
 /** Each mode's default weight scheme. */
@@ -94,10 +101,10 @@ export async function quantize(model: Model, options: QuantizeOptions = {}): Pro
   }
   const weightOnly = mode === 'weight-only';
   const activations = weightOnly ? 'float' : (options.activations ?? DEFAULT_ACTIVATION_SCHEME);
-  const { plan, report } = await quantizeStatic(model, {
+  const { plan, report, observers } = await quantizeStatic(model, {
     ...options,
     weights,
     ...(weightOnly ? { weightsOnly: true } : { activations }),
   });
-  return { mode, schemes: { weights, activations }, plan, report };
+  return { mode, schemes: { weights, activations }, plan, report, observers };
 }

@@ -22,8 +22,10 @@ import {
   defaultHoldout,
   nodeRunnerFactory,
   quantize,
+  quantizeHtmlReport,
   rangesFromCache,
   readCalibrationCache,
+  renderHtmlReport,
   sizeBreakdown,
   splitData,
   weightStorageSummary,
@@ -50,6 +52,8 @@ interface QuantizeCommandOptions extends DataOptions {
   readonly activations: string;
   readonly exclude?: readonly string[];
   readonly report?: string;
+  /** Where to write the report as one self-contained HTML page. */
+  readonly reportHtml?: string;
   readonly holdout?: number;
   readonly json?: boolean;
   /** Quantize weights only (no activation, no calibration data needed). */
@@ -233,14 +237,20 @@ async function quantizeRead(
   spill: ExternalDataSpill | undefined,
 ): Promise<QuantizationReportDocument> {
   const reportPath = options.report === undefined ? undefined : resolve(options.report);
+  const htmlPath = options.reportHtml === undefined ? undefined : resolve(options.reportHtml);
   const outputs = [
     output,
     ...(reportPath ? [reportPath] : []),
+    ...(htmlPath ? [htmlPath] : []),
     ...(options.externalData ? [`${output}.data`] : []),
   ];
   await refuseOverwritingInput(model, outputs);
   if (reportPath === output)
     throw new UsageError('--report and -o name the same file; give the report its own path');
+  if (htmlPath === output)
+    throw new UsageError('--report-html and -o name the same file; give the HTML report its own path');
+  if (htmlPath !== undefined && htmlPath === reportPath)
+    throw new UsageError('--report-html and --report name the same file; give each report its own path');
   if (options.weightsOnly && options.dynamic)
     throw new UsageError('--weights-only and --dynamic are two different modes; pick one');
   const mode: QuantizeMode = options.weightsOnly ? 'weight-only' : options.dynamic ? 'dynamic' : 'static';
@@ -363,9 +373,24 @@ async function quantizeRead(
       ? { weightStorage: weightStorageSummary(report, inlineModelSize(floatModel), sizeAfter) }
       : {}),
   });
+  // Drawn before either report is written, so that a failure here leaves neither behind.
+  const html = htmlPath
+    ? renderHtmlReport(
+        quantizeHtmlReport({
+          document: doc,
+          floatModel,
+          ...(result.observers ? { observers: result.observers } : {}),
+          backend,
+        }),
+      )
+    : undefined;
   if (reportPath) {
     await mkdir(dirname(reportPath), { recursive: true });
     await writeTextAtomically(reportPath, `${JSON.stringify(doc, null, 2)}\n`);
+  }
+  if (htmlPath && html !== undefined) {
+    await mkdir(dirname(htmlPath), { recursive: true });
+    await writeTextAtomically(htmlPath, html);
   }
   return doc;
 }
@@ -435,6 +460,10 @@ export function addQuantizeCommand(program: Command, io: CliIO): void {
     );
   addExternalDataOptions(command)
     .option('--report <report.json>', 'write the report as JSON')
+    .option(
+      '--report-html <report.html>',
+      'write the report as one self-contained HTML page: SQNR per layer, channel ranges, activation histograms',
+    )
     .option('--json', 'print the report as JSON on stdout instead of the table on stderr');
   addDataOptions(command, false).action(
     async (path: string, options: QuantizeCommandOptions, cmd: Command) => {

@@ -77,7 +77,7 @@ export interface StaticOptions extends PlanOptions {
 export async function quantizeStatic(
   model: Model,
   options: StaticOptions = {},
-): Promise<{ plan: Plan; report: QuantizeReport }> {
+): Promise<{ plan: Plan; report: QuantizeReport; observers: ReadonlyMap<string, Observer> }> {
   const backend = options.backend ?? jsBackend;
   const method = options.method ?? DEFAULT_CALIBRATION_METHOD;
   const from = model.opsetVersion() ?? QDQ_PER_AXIS_OPSET;
@@ -281,6 +281,7 @@ export async function quantizeStatic(
 
   return {
     plan,
+    observers,
     report: {
       mode: options.weightsOnly ? 'weight-only' : 'static',
       opset: { from, to: upgrade.to },

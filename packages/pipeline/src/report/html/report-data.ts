@@ -6,9 +6,15 @@
 export interface CandidateBar {
   /** The candidate, e.g. `int8/per-tensor`, `uint8 mse`, `int16 minmax`, `float`. */
   readonly candidate: string;
-  /** Model output SQNR against float with only this tensor quantized this way, in dB (Infinity: no error). */
-  readonly outputSqnrDb: number;
-  /** SQNR of the tensor itself against its float values, in dB, when measured. */
+  /**
+   * Model output SQNR against float with only this tensor quantized this way, in dB (Infinity: no
+   * error), when measured (the advisor measures it; a quantize run does not).
+   */
+  readonly outputSqnrDb?: number;
+  /**
+   * SQNR of the tensor itself against its float values, in dB, when measured. The bars show
+   * `outputSqnrDb` when any candidate of the report has it, this otherwise.
+   */
   readonly localSqnrDb?: number;
   /** Bytes this tensor costs under the candidate (weights: values, scales, zero points). */
   readonly bytes?: number;
@@ -89,5 +95,12 @@ export interface HtmlReportData {
   readonly channelRanges: readonly ChannelRanges[];
   readonly histograms: readonly ActivationHistogram[];
   readonly frontier?: readonly FrontierPoint[];
+  /** The model output SQNR the plan aims at, in dB: a line across output-SQNR bars and the frontier. */
+  readonly targetSqnrDb?: number;
+  /**
+   * The weight SQNR below which a scheme is called broken (see `WEIGHT_SQNR_FLOOR_DB`), in dB: a
+   * line across the bars when they show weight SQNR (`localSqnrDb`).
+   */
+  readonly weightFloorDb?: number;
   readonly warnings?: readonly string[];
 }
