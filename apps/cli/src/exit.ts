@@ -58,6 +58,8 @@ const FLAG_ADVICE: Readonly<Record<string, string>> = {
   activations: 'set --activations; per-token activations are --dynamic int8/per-token',
   ranges: 'make a cache for this model with qgrain calibrate <model> --data ... -o <cache.json>',
   format: 'use --format qdq',
+  plan: 'make a plan for this model with qgrain advise <model> --data ... -o <plan.json>',
+  holdout: 'give more data batches or set --holdout',
   'random.shape': "give the input's whole shape in --data, e.g. --data state=random:seed=1,shape=2x1x128",
   'random.range': 'write the range as --data random:seed=1,range=<lo>..<hi> with lo <= hi',
 };

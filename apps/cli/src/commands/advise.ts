@@ -10,6 +10,7 @@ import {
   advise,
   defaultHoldout,
   nodeRunnerFactory,
+  renderHtmlReport,
   sha256Hex,
   splitData,
 } from '@qgrain/pipeline';
@@ -180,14 +181,9 @@ export async function adviseCommand(
   await writeTextAtomically(output, `${JSON.stringify(advice.plan, null, 2)}\n`);
   if (reportPath) {
     await mkdir(dirname(reportPath), { recursive: true });
-    await writeTextAtomically(reportPath, renderReport(advice));
+    await writeTextAtomically(reportPath, renderHtmlReport(advice.report));
   }
   return advice;
-}
-
-/** The HTML report of an advice. */
-function renderReport(advice: Advice): string {
-  return `<!doctype html><meta charset="utf-8"><title>${advice.report.title}</title><pre>${JSON.stringify(advice.report).replace(/</g, '\\u003c')}</pre>`;
 }
 
 /** Adds `qgrain advise <model> --data ... -o plan.json (--target-sqnr dB | --max-size bytes)`. */

@@ -21,7 +21,11 @@ import {
   compareModels,
   defaultHoldout,
   nodeRunnerFactory,
+  type PlanDocument,
+  applyPlan,
   quantize,
+  sha256Hex,
+  validatePlan,
   quantizeHtmlReport,
   rangesFromCache,
   readCalibrationCache,
@@ -54,6 +58,8 @@ interface QuantizeCommandOptions extends DataOptions {
   readonly report?: string;
   /** Where to write the report as one self-contained HTML page. */
   readonly reportHtml?: string;
+  /** A plan from qgrain advise: every tensor's scheme, range and calibrator, applied exactly. */
+  readonly plan?: string;
   readonly holdout?: number;
   readonly json?: boolean;
   /** Quantize weights only (no activation, no calibration data needed). */
@@ -253,14 +259,29 @@ async function quantizeRead(
     throw new UsageError('--report-html and --report name the same file; give each report its own path');
   if (options.weightsOnly && options.dynamic)
     throw new UsageError('--weights-only and --dynamic are two different modes; pick one');
+  if (
+    options.plan !== undefined &&
+    (options.weightsOnly ||
+      options.dynamic ||
+      options.calibration ||
+      options.weights !== undefined ||
+      options.exclude)
+  )
+    throw new UsageError(
+      '--plan sets every scheme, range and exclusion itself; drop --weights, --weights-only, --dynamic, --calibration and --exclude',
+    );
   const mode: QuantizeMode = options.weightsOnly ? 'weight-only' : options.dynamic ? 'dynamic' : 'static';
-  // Weight-only and dynamic models have no activation range to calibrate; data, when given, measures.
-  const dataFree = mode !== 'static';
+  const plan = options.plan === undefined ? undefined : await readPlan(resolve(options.plan));
+  // Weight-only and dynamic models have no activation range to calibrate, nor has a plan (it holds
+  // every range); data, when given, measures.
+  const dataFree = mode !== 'static' || plan !== undefined;
   if (!dataFree && !options.data && !options.calibration) {
     throw new UsageError('quantize needs calibration data (--data) or a calibration cache (--calibration)');
   }
   const backend = await resolveBackend(globals.backend ?? DEFAULT_BACKEND, io);
+  const sha256 = plan ? await sha256Hex(new Uint8Array(await readFile(model.source))) : '';
   prepareModel(model, { foldBatchNorm: true });
+  const planned = plan ? applyPlan(model, plan.document, sha256, path, plan.path) : undefined;
   // The float reference for the report: the same file read and prepared again (weights are read
   // lazily, so this costs the graph, not a copy of every weight).
   const floatModel = await readModel(path);
@@ -308,6 +329,7 @@ async function quantizeRead(
       format: options.format,
       clip: options.clip,
       ...(options.exclude ? { exclude: options.exclude } : {}),
+      ...planned,
       ...(ranges ? { ranges } : {}),
       ...(calibration ? { data: calibration, runner } : {}),
       backend,
@@ -356,7 +378,7 @@ async function quantizeRead(
       mode,
       ...(blockWeights ? { format: options.format } : {}),
       clip: options.clip,
-      method: dataFree ? 'none' : options.calibration ? 'cache' : options.method,
+      method: plan ? 'plan' : dataFree ? 'none' : options.calibration ? 'cache' : options.method,
       exclude: options.exclude ?? [],
       backend: backend.name,
     },
@@ -393,6 +415,30 @@ async function quantizeRead(
     await writeTextAtomically(htmlPath, html);
   }
   return doc;
+}
+
+/** Reads and checks a plan file from qgrain advise (not yet against the model). */
+async function readPlan(path: string): Promise<{ path: string; document: PlanDocument }> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new QgrainError('io', `cannot read the plan ${path}: ${(error as Error).message}`, {
+      file: path,
+      option: 'plan',
+      cause: error,
+    });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new QgrainError('invalid-argument', `${path} is not JSON; give the plan file qgrain advise wrote`, {
+      file: path,
+      option: 'plan',
+    });
+  }
+  return { path, document: validatePlan(value, path) };
 }
 
 /** The parts of the written file, each with its share of the float model's size. */
@@ -458,6 +504,10 @@ export function addQuantizeCommand(program: Command, io: CliIO): void {
       '--dynamic <scheme>',
       'dynamic W8A8 for MatMul/Gemm: activations int8/per-token or uint8/per-tensor; no data needed',
     );
+  command.option(
+    '--plan <plan.json>',
+    'apply a plan from qgrain advise: every scheme, range and calibrator as it says (no calibration data needed)',
+  );
   addExternalDataOptions(command)
     .option('--report <report.json>', 'write the report as JSON')
     .option(

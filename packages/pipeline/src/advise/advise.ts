@@ -22,6 +22,8 @@ import { type CalibrateOptions, type FeedSource, calibrateActivations } from '..
 import { DEFAULT_WEIGHT_SCHEME, observerTargets, type Plan } from '../plan/plan.js';
 import { planModel } from '../plan/plan-model.js';
 import { quantize } from '../quantize.js';
+import { activationHistogram } from '../report/html/histograms.js';
+import { weightChannelRanges } from '../report/html/quantize-data.js';
 import type {
   ActivationHistogram,
   ChannelRanges,
@@ -678,46 +680,18 @@ function reportData(args: {
   for (const w of args.plan.weights) {
     const init = w.graph === 'main' ? args.model.graph.initializer(w.initializer) : undefined;
     if (init?.dtype !== 'float32') continue;
-    const values = init.toTensor().toFloat32();
-    const axis = w.role.channelAxis;
-    const channels = init.dims[axis] ?? 1;
-    const inner = init.dims.slice(axis + 1).reduce((a, b) => a * b, 1);
-    const min = new Array<number>(channels).fill(Number.POSITIVE_INFINITY);
-    const max = new Array<number>(channels).fill(Number.NEGATIVE_INFINITY);
-    for (let i = 0; i < values.length; i++) {
-      const c = Math.floor(i / inner) % channels;
-      const v = values[i]!;
-      if (v < min[c]!) min[c] = v;
-      if (v > max[c]!) max[c] = v;
-    }
-    channelRanges.push({
-      weight: w.initializer,
-      node: w.nodes[0]!,
-      op: w.role.op,
-      depthwise: w.role.depthwise,
-      axis,
-      min: min.map(round4),
-      max: max.map(round4),
-    });
+    channelRanges.push(
+      weightChannelRanges(w.initializer, w.nodes[0]!, w.role, init.toTensor().toFloat32(), init.dims),
+    );
   }
   const histograms: ActivationHistogram[] = [];
   for (const [tensor, entry] of Object.entries(document.activations)) {
     const o = args.observers.get(tensor);
-    if (!(o instanceof HistogramObserver)) continue;
-    const snap = o.histogramSnapshot();
-    const range = o.range();
-    const chosen = entry.range ?? { min: range.min[0]!, max: range.max[0]! };
-    const { counts, group } = downsample(snap.counts, 128);
-    histograms.push({
-      tensor,
-      lowerEdge: snap.lowerEdge,
-      binWidth: snap.width * group,
-      counts,
-      magnitude: snap.mode === 'abs',
-      range: { min: round4(chosen.min), max: round4(chosen.max) },
-      method: entry.method ?? entry.scheme,
-      observed: { min: round4(range.min[0]!), max: round4(range.max[0]!) },
-    });
+    if (!o) continue;
+    const observed = o.range();
+    const range = entry.range ?? { min: observed.min[0]!, max: observed.max[0]! };
+    const h = activationHistogram(tensor, o, range, entry.method ?? entry.scheme);
+    if (h) histograms.push(h);
   }
   const frontier: FrontierPoint[] = decision.path.map((p, i) => ({
     label: `search step ${i}`,
@@ -765,28 +739,11 @@ function reportData(args: {
         value: `${args.advised.latencyMs.toFixed(1)} ms (${(args.advised.latencyMs / args.floatLatency).toFixed(2)}x float's ${args.floatLatency.toFixed(1)} ms)`,
       },
     ],
+    ...(target !== undefined ? { targetSqnrDb: target } : {}),
     layers,
     channelRanges,
     histograms,
     frontier,
     warnings: [...args.notes],
   };
-}
-
-function round4(v: number): number {
-  return Number.isFinite(v) ? Number(v.toPrecision(4)) : v;
-}
-
-/** Sums a histogram's bins into about `bins` groups. */
-function downsample(counts: Float64Array, bins: number): { counts: number[]; group: number } {
-  let used = counts.length;
-  while (used > 1 && counts[used - 1] === 0) used--;
-  const group = Math.max(1, Math.ceil(used / bins));
-  const out: number[] = [];
-  for (let i = 0; i < used; i += group) {
-    let sum = 0;
-    for (let j = i; j < Math.min(i + group, used); j++) sum += counts[j]!;
-    out.push(sum);
-  }
-  return { counts: out, group };
 }
