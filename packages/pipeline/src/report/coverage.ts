@@ -6,19 +6,19 @@ import { type TensorPassOptions, runTensorPasses } from './tensor-passes.js';
 
 /**
  * Share of an activation's values outside its calibrated range over which it is flagged: 0.02%,
- * one value in 5000. The default calibration (mse) clips on purpose: on PP-OCRv4 det calibrated on
- * the 8 ocr-calibration pages, up to 0.012% of a tensor's values on those same pages fall outside
- * (0 of 105 activations over 0.02%), and on the 4 ocr-eval pages 0 again, while on the same pages
- * with their colours inverted 13 are over it (up to 0.17%). A method that clips more by design
- * (percentile:P clips 100 - P percent) needs a threshold above its own clipping.
+ * one value in 5000. The default calibration (mse) clips on purpose: on PP-OCRv4 det quantized on
+ * the 8 ocr-calibration pages (one held back), up to 0.01% of a tensor's values on those pages
+ * fall outside and up to 0.015% on the 4 ocr-eval pages (0 of 105 activations flagged either way),
+ * while on the ocr-eval pages with their colours inverted 13 are flagged (up to 0.17% outside). A
+ * method that clips more by design (percentile:P clips 100 - P percent) needs a higher threshold.
  */
 export const DEFAULT_COVERAGE_THRESHOLD = 0.0002;
 
 /**
  * Values outside the range an activation needs before its share counts: a share measured on a
  * handful of values is noise. The squeeze-and-excitation tensors of PP-OCRv4 det hold one value
- * per channel and image (96 to 768 values on 4 pages); one of them a few hundredths of the range
- * out is one image among eight calibration images being a little brighter, not new data.
+ * per channel and image (24 to 768 values on 4 pages); one of them a few hundredths of the range
+ * out is one page a little unlike the eight calibration pages, not new data.
  */
 export const DEFAULT_COVERAGE_MIN_OUTSIDE = 10;
 
