@@ -107,9 +107,17 @@ describe('CLI consistency', () => {
       join(work, 'static.onnx'),
       ...RANDOM,
       '--layerwise',
+      '--coverage',
       '--json',
     ]);
     docs.compare = JSON.parse(compared.stdout);
+    expect((docs.compare as { coverage: { rows: unknown[] } }).coverage.rows.length).toBeGreaterThan(0);
+    // A dynamic model has no calibrated ranges to cover.
+    const dynamic = await run(['compare', tiny, join(work, 'dynamic.onnx'), ...RANDOM, '--coverage']);
+    expect(dynamic.code).toBe(1);
+    expect(dynamic.stderr).toMatch(
+      /dynamic\.onnx quantizes no activation with a calibrated range.*needs a statically quantized model/,
+    );
     docs.inspect = JSON.parse((await run(['inspect', tiny, '--json'])).stdout);
     docs.prepare = JSON.parse((await run(['prepare', tiny, '-o', join(work, 'p.onnx'), '--json'])).stdout);
     const calibrated = await run(['calibrate', tiny, ...RANDOM, '-o', join(work, 'c.json'), '--json']);

@@ -145,6 +145,15 @@ export {
   compareModels,
 } from './report/compare.js';
 export {
+  type ActivationCoverage,
+  type CoverageOptions,
+  DEFAULT_COVERAGE_MIN_OUTSIDE,
+  DEFAULT_COVERAGE_THRESHOLD,
+  type RangeCoverage,
+  type SkippedQuantize,
+  rangeCoverage,
+} from './report/coverage.js';
+export {
   type JsonNumber,
   type ActivationRow,
   type LayerRow,

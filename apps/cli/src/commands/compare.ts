@@ -1,12 +1,17 @@
 import { type Model, prepareModel, readInt, readModel } from '@qgrain/onnx';
 import {
+  type ActivationCoverage,
+  DEFAULT_COVERAGE_MIN_OUTSIDE,
+  DEFAULT_COVERAGE_THRESHOLD,
   DEFAULT_SQNR_THRESHOLD_DB,
   type ModelComparison,
+  type RangeCoverage,
   type TensorComparison,
   compareModels,
   feedSourceFromData,
   jsonNumber,
   nodeRunnerFactory,
+  rangeCoverage,
 } from '@qgrain/pipeline';
 import { type Command, InvalidArgumentError } from 'commander';
 import { type DataOptions, addDataOptions, openModelData } from '../data-options.js';
@@ -15,10 +20,143 @@ import { type CliIO, formatTable } from '../io.js';
 /** Ops whose weights qgrain quantizes: the layers a user can act on. */
 const WEIGHT_LAYERS = new Set(['Conv', 'ConvTranspose', 'Gemm', 'MatMul']);
 
+/** Rows of the coverage table: the flagged ones, at least this many and at most ... */
+const COVERAGE_ROWS_MIN = 5;
+/** ... this many (--json lists every activation). */
+const COVERAGE_ROWS_MAX = 15;
+
 interface CompareCommandOptions extends DataOptions {
   readonly layerwise?: boolean;
   readonly threshold: number;
+  readonly coverage?: boolean;
+  readonly coverageThreshold: number;
   readonly json?: boolean;
+}
+
+function percent(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0 || value >= 100) {
+    throw new InvalidArgumentError('expected a percentage from 0 up to 100, e.g. 0.1');
+  }
+  return value;
+}
+
+/** A share as a percentage: 0 exactly, two significant digits under 1%, else two decimals. */
+function percentText(share: number): string {
+  const p = share * 100;
+  if (p === 0) return '0';
+  return p < 1 ? p.toPrecision(2) : p.toFixed(2);
+}
+
+/** A share threshold as the percentage the user typed (0.001 -> '0.1'). */
+function thresholdText(share: number): string {
+  return String(Number((share * 100).toPrecision(6)));
+}
+
+function coverageRow(r: ActivationCoverage): (string | number)[] {
+  return [
+    r.tensor,
+    r.op,
+    r.node,
+    `${r.rangeMin.toPrecision(3)}..${r.rangeMax.toPrecision(3)}`,
+    r.openBelow && r.openAbove ? 'both' : r.openBelow ? 'below' : r.openAbove ? 'above' : '',
+    Number.isNaN(r.seenMin) ? '-' : `${r.seenMin.toPrecision(3)}..${r.seenMax.toPrecision(3)}`,
+    percentText(r.shareBelow),
+    percentText(r.shareAbove),
+    r.below + r.above,
+    percentText(r.shareOutside),
+    r.maxOvershoot.toFixed(2),
+    r.flagged ? '<' : '',
+  ];
+}
+
+/** The coverage as text: the worst activations, then how many are over the threshold. */
+export function coverageText(coverage: RangeCoverage): string {
+  const shown = coverage.rows.slice(
+    0,
+    Math.min(COVERAGE_ROWS_MAX, Math.max(COVERAGE_ROWS_MIN, coverage.flagged)),
+  );
+  const header = [
+    'tensor',
+    'op',
+    'node',
+    'calibrated',
+    'open',
+    'seen',
+    'below %',
+    'above %',
+    'outside',
+    'outside %',
+    'overshoot',
+    '',
+  ];
+  const parts = [
+    `range coverage (${coverage.samples} samples): the float model's activations against the ranges calibrated into the quantized model, worst first`,
+    "(overshoot in range widths; an open end is one where the tensor's readers saturate, e.g. HardSigmoid, so values beyond it are not counted):",
+    formatTable(header, shown.map(coverageRow)),
+  ];
+  if (coverage.rows.length > shown.length) {
+    const more = coverage.flagged - shown.length;
+    parts.push(
+      more > 0
+        ? `... ${more} more flagged and ${coverage.rows.length - coverage.flagged} not (--json lists every activation)`
+        : `... ${coverage.rows.length - shown.length} more, none flagged`,
+    );
+  }
+  const worst = coverage.rows[0];
+  parts.push(
+    '',
+    `${coverage.flagged} of ${coverage.rows.length} activations have more than ${thresholdText(coverage.threshold)}% of their values outside the calibrated range (and at least ${coverage.minOutside} values)` +
+      (coverage.flagged > 0 && worst
+        ? `; worst '${worst.tensor}' from '${worst.node}' (${worst.op}), ${percentText(worst.shareOutside)}% outside`
+        : ''),
+  );
+  if (coverage.skipped.length > 0) {
+    const first = coverage.skipped[0]!;
+    parts.push(
+      `${coverage.skipped.length} QuantizeLinear nodes not measured; first '${first.quantizeNode}' on '${first.tensor}': ${first.reason}`,
+    );
+  }
+  return `${parts.join('\n')}\n`;
+}
+
+function coverageJson(coverage: RangeCoverage): Record<string, unknown> {
+  return {
+    samples: coverage.samples,
+    threshold: coverage.threshold,
+    min_outside: coverage.minOutside,
+    activations: coverage.rows.length,
+    flagged: coverage.flagged,
+    rows: coverage.rows.map((r) => ({
+      tensor: r.tensor,
+      op: r.op,
+      node: r.node,
+      quantize_node: r.quantizeNode,
+      storage: r.storage,
+      scale: r.scale,
+      zero_point: r.zeroPoint,
+      range_min: r.rangeMin,
+      range_max: r.rangeMax,
+      seen_min: jsonNumber(r.seenMin),
+      seen_max: jsonNumber(r.seenMax),
+      open_below: r.openBelow,
+      open_above: r.openAbove,
+      saturation: r.saturation ? { ...r.saturation } : null,
+      below: r.below,
+      above: r.above,
+      share_below: r.shareBelow,
+      share_above: r.shareAbove,
+      share_outside: r.shareOutside,
+      max_overshoot: jsonNumber(r.maxOvershoot),
+      elements: r.elements,
+      flagged: r.flagged,
+    })),
+    skipped: coverage.skipped.map((k) => ({
+      quantize_node: k.quantizeNode,
+      tensor: k.tensor,
+      reason: k.reason,
+    })),
+  };
 }
 
 function decibels(text: string): number {
@@ -128,6 +266,16 @@ export function addCompareCommand(program: Command, io: CliIO): void {
     .argument('<quantized>', 'its quantized version (from qgrain quantize)')
     .option('--layerwise', 'also compare every intermediate tensor both models share, in graph order')
     .option('--threshold <dB>', 'SQNR under which a layer is flagged', decibels, DEFAULT_SQNR_THRESHOLD_DB)
+    .option(
+      '--coverage',
+      "also test the float model's activations on the data against the ranges calibrated into the quantized (static) model, and list the worst",
+    )
+    .option(
+      '--coverage-threshold <percent>',
+      `share of an activation's values outside its calibrated range over which it is flagged, in % (with at least ${DEFAULT_COVERAGE_MIN_OUTSIDE} values outside)`,
+      percent,
+      Number((DEFAULT_COVERAGE_THRESHOLD * 100).toPrecision(6)),
+    )
     .option('--json', 'print JSON on stdout');
   addDataOptions(command, true).action(
     async (floatPath: string, quantPath: string, options: CompareCommandOptions) => {
@@ -140,14 +288,28 @@ export function addCompareCommand(program: Command, io: CliIO): void {
       // a quantized model (already prepared by quantize) the passes find nothing left to do.
       prepareModel(quantized, { foldBatchNorm: true });
       const source = await openModelData(float, options, io);
+      const runner = nodeRunnerFactory();
+      // Coverage first: a model without calibrated ranges is refused before the comparison runs.
+      const coverage = options.coverage
+        ? await rangeCoverage(float, quantized, feedSourceFromData(source), {
+            runner,
+            threshold: options.coverageThreshold / 100,
+          })
+        : undefined;
       const result = await compareModels(float, quantized, feedSourceFromData(source), {
-        runner: nodeRunnerFactory(),
+        runner,
         layerwise: options.layerwise === true,
         thresholdDb: options.threshold,
       });
       const depthwise = depthwiseNodes(float);
-      if (options.json) io.out(`${JSON.stringify(comparisonJson(result, depthwise), null, 2)}\n`);
-      else io.out(comparisonText(result, depthwise));
+      if (options.json) {
+        const document = comparisonJson(result, depthwise);
+        if (coverage) document.coverage = coverageJson(coverage);
+        io.out(`${JSON.stringify(document, null, 2)}\n`);
+      } else {
+        io.out(comparisonText(result, depthwise));
+        if (coverage) io.out(`\n${coverageText(coverage)}`);
+      }
     },
   );
 }

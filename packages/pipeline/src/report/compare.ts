@@ -1,13 +1,8 @@
 import { maxAbsError, sqnrFromSums } from '@qgrain/granularity';
 import { type Model, OnnxDataType, elementTypes } from '@qgrain/onnx';
 import { QgrainError, type Tensor } from '@qgrain/tensor';
-import {
-  DEFAULT_CALIBRATION_BUDGET_BYTES,
-  type FeedSource,
-  exposeTensors,
-  packByBudget,
-} from '../calibrate/calibrate.js';
-import type { RunnerFactory } from '../runner/runner.js';
+import type { FeedSource } from '../calibrate/calibrate.js';
+import { type TensorPassOptions, runTensorPasses } from './tensor-passes.js';
 
 /**
  * SQNR below which a layer is flagged as where accuracy falls: 20 dB means the noise power is 1%
@@ -40,13 +35,11 @@ export interface ModelComparison {
 }
 
 /** Options of `compareModels`. */
-export interface CompareOptions {
-  readonly runner: RunnerFactory;
+export interface CompareOptions extends TensorPassOptions {
   readonly layerwise?: boolean;
   /** With `layerwise`, compare only these intermediate tensors (default: every shared one). */
   readonly tensors?: readonly string[];
   readonly thresholdDb?: number;
-  readonly budgetBytes?: number;
 }
 
 /** Element types whose values carry quantization error; they are compared in float32. */
@@ -94,7 +87,8 @@ function floatData(t: Tensor | undefined, name: string, which: string): Float32A
  * Runs a float model and its quantized version on the same feeds and measures how far the
  * quantized outputs (and, with `layerwise`, every intermediate tensor both models name the same
  * way) are from the float ones: SQNR, cosine similarity, max abs error. Intermediates are fetched
- * in groups that fit the memory budget, so large models take several passes over the data.
+ * in groups that fit the memory budget (runTensorPasses), so large models take several passes
+ * over the data.
  */
 export async function compareModels(
   float: Model,
@@ -128,59 +122,17 @@ export async function compareModels(
   const stats = new Map<string, Accumulator>();
   for (const name of [...outputs, ...layers.map((l) => l.name)]) stats.set(name, new Accumulator());
 
-  // Sizes of the intermediates from one float run, to split them into passes within budget.
-  const budget = options.budgetBytes ?? DEFAULT_CALIBRATION_BUDGET_BYTES;
-  let first: Readonly<Record<string, Tensor>> | undefined;
-  for await (const feed of feeds()) {
-    first = feed;
-    break;
-  }
-  if (!first)
-    throw new QgrainError(
-      'missing-data',
-      'no data to compare on; give a data source with at least one batch',
-      {
-        option: 'data',
-      },
-    );
-  const passes: string[][] = [[]];
-  if (layers.length > 0) {
-    const sizes = new Map<string, number>();
-    const names = layers.map((l) => l.name);
-    for (let i = 0; i < names.length; i += 64) {
-      const group = names.slice(i, i + 64);
-      const r = await options.runner(exposeTensors(float, group));
-      try {
-        const out = await r.run(first, group);
-        for (const n of group) sizes.set(n, (out[n]?.data as ArrayBufferView | undefined)?.byteLength ?? 0);
-      } finally {
-        await r.release();
-      }
-    }
-    // Each pass holds the tensor from both models.
-    passes.splice(0, 1, ...packByBudget(names, sizes, budget / 2));
-  }
-  let samples = 0;
-  for (let p = 0; p < passes.length; p++) {
-    const group = passes[p]!;
-    const fetch = p === 0 ? [...outputs, ...group] : group;
-    const fr = await options.runner(exposeTensors(float, group));
-    const qr = await options.runner(exposeTensors(quantized, group));
-    try {
-      let count = 0;
-      for await (const feed of feeds()) {
-        const a = await fr.run(feed, fetch);
-        const b = await qr.run(feed, fetch);
-        for (const name of fetch)
-          stats.get(name)!.add(floatData(a[name], name, 'float'), floatData(b[name], name, 'quantized'));
-        count++;
-      }
-      samples = count;
-    } finally {
-      await fr.release();
-      await qr.release();
-    }
-  }
+  const samples = await runTensorPasses(
+    [float, quantized],
+    outputs,
+    layers.map((l) => l.name),
+    feeds,
+    options,
+    ([a, b], names) => {
+      for (const name of names)
+        stats.get(name)!.add(floatData(a![name], name, 'float'), floatData(b![name], name, 'quantized'));
+    },
+  );
   const row = (name: string, op: string, node: string): TensorComparison => {
     const s = stats.get(name)!;
     return {
