@@ -124,6 +124,8 @@ interface Measured {
   readonly localSignal?: number;
 }
 
+const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
+
 const median = (values: readonly number[]) => {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -302,6 +304,8 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   // The options as the search sees them; set once latency is measured (step 4). Plans built
   // before that (the reference models) carry no per-candidate measurements.
   let choices: Choice[] | undefined;
+  // The budget the search aims at: the user's, raised by any miss the built model measured.
+  let aim: Budget = budget;
 
   // 3. Models built from a choice of options, measured against the float outputs.
   const floatBytes = serializeModel(model);
@@ -406,7 +410,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
         op: w.role.op,
         depthwise: w.role.depthwise,
         candidates: t === undefined ? [] : planCandidates(t),
-        reason: t === undefined ? 'not measured' : reasonFor(t, picks[t]!),
+        reason: t === undefined ? 'not measured' : reasonFor(t, picks),
       };
     }
     for (const a of plan.activations) {
@@ -427,7 +431,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
         ...(o.range ? { range: o.range } : {}),
         for: a.for,
         candidates: planCandidates(t),
-        reason: reasonFor(t, picks[t]!),
+        reason: reasonFor(t, picks),
       };
     }
     return {
@@ -460,22 +464,45 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       };
     });
   }
-  function reasonFor(t: number, pick: number): string {
+  /**
+   * Why tensor `t` takes option `picks[t]`: the cheapest option (the one the search starts from)
+   * fits, or putting the tensor back on it, with every other tensor as the plan has it, would
+   * bring the predicted output SQNR under the target (or, alone, already does).
+   */
+  function reasonFor(t: number, picks: readonly number[]): string {
     if (!choices) return 'reference model';
     const c = choices[t]!;
-    const chosen = c.options[pick]!;
-    const cheapest = c.options.reduce((a, b) => (b.bytes + b.latencyMs < a.bytes + a.latencyMs ? b : a));
-    if (chosen === cheapest || (chosen.bytes === cheapest.bytes && chosen.latencyMs === cheapest.latencyMs))
-      return 'cheapest option; fits the budget';
-    const alone = worstSqnrDb(signal, cheapest.noise);
-    const target = budget.targetSqnrDb;
-    if (target !== undefined && alone < target)
-      return `${cheapest.label} alone would give ${alone.toFixed(1)} dB at the output, under the ${target} dB target`;
-    return `upgraded for the total: ${cheapest.label} alone gives ${Number.isFinite(alone) ? alone.toFixed(1) : 'inf'} dB, but the sum of all tensors' noise needs less`;
+    const chosen = c.options[picks[t]!]!;
+    const price = (o: (typeof c.options)[number]) => o.bytes / scale.bytes + o.latencyMs / scale.latencyMs;
+    const start = c.options.reduce((a, b) =>
+      price(b) < price(a) || (price(b) === price(a) && sum(b.noise) < sum(a.noise)) ? b : a,
+    );
+    if (price(chosen) <= price(start)) return 'cheapest option; fits the budget';
+    const total = new Array<number>(signal.length).fill(0);
+    choices.forEach((choice, k) => {
+      choice.options[picks[k]!]!.noise.forEach((n, o) => {
+        total[o]! += n;
+      });
+    });
+    const inContext = worstSqnrDb(
+      signal,
+      total.map((n, o) => n - chosen.noise[o]! + start.noise[o]!),
+    );
+    const alone = worstSqnrDb(signal, start.noise);
+    // After a measured miss the search aims above the target; the reason names what it aimed at.
+    const target = aim.targetSqnrDb === undefined ? undefined : Math.round(aim.targetSqnrDb * 100) / 100;
+    const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'inf');
+    const goal =
+      target === budget.targetSqnrDb ? `${target} dB target` : `${target} dB aimed at (the target raised by the measured miss)`;
+    if (target === undefined)
+      return `${start.label} here would take the output to ${fmt(inContext)} dB; the size cap leaves room for ${chosen.label}`;
+    if (alone < target)
+      return `${start.label} alone would take the output to ${fmt(alone)} dB, under the ${goal}`;
+    return `${start.label} here, with the rest as planned, would take the output to ${fmt(inContext)} dB, under the ${goal} (alone ${fmt(alone)} dB)`;
   }
 
+
   const rounds: { targetDb: number; predictedDb: number; measuredDb: number }[] = [];
-  let aim: Budget = budget;
   let decision = choose(choices, signal, aim, scale);
   let advised = await measure(decision.picks);
   rounds.push({

@@ -1,0 +1,232 @@
+// qgrain advise on the PaddleOCR models, measured the way a user meets it, everything in one run:
+// the built CLI advises and quantizes (calibrating on data/ocr-calibration only), and
+// onnxruntime-node runs the float, default and advised models on data/ocr-eval.
+//
+// budget  (the advisor against the defaults)
+//   det: text-mask IoU (p > 0.3) against float of the default and the advised model; median
+//        latency of float, default and advised, interleaved, same session options; file sizes
+//        (the default weights are all per channel); advise wall time over quantize wall time.
+//   rec: character error rate of float, default and advised.
+// lesson  (the seed's lesson: per-tensor or per-channel weights, activations fixed at uint8 mse)
+//   det, rec, cls: the layers the plan puts per channel, which of them per-tensor breaks alone and
+//   which are depthwise, the bytes saved against all per channel; rec's CER under all per tensor,
+//   all per channel and the plan.
+//
+//   pnpm bench:advise [--part budget|lesson|all] [--runs N] [--det-target dB] [--rec-target dB]
+//                     [--lesson-target dB]      (after pnpm build)
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Tensor } from '@qgrain/tensor';
+import {
+  characterErrorRate,
+  ctcGreedyDecode,
+  loadPaddleDictionary,
+  maskIoU,
+  ocrDataPath,
+  realModel,
+} from '@qgrain/test-harness';
+import ort from 'onnxruntime-node';
+import { readOcrArray } from '../test/ocr-test-data.js';
+
+const DET_MASK_THRESHOLD = 0.3;
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '../../..');
+const cli = join(repo, 'apps/cli/dist/cli.js');
+
+const { values } = parseArgs({
+  options: {
+    part: { type: 'string', default: 'all' },
+    runs: { type: 'string', default: '15' },
+    'det-target': { type: 'string', default: '18' },
+    'rec-target': { type: 'string', default: '30' },
+    'lesson-target': { type: 'string', default: '20' },
+    keep: { type: 'string' },
+  },
+});
+const runs = Number(values.runs);
+const work = values.keep ? resolve(values.keep) : mkdtempSync(join(tmpdir(), 'qgrain-bench-advise-'));
+
+function qgrain(args: readonly string[]): number {
+  const started = performance.now();
+  execFileSync(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return (performance.now() - started) / 1000;
+}
+
+async function outputs(modelPath: string, data: Tensor<'float32'>): Promise<Float32Array[]> {
+  const session = await ort.InferenceSession.create(modelPath);
+  const per = data.data.length / data.shape[0]!;
+  const out: Float32Array[] = [];
+  for (let i = 0; i < data.shape[0]!; i++) {
+    const x = new ort.Tensor('float32', data.data.slice(i * per, (i + 1) * per), [1, ...data.shape.slice(1)]);
+    const result = await session.run({ [session.inputNames[0]!]: x });
+    out.push(result[session.outputNames[0]!]!.data as Float32Array);
+  }
+  await session.release();
+  return out;
+}
+
+/** Median latency of each model on one sample, runs interleaved so load hits all alike. */
+async function latencies(models: Record<string, string>, sample: Float32Array, shape: number[]) {
+  const sessions = await Promise.all(
+    Object.entries(models).map(async ([name, path]) => ({
+      name,
+      session: await ort.InferenceSession.create(path, { intraOpNumThreads: 1 }),
+    })),
+  );
+  const x = new ort.Tensor('float32', sample, shape);
+  const times = new Map<string, number[]>(sessions.map((s) => [s.name, []]));
+  for (const s of sessions) await s.session.run({ [s.session.inputNames[0]!]: x }); // warm-up
+  for (let r = 0; r < runs; r++) {
+    for (const s of sessions) {
+      const t = performance.now();
+      await s.session.run({ [s.session.inputNames[0]!]: x });
+      times.get(s.name)!.push(performance.now() - t);
+    }
+  }
+  for (const s of sessions) await s.session.release();
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+  return Object.fromEntries([...times].map(([k, v]) => [k, median(v)]));
+}
+
+const det = realModel('ppocr-v4-det').path;
+const rec = realModel('ppocr-v4-rec').path;
+const cls = realModel('ppocr-cls').path;
+const detCalibration = ocrDataPath('calibration', 'calib_det.npy.gz');
+const recCalibration = ocrDataPath('calibration', 'calib_rec.npy.gz');
+const clsImages = ocrDataPath('calibration', 'images');
+const truths = (
+  JSON.parse(readFileSync(ocrDataPath('eval', 'manifest.json'), 'utf8')) as { rec: { text: string }[] }
+).rec.map((r) => r.text);
+const dictionary = loadPaddleDictionary(join(dirname(rec), 'ppocr_keys_v1.txt'));
+const cer = async (model: string, data: Tensor<'float32'>) =>
+  characterErrorRate(
+    (await outputs(model, data)).map((s) =>
+      ctcGreedyDecode(s, s.length / dictionary.length, dictionary.length, dictionary),
+    ),
+    truths,
+  );
+const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+const out = (name: string) => join(work, name);
+
+interface PlanFile {
+  weights: Record<string, { scheme: string; depthwise: boolean; reason: string; candidates: { candidate: string; output_sqnr_db: number | null }[] }>;
+}
+
+try {
+  if (values.part === 'all' || values.part === 'budget') {
+    const target = values['det-target'];
+    const quantizeSeconds = qgrain(['quantize', det, '-o', out('det-default.onnx'), '--data', detCalibration]);
+    const adviseSeconds = qgrain([
+      'advise',
+      det,
+      '--data',
+      detCalibration,
+      '--target-sqnr',
+      target,
+      '-o',
+      out('det-plan.json'),
+      '--report',
+      out('det-report.html'),
+    ]);
+    qgrain(['quantize', det, '--plan', out('det-plan.json'), '-o', out('det-advised.onnx')]);
+    const detEval = readOcrArray('eval', 'eval_det.npy.gz');
+    const float = await outputs(det, detEval);
+    const pooled = (path: string) =>
+      outputs(path, detEval).then((q) =>
+        maskIoU(
+          Float32Array.from(float.flatMap((f) => [...f])),
+          Float32Array.from(q.flatMap((v) => [...v])),
+          DET_MASK_THRESHOLD,
+        ),
+      );
+    const iouDefault = await pooled(out('det-default.onnx'));
+    const iouAdvised = await pooled(out('det-advised.onnx'));
+    const per = detEval.data.length / detEval.shape[0]!;
+    const lat = await latencies(
+      { float: det, default: out('det-default.onnx'), advised: out('det-advised.onnx') },
+      detEval.data.slice(0, per),
+      [1, ...detEval.shape.slice(1)],
+    );
+    const size = (p: string) => statSync(p).size;
+    console.log(`det, advise --target-sqnr ${target} (calibrated on ocr-calibration, measured on ocr-eval):`);
+    console.log(
+      `  text-mask IoU vs float: default ${iouDefault.toFixed(4)}, advised ${iouAdvised.toFixed(4)} over ${detEval.shape[0]} pages`,
+    );
+    console.log(
+      `  latency (median of ${runs}, 1 thread): float ${lat.float!.toFixed(1)} ms, default ${lat.default!.toFixed(1)} ms (${(lat.default! / lat.float!).toFixed(2)}x), advised ${lat.advised!.toFixed(1)} ms (${(lat.advised! / lat.float!).toFixed(2)}x)`,
+    );
+    console.log(
+      `  size: float ${size(det)} B, default (all per channel) ${size(out('det-default.onnx'))} B, advised ${size(out('det-advised.onnx'))} B`,
+    );
+    console.log(
+      `  wall time: quantize ${quantizeSeconds.toFixed(1)} s, advise ${adviseSeconds.toFixed(1)} s (${(adviseSeconds / quantizeSeconds).toFixed(2)}x)`,
+    );
+    console.log(`  HTML report ${size(out('det-report.html'))} B`);
+
+    const recTarget = values['rec-target'];
+    qgrain(['quantize', rec, '-o', out('rec-default.onnx'), '--data', recCalibration]);
+    qgrain(['advise', rec, '--data', recCalibration, '--target-sqnr', recTarget, '-o', out('rec-plan.json')]);
+    qgrain(['quantize', rec, '--plan', out('rec-plan.json'), '-o', out('rec-advised.onnx')]);
+    const recEval = readOcrArray('eval', 'eval_rec.npy.gz');
+    console.log(`rec, advise --target-sqnr ${recTarget}:`);
+    console.log(
+      `  CER over ${recEval.shape[0]} lines: float ${pct(await cer(rec, recEval))}, default ${pct(await cer(out('rec-default.onnx'), recEval))}, advised ${pct(await cer(out('rec-advised.onnx'), recEval))}`,
+    );
+    console.log(
+      `  size: float ${size(rec)} B, default ${size(out('rec-default.onnx'))} B, advised ${size(out('rec-advised.onnx'))} B`,
+    );
+  }
+
+  if (values.part === 'all' || values.part === 'lesson') {
+    const target = values['lesson-target'];
+    const fixed = ['--weights-candidates', 'int8/per-tensor,int8/per-channel', '--activations-candidates', 'uint8', '--methods', 'mse'];
+    const models = [
+      { name: 'det', path: det, data: ['--data', detCalibration] },
+      { name: 'rec', path: rec, data: ['--data', recCalibration] },
+      {
+        name: 'cls',
+        path: cls,
+        data: ['--data', clsImages, '--filter', 'rec_*.png', '--preprocess', 'size=48x192,keep-aspect,pad=0,mean=0.5,std=0.5'],
+      },
+    ];
+    console.log(`the seed's lesson: weights int8 per tensor or per channel, activations uint8 mse, target ${target} dB`);
+    for (const m of models) {
+      const planPath = out(`${m.name}-lesson.json`);
+      const printed = execFileSync(
+        process.execPath,
+        [cli, 'advise', m.path, ...m.data, '--target-sqnr', target, '-o', planPath, ...fixed],
+        { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' },
+      );
+      void printed;
+      const plan = JSON.parse(readFileSync(planPath, 'utf8')) as PlanFile;
+      const weights = Object.entries(plan.weights);
+      const channel = weights.filter(([, w]) => w.scheme === 'int8/per-channel');
+      const alone = channel.filter(([, w]) => w.reason.includes('alone would take'));
+      const context = channel.filter(([, w]) => w.reason.includes('with the rest as planned'));
+      const depthwise = (list: typeof weights) => list.filter(([, w]) => w.depthwise).length;
+      console.log(
+        `  ${m.name}: ${channel.length} of ${weights.length} weights per channel (${depthwise(channel)} depthwise): per tensor breaks the target alone on ${alone.length} (${depthwise(alone)} depthwise), with the rest of the plan on ${context.length} (${depthwise(context)} depthwise); ${weights.length - channel.length} stay per tensor`,
+      );
+      console.log(`    per tensor alone breaks: ${alone.map(([n, w]) => `${n}${w.depthwise ? ' (dw)' : ''}`).join(', ') || 'none'}`);
+      qgrain(['quantize', m.path, ...m.data, '--method', 'mse', '-o', out(`${m.name}-pc.onnx`)]);
+      qgrain(['quantize', m.path, ...m.data, '--method', 'mse', '--weights', 'int8/per-tensor', '-o', out(`${m.name}-pt.onnx`)]);
+      qgrain(['quantize', m.path, '--plan', planPath, '-o', out(`${m.name}-lesson.onnx`)]);
+      const bytes = (name: string) => statSync(out(name)).size;
+      console.log(
+        `    size: all per tensor ${bytes(`${m.name}-pt.onnx`)} B, all per channel ${bytes(`${m.name}-pc.onnx`)} B, plan ${bytes(`${m.name}-lesson.onnx`)} B (saves ${bytes(`${m.name}-pc.onnx`) - bytes(`${m.name}-lesson.onnx`)} B against all per channel)`,
+      );
+      if (m.name === 'rec') {
+        const recEval = readOcrArray('eval', 'eval_rec.npy.gz');
+        console.log(
+          `    rec CER: float ${pct(await cer(rec, recEval))}, all per tensor ${pct(await cer(out('rec-pt.onnx'), recEval))}, all per channel ${pct(await cer(out('rec-pc.onnx'), recEval))}, plan ${pct(await cer(out('rec-lesson.onnx'), recEval))}`,
+        );
+      }
+    }
+  }
+} finally {
+  if (!values.keep) rmSync(work, { recursive: true, force: true });
+}
