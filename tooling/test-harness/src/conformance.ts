@@ -137,9 +137,9 @@ export const STORAGE_EDGE_RANGES: readonly QuantRange[] = [
   { storage: 'uint16', qmin: -3, qmax: 70000 },
   { storage: 'uint16', qmin: -3, qmax: 65000 },
   { storage: 'int4', qmin: -8, qmax: 7 },
-  { storage: 'int4', qmin: -64, qmax: 63 },
-  { storage: 'int4', qmin: -65, qmax: 63 },
-  { storage: 'uint4', qmin: -3, qmax: 64 },
+  { storage: 'int4', qmin: -128, qmax: 127 },
+  { storage: 'int4', qmin: -129, qmax: 127 },
+  { storage: 'uint4', qmin: -3, qmax: 100 },
 ];
 
 /** Layouts: every kind, odd sizes, per-axis on first/middle/last axes, ragged blocks, large tensors. */
