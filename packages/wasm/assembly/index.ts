@@ -9,7 +9,7 @@
 export { setLayout } from './layout';
 export { absMax, minMax, canonicalZero } from './reduce';
 export { histogram, histogramReset, histogramTable, histogramFold } from './histogram';
-export { quantFits, quantize } from './quantize';
+export { quantFits, quantize, quantizeNibbles } from './quantize';
 export { widen, dequantize } from './dequantize';
 export { resetError, errorSignal, errorNoise, fakeQuant } from './fake-quant';
 export { packInt4, unpackInt4 } from './int4';

@@ -379,6 +379,100 @@ function quantizeBlocks<N>(
   return i;
 }
 
+// Sixteen bytes of 4-bit values as eight nibble pairs in 16-bit lanes, low nibble first: each
+// lane holds an (even, odd) pair, the even one's low nibble stays, the odd one's moves up (as
+// packInt4 does); an unsigned narrow then makes the bytes.
+function nibblePairs(b: v128): v128 {
+  return v128.or(v128.and(b, i16x8.splat(0x0f)), v128.and(i16x8.shr_u(b, 4), i16x8.splat(0xf0)));
+}
+
+// round(v) + zp as i32 lanes for |v| <= 2^22, and ordered like v beyond: the magic-constant sum is
+// kept at or above 2^23 (pmax), where its bits stay ordered like the values, and zpAdj is
+// zp - ROUND_MAGIC_BITS. NaN lanes come out as NaN bits plus zpAdj.
+function roundedOrdered(v: v128, zpAdj: v128): v128 {
+  const t = f32x4.pmax(f32x4.add(v, f32x4.splat(ROUND_MAGIC_F32)), f32x4.splat(8388608.0));
+  return i32x4.add(t, zpAdj);
+}
+
+// Sixteen quotients (no NaN) of a group as quantized bytes, for [qmin, qmax] within [-128, 127]
+// and the zero point in it, clamped after the saturating narrows so that a group needs no bounds
+// of its own: roundedOrdered's lanes are ordered like round(v) + zp, the narrows keep that order,
+// and clamping to [qmin, qmax] inside their range is the same before or after them. The
+// reference clamps v to [qmin - zp, qmax - zp] before rounding, the same for integer bounds.
+function nibbleBytes(v0: v128, v1: v128, v2: v128, v3: v128, zpAdj: v128, qminB: v128, qmaxB: v128): v128 {
+  const a = i16x8.narrow_i32x4_s(roundedOrdered(v0, zpAdj), roundedOrdered(v1, zpAdj));
+  const b = i16x8.narrow_i32x4_s(roundedOrdered(v2, zpAdj), roundedOrdered(v3, zpAdj));
+  return i8x16.min_s(i8x16.max_s(i8x16.narrow_i16x8_s(a, b), qminB), qmaxB);
+}
+
+// Quantizes the sixteen elements from i (a multiple of 16) of a group whose scale splat is d into
+// eight bytes of nibbles (zpAdj as in roundedOrdered); returns the sum of their quotients, for
+// quantizeNibbles' NaN check.
+function nibbleStep(
+  xBase: usize,
+  i: u32,
+  d: v128,
+  zpAdj: v128,
+  qminB: v128,
+  qmaxB: v128,
+  outBase: usize,
+): v128 {
+  const p = xBase + ((<usize>i) << 2);
+  const v0 = f32x4.div(v128.load(p), d);
+  const v1 = f32x4.div(v128.load(p, 16), d);
+  const v2 = f32x4.div(v128.load(p, 32), d);
+  const v3 = f32x4.div(v128.load(p, 48), d);
+  const b = nibblePairs(nibbleBytes(v0, v1, v2, v3, zpAdj, qminB, qmaxB));
+  v128.store64_lane(outBase + <usize>(i >> 1), i8x16.narrow_i16x8_u(b, b), 0);
+  return f32x4.add(f32x4.add(v0, v1), f32x4.add(v2, v3));
+}
+
+/**
+ * Quantizes elements [start, end) of a blocked layout along the last axis into 4-bit storage
+ * packed at outBase (element i in byte outBase + (i >> 1), low nibble first), as they are
+ * quantized rather than in a second pass over bytes. Takes calls whose [qmin, qmax] lies within
+ * [-128, 127] (int4, uint4), `fast` set, blocks a multiple of 16 elements that divide the rows, and
+ * start and end multiples of 16, so that every run is one group and whole SIMD steps. Returns
+ * where it stopped: `end`, or earlier (nothing usable written) when the call needs quantize into
+ * bytes and packInt4: another layout or range, a zero point outside [qmin, qmax], a NaN quotient.
+ * NaN quotients are not zeroed here (two instructions per four lanes): the quotients are summed
+ * (one add), and a NaN sum (a NaN quotient, or infinities of both signs) sends the call back.
+ */
+export function quantizeNibbles(
+  xBase: usize,
+  start: u32,
+  end: u32,
+  scalePtr: usize,
+  zpPtr: usize,
+  qmin: f64,
+  qmax: f64,
+  outBase: usize,
+  fast: i32,
+): u32 {
+  const block = blockLength();
+  if (fast === 0 || qmin < -128 || qmax > 127 || !runsAreBlocks()) return start;
+  if (block & 15 || rowLength() % block !== 0 || (start | end) & 15) return start;
+  const qminB = i8x16.splat(<i8>qmin);
+  const qmaxB = i8x16.splat(<i8>qmax);
+  // With whole blocks per row, element i is in group i / block.
+  let group = start / block;
+  let i = start;
+  let sum = f32x4.splat(0);
+  while (i < end) {
+    const stop = min(end, (group + 1) * block);
+    const g = (<usize>group) << 2;
+    const zp = load<i32>(zpPtr + g);
+    if (zp < <i32>qmin || zp > <i32>qmax) return start;
+    const d = v128.load32_splat(scalePtr + g);
+    const zpAdj = i32x4.splat(zp - ROUND_MAGIC_BITS);
+    for (; i < stop; i += 16) {
+      sum = f32x4.add(sum, nibbleStep(xBase, i, d, zpAdj, qminB, qmaxB, outBase));
+    }
+    group++;
+  }
+  return i32x4.all_true(f32x4.eq(sum, sum)) ? end : start;
+}
+
 // One element of the JS quantizeValue, in float64.
 export function quantizeGeneral(x: f32, s: f32, zp: i32, qmin: f64, qmax: f64): f64 {
   let v = <f64>(x / s);

@@ -3,6 +3,13 @@
 // GB/s counts bytes read + written. The WASM backend runs on arrays that live in its memory
 // (allocateFloat32 / allocateStorage), the zero-copy way to use it; `wasm_staged_gbps` is the same
 // kernel on ordinary arrays, which pays a copy into and out of wasm memory.
+// The `floor:` rows time loops that do only part of a kernel's work (bench/floors.ts, compiled
+// here), counted with the kernel's bytes: how far that part alone gets next to the same copy.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { jsBackend, perAxisLayout, perBlockLayout, perTensorLayout } from '@qgrain/tensor';
 import { createWasmBackend } from '../dist/index.js';
 
@@ -44,7 +51,21 @@ function fill(x, seed) {
   }
 }
 
+// Compiles bench/floors.ts (as scripts/build-wasm.mjs compiles the kernels) and instantiates it.
+async function loadFloors() {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const require = createRequire(import.meta.url);
+  const asc = join(dirname(require.resolve('assemblyscript/package.json')), 'bin', 'asc.js');
+  const file = join(root, 'build', 'floors.wasm');
+  mkdirSync(join(root, 'build'), { recursive: true });
+  const args = ['bench/floors.ts', '-O3', '--runtime', 'stub', '--noAssert', '--enable', 'simd'];
+  execFileSync(process.execPath, [asc, ...args, '--outFile', file], { cwd: root, stdio: 'inherit' });
+  const { instance } = await WebAssembly.instantiate(readFileSync(file));
+  return instance.exports;
+}
+
 const wasm = await createWasmBackend();
+const floors = await loadFloors();
 const rows = [];
 for (const n of SIZES) {
   const plainX = new Float32Array(n);
@@ -108,6 +129,32 @@ for (const n of SIZES) {
         `${kernel.padEnd(30)} n=${String(n).padStart(8)}  js ${String(r.js_gbps).padStart(6)}  wasm ${String(r.wasm_gbps).padStart(6)}` +
           `  staged ${String(r.wasm_staged_gbps).padStart(6)}  copy ${String(r.copy_gbps).padStart(6)} GB/s` +
           `  wasm/js ${(r.wasm_gbps / r.js_gbps).toFixed(1)}x  wasm/copy ${((100 * r.wasm_gbps) / r.copy_gbps).toFixed(0)}%`,
+      );
+    }
+  }
+  // The floors, on a copy of the same data in the floor module's memory.
+  const fx = floors.grow(4 * n + n / 2 + 16 * 2048);
+  const fOut = fx + 4 * n;
+  const fTable = fOut + n / 2;
+  new Float32Array(floors.memory.buffer, fx, n).set(plainX);
+  const floorRuns = [
+    ['floor:divide-only', 'quantize-int4-per-block32', 4.5 * n, () => floors.divideOnly(fx, n, 3 / 7)],
+    ['floor:int4-one-scale', 'quantize-int4-per-block32', 4.5 * n, () => floors.int4Only(fx, n, 3 / 7, fOut)],
+    ['floor:error-sums-only', 'quanterror-int8-per-channel', 4 * n, () => floors.errorSumsOnly(fx, n)],
+    ['floor:count-only', 'histogram-2048', 4 * n, () => floors.countOnly(fx, n, fTable)],
+  ];
+  for (const [kernel, of, bytes, run] of floorRuns) {
+    const src = new Uint8Array(bytes / 2);
+    const dst = new Uint8Array(bytes / 2);
+    const [floorTime, copyTime] = timeRounds([run, () => dst.set(src)]);
+    const gbps = (t) => Number((bytes / t / 1e9).toFixed(2));
+    rows.push({ kernel, of, elements: n, floor_gbps: gbps(floorTime), copy_gbps: gbps(copyTime) });
+    if (!json) {
+      const r = rows.at(-1);
+      console.log(
+        `${kernel.padEnd(30)} n=${String(n).padStart(8)}  floor ${String(r.floor_gbps).padStart(6)}` +
+          `  copy ${String(r.copy_gbps).padStart(6)} GB/s  floor/copy ${((100 * r.floor_gbps) / r.copy_gbps).toFixed(0)}%` +
+          `  (part of ${of})`,
       );
     }
   }

@@ -137,6 +137,9 @@ export const STORAGE_EDGE_RANGES: readonly QuantRange[] = [
   { storage: 'uint16', qmin: -3, qmax: 70000 },
   { storage: 'uint16', qmin: -3, qmax: 65000 },
   { storage: 'int4', qmin: -8, qmax: 7 },
+  { storage: 'int4', qmin: -128, qmax: 127 },
+  { storage: 'int4', qmin: -129, qmax: 127 },
+  { storage: 'uint4', qmin: -3, qmax: 100 },
 ];
 
 /** Layouts: every kind, odd sizes, per-axis on first/middle/last axes, ragged blocks, large tensors. */
@@ -150,11 +153,13 @@ export const CONFORMANCE_LAYOUTS: readonly LayoutSpec[] = [
   { kind: 'per-block', shape: [70, 9], axis: 0, block: 16 },
   { kind: 'per-block', shape: [3, 50, 5], axis: 1, block: 8 },
   { kind: 'per-block', shape: [64, 50], axis: 1, block: 50 },
+  { kind: 'per-block', shape: [12, 96], axis: 1, block: 32 },
   { kind: 'per-tensor', shape: [LARGE] },
   { kind: 'per-axis', shape: [7, 30001], axis: 0 },
   { kind: 'per-axis', shape: [1529, 131], axis: 1 },
   { kind: 'per-block', shape: [311, 1000], axis: 1, block: 64 },
   { kind: 'per-block', shape: [1000, 203], axis: 0, block: 32 },
+  { kind: 'per-block', shape: [200, 768], axis: 1, block: 48 },
 ];
 
 function buildCases(): ConformanceCase[] {
@@ -181,7 +186,7 @@ function buildCases(): ConformanceCase[] {
   }
   // Special scales, asymmetric signed types and zero points beyond the float32 fast path, on a
   // few layouts (these take the general path or hit NaN/Inf quotients).
-  const small = CONFORMANCE_LAYOUTS.slice(0, 9);
+  const small = CONFORMANCE_LAYOUTS.slice(0, 10);
   for (const layout of small) {
     for (const range of CONFORMANCE_RANGES) {
       for (const kernel of ['quantize', 'dequantize', 'fakeQuant', 'quantError'] as const) {
@@ -198,6 +203,7 @@ function buildCases(): ConformanceCase[] {
     { kind: 'per-axis', shape: [17, 33], axis: 0 },
     { kind: 'per-axis', shape: [33, 17], axis: 1 },
     { kind: 'per-block', shape: [6, 100], axis: 1, block: 32 },
+    { kind: 'per-block', shape: [12, 96], axis: 1, block: 32 },
     { kind: 'per-axis', shape: [7, 30001], axis: 0 },
   ];
   for (const layout of fastPathLayouts) {
@@ -261,6 +267,7 @@ function buildCases(): ConformanceCase[] {
     { kind: 'per-block', shape: [6, 100], axis: 1, block: 32 },
     { kind: 'per-block', shape: [64, 50], axis: 1, block: 50 },
     { kind: 'per-block', shape: [311, 1000], axis: 1, block: 64 },
+    { kind: 'per-block', shape: [12, 96], axis: 1, block: 32 },
     { kind: 'per-axis', shape: [17, 33], axis: 0 },
   ];
   for (const layout of mixedLayouts) {

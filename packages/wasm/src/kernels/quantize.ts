@@ -19,6 +19,17 @@ export interface QuantizeExports extends QuantParamExports {
     kind: number,
     fast: number,
   ): void;
+  quantizeNibbles(
+    xBase: number,
+    start: number,
+    end: number,
+    scale: number,
+    zp: number,
+    qmin: number,
+    qmax: number,
+    outBase: number,
+    fast: number,
+  ): number;
 }
 
 /** Backend.quantize on the module. */
@@ -41,8 +52,11 @@ export function quantize(
     const len = Math.min(CHUNK_ELEMENTS, x.length - c0);
     const xBase = host.floatInput(x, xr, c0, len, s.chunkIn);
     if (packed) {
-      // Quantize to one byte per element, then pack pairs (c0 is even, so bytes align).
-      host.k.quantize(
+      const bytes = Math.ceil(len / 2);
+      const dst = outr >= 0 ? outr + c0 / 2 : s.chunkOut;
+      // Blocks along the last axis are packed as they are quantized; anything the kernel leaves
+      // (c0 is even, so bytes align) is quantized to one byte per element, then packed in pairs.
+      const done = host.k.quantizeNibbles(
         xBase,
         c0,
         c0 + len,
@@ -50,13 +64,24 @@ export function quantize(
         s.groupB,
         range.qmin,
         range.qmax,
-        s.chunkMid - c0,
-        0,
+        dst - c0 / 2,
         fast,
       );
-      const bytes = Math.ceil(len / 2);
-      const dst = outr >= 0 ? outr + c0 / 2 : s.chunkOut;
-      host.k.packInt4(s.chunkMid, len, dst);
+      if (done < c0 + len) {
+        host.k.quantize(
+          xBase,
+          c0,
+          c0 + len,
+          s.groupA,
+          s.groupB,
+          range.qmin,
+          range.qmax,
+          s.chunkMid - c0,
+          0,
+          fast,
+        );
+        host.k.packInt4(s.chunkMid, len, dst);
+      }
       if (outr < 0) host.copyOut(s.chunkOut, bytes, out, c0 / 2);
     } else {
       const w = info.width;
