@@ -113,13 +113,28 @@ const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 const out = (name: string) => join(work, name);
 
 interface PlanFile {
-  weights: Record<string, { scheme: string; depthwise: boolean; reason: string; candidates: { candidate: string; output_sqnr_db: number | null }[] }>;
+  weights: Record<
+    string,
+    {
+      scheme: string;
+      depthwise: boolean;
+      reason: string;
+      candidates: { candidate: string; output_sqnr_db: number | null }[];
+    }
+  >;
 }
 
 try {
   if (values.part === 'all' || values.part === 'budget') {
     const target = values['det-target'];
-    const quantizeSeconds = qgrain(['quantize', det, '-o', out('det-default.onnx'), '--data', detCalibration]);
+    const quantizeSeconds = qgrain([
+      'quantize',
+      det,
+      '-o',
+      out('det-default.onnx'),
+      '--data',
+      detCalibration,
+    ]);
     const adviseSeconds = qgrain([
       'advise',
       det,
@@ -183,17 +198,33 @@ try {
 
   if (values.part === 'all' || values.part === 'lesson') {
     const target = values['lesson-target'];
-    const fixed = ['--weights-candidates', 'int8/per-tensor,int8/per-channel', '--activations-candidates', 'uint8', '--methods', 'mse'];
+    const fixed = [
+      '--weights-candidates',
+      'int8/per-tensor,int8/per-channel',
+      '--activations-candidates',
+      'uint8',
+      '--methods',
+      'mse',
+    ];
     const models = [
       { name: 'det', path: det, data: ['--data', detCalibration] },
       { name: 'rec', path: rec, data: ['--data', recCalibration] },
       {
         name: 'cls',
         path: cls,
-        data: ['--data', clsImages, '--filter', 'rec_*.png', '--preprocess', 'size=48x192,keep-aspect,pad=0,mean=0.5,std=0.5'],
+        data: [
+          '--data',
+          clsImages,
+          '--filter',
+          'rec_*.png',
+          '--preprocess',
+          'size=48x192,keep-aspect,pad=0,mean=0.5,std=0.5',
+        ],
       },
     ];
-    console.log(`the seed's lesson: weights int8 per tensor or per channel, activations uint8 mse, target ${target} dB`);
+    console.log(
+      `the seed's lesson: weights int8 per tensor or per channel, activations uint8 mse, target ${target} dB`,
+    );
     for (const m of models) {
       const planPath = out(`${m.name}-lesson.json`);
       const printed = execFileSync(
@@ -211,9 +242,21 @@ try {
       console.log(
         `  ${m.name}: ${channel.length} of ${weights.length} weights per channel (${depthwise(channel)} depthwise): per tensor breaks the target alone on ${alone.length} (${depthwise(alone)} depthwise), with the rest of the plan on ${context.length} (${depthwise(context)} depthwise); ${weights.length - channel.length} stay per tensor`,
       );
-      console.log(`    per tensor alone breaks: ${alone.map(([n, w]) => `${n}${w.depthwise ? ' (dw)' : ''}`).join(', ') || 'none'}`);
+      console.log(
+        `    per tensor alone breaks: ${alone.map(([n, w]) => `${n}${w.depthwise ? ' (dw)' : ''}`).join(', ') || 'none'}`,
+      );
       qgrain(['quantize', m.path, ...m.data, '--method', 'mse', '-o', out(`${m.name}-pc.onnx`)]);
-      qgrain(['quantize', m.path, ...m.data, '--method', 'mse', '--weights', 'int8/per-tensor', '-o', out(`${m.name}-pt.onnx`)]);
+      qgrain([
+        'quantize',
+        m.path,
+        ...m.data,
+        '--method',
+        'mse',
+        '--weights',
+        'int8/per-tensor',
+        '-o',
+        out(`${m.name}-pt.onnx`),
+      ]);
       qgrain(['quantize', m.path, '--plan', planPath, '-o', out(`${m.name}-lesson.onnx`)]);
       const bytes = (name: string) => statSync(out(name)).size;
       console.log(

@@ -29,6 +29,7 @@ interface AdviseCommandOptions extends DataOptions {
   readonly report?: string;
   readonly targetSqnr?: number;
   readonly maxSize?: string;
+  readonly maxLatency?: number;
   readonly weightsCandidates: readonly string[];
   readonly activationsCandidates: readonly string[];
   readonly methods: readonly string[];
@@ -48,6 +49,13 @@ function decibels(text: string): number {
   const value = Number(text);
   if (text.trim() === '' || !Number.isFinite(value))
     throw new InvalidArgumentError('expected a number of dB, e.g. 30');
+  return value;
+}
+
+function ratio(text: string): number {
+  const value = Number(text);
+  if (text.trim() === '' || !(value > 0))
+    throw new InvalidArgumentError('expected a share of the float model latency, e.g. 0.85');
   return value;
 }
 
@@ -111,6 +119,10 @@ export function adviceTable(advice: Advice): string {
     `predicted output SQNR ${dbText(plan.predicted.output_sqnr_db)} dB; measured ${outputs}`,
     `size ${formatBytes(measured.bytes)} (${((measured.bytes / advice.float.bytes) * 100).toFixed(1)}% of float)`,
     `latency ${advice.advised.latencyMs.toFixed(1)} ms, ${(advice.advised.latencyMs / advice.float.latencyMs).toFixed(2)}x the float model's ${advice.float.latencyMs.toFixed(1)} ms (median, same run)`,
+    ...advice.rounds.map(
+      (r, i) =>
+        `round ${i + 1}: aimed at ${dbText(r.targetDb)} dB, predicted ${dbText(r.predictedDb)} dB, measured ${dbText(r.measuredDb)} dB${r.latencyRatio === undefined ? '' : `, latency ${r.latencyRatio.toFixed(2)}x float`}`,
+    ),
     ...Object.entries(advice.references).map(
       ([label, m]) =>
         `reference ${label}: output SQNR ${dbText(m.worstSqnrDb)} dB, ${formatBytes(m.bytes)}, ${m.latencyMs.toFixed(1)} ms; the plan ${m.bytes >= measured.bytes ? 'saves' : 'costs'} ${formatBytes(Math.abs(m.bytes - measured.bytes))}`,
@@ -164,6 +176,8 @@ export async function adviseCommand(
       calibration: parts.calibration,
       holdout: parts.holdout,
       runner: nodeRunnerFactory(),
+      latencyRunner: nodeRunnerFactory({ threads: 1 }),
+      ...(options.maxLatency !== undefined ? { maxLatencyRatio: options.maxLatency } : {}),
       budget: maxBytes !== undefined ? { maxBytes } : { targetSqnrDb: options.targetSqnr! },
       model: { sha256, name: basename(model.source) },
       weightCandidates: options.weightsCandidates,
@@ -206,6 +220,11 @@ export function addAdviseCommand(program: Command, io: CliIO): void {
     .option(
       '--max-size <bytes|%>',
       'budget: the largest model file, in bytes (1.5MB, 800KiB) or as a share of the float file (30%)',
+    )
+    .option(
+      '--max-latency <ratio>',
+      'with --target-sqnr: the latency the model may have, as a share of the float model (e.g. 0.85), measured in onnxruntime',
+      ratio,
     )
     .option(
       '--weights-candidates <list>',

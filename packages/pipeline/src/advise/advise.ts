@@ -71,6 +71,10 @@ export interface AdviseOptions {
   readonly observer?: CalibrateOptions['observer'];
   /** Timed runs per latency measurement (the median counts; default 7). */
   readonly latencyRuns?: number;
+  /** Runner for the latency measurements (default `runner`; one thread per session is steadier). */
+  readonly latencyRunner?: RunnerFactory;
+  /** With a target SQNR: the latency the advised model may have, as a share of the float model's. */
+  readonly maxLatencyRatio?: number;
   /** Verification rounds at most (default 3). */
   readonly rounds?: number;
   readonly onProgress?: (event: { stage: string; done: number; total: number }) => void;
@@ -108,6 +112,8 @@ export interface Advice {
     readonly targetDb: number;
     readonly predictedDb: number;
     readonly measuredDb: number;
+    /** With a latency cap: the built model's latency over the float model's, same run. */
+    readonly latencyRatio?: number;
   }[];
   readonly notes: readonly string[];
 }
@@ -307,45 +313,55 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   // The budget the search aims at: the user's, raised by any miss the built model measured.
   let aim: Budget = budget;
 
-  // 3. Models built from a choice of options, measured against the float outputs.
+  // 3. Models built from a choice of options, measured against the float outputs. Latency is
+  // timed on the first held-back batch, one thread per session, the models' runs interleaved so
+  // that other load on the machine slows them alike; the median counts.
   const floatBytes = serializeModel(model);
   const timeRuns = options.latencyRuns ?? 7;
-  const latencyOf = async (
-    bytes: Uint8Array,
-  ): Promise<{ latencyMs: number; outs: Record<string, Tensor>[] }> => {
-    const r = await options.runner(bytes);
+  const latencyRunner = options.latencyRunner ?? options.runner;
+  const latencies = async (models: readonly Uint8Array[]): Promise<number[]> => {
+    const sessions = [];
     try {
-      const outs: Record<string, Tensor>[] = [];
-      for (const feed of feeds) outs.push(await r.run(feed, outputs));
-      const times: number[] = [];
+      for (const bytes of models) sessions.push(await latencyRunner(bytes));
+      for (const r of sessions) await r.run(feeds[0]!, outputs);
+      const times = models.map(() => [] as number[]);
       for (let i = 0; i < timeRuns; i++) {
-        const t = performance.now();
-        await r.run(feeds[0]!, outputs);
-        times.push(performance.now() - t);
+        for (let k = 0; k < sessions.length; k++) {
+          const t = performance.now();
+          await sessions[k]!.run(feeds[0]!, outputs);
+          times[k]!.push(performance.now() - t);
+        }
       }
-      return { latencyMs: median(times), outs };
+      return times.map(median);
     } finally {
-      await r.release();
+      for (const r of sessions) await r.release();
     }
   };
-  const floatLatency = (await latencyOf(floatBytes)).latencyMs;
   const build = async (picks: readonly number[]): Promise<{ bytes: Uint8Array; doc: PlanDocument }> => {
     const doc = planDocument(picks);
     const copy = parseModel(floatBytes, { source: model.source });
     await quantize(copy, { mode: 'static', backend, ...planOptions(doc) });
     return { bytes: serializeModel(copy), doc };
   };
-  const measure = async (picks: readonly number[]): Promise<ModelMeasurement & { doc: PlanDocument }> => {
+  /** Builds the model of `picks` and measures its accuracy on the held-back batches. */
+  const measure = async (
+    picks: readonly number[],
+  ): Promise<Omit<ModelMeasurement, 'latencyMs'> & { doc: PlanDocument; model: Uint8Array }> => {
     const { bytes, doc } = await build(picks);
-    const { latencyMs, outs } = await latencyOf(bytes);
+    const r = await options.runner(bytes);
     const noise = new Array<number>(outputs.length).fill(0);
-    outs.forEach((out, b) => {
-      outputs.forEach((o, k) => {
-        noise[k]! += squaredError(out[o]!, floatOutputs[b]![o]!);
-      });
-    });
+    try {
+      for (let b = 0; b < feeds.length; b++) {
+        const out = await r.run(feeds[b]!, outputs);
+        outputs.forEach((o, k) => {
+          noise[k]! += squaredError(out[o]!, floatOutputs[b]![o]!);
+        });
+      }
+    } finally {
+      await r.release();
+    }
     const outputSqnrDb = Object.fromEntries(outputs.map((o, k) => [o, db(signal[k]!, noise[k]!)]));
-    return { outputSqnrDb, worstSqnrDb: worstSqnrDb(signal, noise), bytes: bytes.length, latencyMs, doc };
+    return { outputSqnrDb, worstSqnrDb: worstSqnrDb(signal, noise), bytes: bytes.length, doc, model: bytes };
   };
 
   // Picks that put every tensor on one kind of option, for the reference models: the weights on
@@ -361,36 +377,51 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       return Math.max(best, 0);
     });
   const cheapestWeight = cheapestScheme(measured) ?? formatQuantSpec(weightSpecs[0]!);
+  // One reference model per activation candidate, weights on the cheapest scheme: what each
+  // precision costs in time when every activation takes it (float: the weights still dequantized
+  // at run time, as they are beside a float activation in a mixed plan).
   const references: Record<string, ModelMeasurement> = {};
-  const latencyBy = new Map<string, number>();
-  latencyBy.set(FLOAT, floatLatency);
+  const built: { scheme: string; m: Awaited<ReturnType<typeof measure>> }[] = [];
   for (const scheme of activationSchemes) {
-    if (scheme === FLOAT) continue;
     progress({ stage: `measure all ${scheme}`, done: 0, total: 0 });
-    const m = await measure(uniform(cheapestWeight, scheme));
-    latencyBy.set(scheme, m.latencyMs);
-    if (scheme === firstScheme) references[labelOf(cheapestWeight, scheme)] = strip(m);
+    built.push({ scheme, m: await measure(uniform(cheapestWeight, scheme)) });
   }
+  progress({ stage: 'time', done: 0, total: 0 });
+  const [floatTimed, ...referenceLatency] = await latencies([floatBytes, ...built.map((b) => b.m.model)]);
+  const floatLatency = floatTimed!;
+  const latencyBy = new Map<string, number>();
+  built.forEach(({ scheme, m }, k) => {
+    latencyBy.set(scheme, referenceLatency[k]!);
+    if (scheme === firstScheme)
+      references[labelOf(cheapestWeight, scheme)] = { ...strip(m), latencyMs: referenceLatency[k]! };
+  });
   const fastest = Math.min(...latencyBy.values());
   const shares = macShares(model, plan, observers);
 
   // 4. Choose, build, measure; aim higher by any miss.
-  choices = measured.map((m) => ({
-    tensor: m.tensor,
-    options: m.options.map((o, i) => {
-      const scale = m.referenceNoise > 0 ? o.noise / m.referenceNoise : 0;
-      const isWeight = m.kind === 'weight';
-      const scheme = isWeight ? (o as WeightCandidate).scheme : (o as ActivationCandidate).scheme;
-      return {
-        label: m.labels[i]!,
-        noise: m.outputNoise.map((n) => n * scale),
-        bytes: isWeight ? (o as WeightCandidate).bytes : 0,
-        latencyMs: isWeight
-          ? 0
-          : Math.max(0, (latencyBy.get(scheme) ?? fastest) - fastest) * (shares.get(m.tensor) ?? 0),
-      };
-    }),
-  }));
+  // An activation's latency cost: the gap its precision opens when every activation takes it,
+  // shared out by multiply-accumulates, times a factor that measured models correct (step 4).
+  let latencyFactor = 1;
+  const choicesAt = (factor: number): Choice[] =>
+    measured.map((m) => ({
+      tensor: m.tensor,
+      options: m.options.map((o, i) => {
+        const scale = m.referenceNoise > 0 ? o.noise / m.referenceNoise : 0;
+        const isWeight = m.kind === 'weight';
+        const scheme = isWeight ? (o as WeightCandidate).scheme : (o as ActivationCandidate).scheme;
+        return {
+          label: m.labels[i]!,
+          noise: m.outputNoise.map((n) => n * scale),
+          bytes: isWeight ? (o as WeightCandidate).bytes : 0,
+          latencyMs: isWeight
+            ? 0
+            : factor *
+              Math.max(0, (latencyBy.get(scheme) ?? fastest) - fastest) *
+              (shares.get(m.tensor) ?? 0),
+        };
+      }),
+    }));
+  choices = choicesAt(latencyFactor);
   const weightBytes = choices.reduce((sum, c) => sum + Math.min(...c.options.map((o) => o.bytes)), 0);
   const scale = { bytes: Math.max(weightBytes, 1), latencyMs: floatLatency };
 
@@ -493,7 +524,9 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     const target = aim.targetSqnrDb === undefined ? undefined : Math.round(aim.targetSqnrDb * 100) / 100;
     const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'inf');
     const goal =
-      target === budget.targetSqnrDb ? `${target} dB target` : `${target} dB aimed at (the target raised by the measured miss)`;
+      target === budget.targetSqnrDb
+        ? `${target} dB target`
+        : `${target} dB aimed at (the target raised by the measured miss)`;
     if (target === undefined)
       return `${start.label} here would take the output to ${fmt(inContext)} dB; the size cap leaves room for ${chosen.label}`;
     if (alone < target)
@@ -501,34 +534,53 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     return `${start.label} here, with the rest as planned, would take the output to ${fmt(inContext)} dB, under the ${goal} (alone ${fmt(alone)} dB)`;
   }
 
-
-  const rounds: { targetDb: number; predictedDb: number; measuredDb: number }[] = [];
+  const rounds: { targetDb: number; predictedDb: number; measuredDb: number; latencyRatio?: number }[] = [];
+  if (options.maxLatencyRatio !== undefined) {
+    const maxLatencyMs = Math.max(0, options.maxLatencyRatio * floatLatency - fastest);
+    aim =
+      budget.maxBytes !== undefined
+        ? { maxBytes: budget.maxBytes, maxLatencyMs }
+        : { targetSqnrDb: budget.targetSqnrDb, maxLatencyMs };
+  }
   let decision = choose(choices, signal, aim, scale);
   let advised = await measure(decision.picks);
-  rounds.push({
-    targetDb: aim.targetSqnrDb ?? Number.NaN,
-    predictedDb: decision.sqnrDb,
-    measuredDb: advised.worstSqnrDb,
-  });
   const maxRounds = options.rounds ?? 3;
-  while (
-    budget.targetSqnrDb !== undefined &&
-    advised.worstSqnrDb < budget.targetSqnrDb &&
-    rounds.length < maxRounds &&
-    decision.met
-  ) {
-    const miss = budget.targetSqnrDb - advised.worstSqnrDb;
-    aim = { targetSqnrDb: aim.targetSqnrDb! + miss + 0.25 };
+  for (;;) {
+    // With a latency cap, the built model is timed beside the float model; a miss scales the
+    // latency costs by how far the prediction fell short.
+    let ratio = Number.NaN;
+    if (options.maxLatencyRatio !== undefined) {
+      const [f, a] = await latencies([floatBytes, advised.model]);
+      ratio = a! / f!;
+    }
+    rounds.push({
+      targetDb: aim.targetSqnrDb ?? Number.NaN,
+      predictedDb: decision.sqnrDb,
+      measuredDb: advised.worstSqnrDb,
+      ...(Number.isNaN(ratio) ? {} : { latencyRatio: ratio }),
+    });
+    const sqnrMiss =
+      budget.targetSqnrDb !== undefined && advised.worstSqnrDb < budget.targetSqnrDb
+        ? budget.targetSqnrDb - advised.worstSqnrDb
+        : 0;
+    const slow = options.maxLatencyRatio !== undefined && ratio > options.maxLatencyRatio;
+    if ((sqnrMiss === 0 && !slow) || rounds.length >= maxRounds || !decision.met) break;
+    if (slow) {
+      const measuredExtra = ratio * floatLatency - fastest;
+      latencyFactor *= decision.latencyMs > 0 ? Math.max(1, measuredExtra / decision.latencyMs) : 2;
+      choices = choicesAt(latencyFactor);
+    }
+    if (sqnrMiss > 0) aim = { ...aim, targetSqnrDb: aim.targetSqnrDb! + sqnrMiss + 0.25 } as Budget;
     const next = choose(choices, signal, aim, scale);
     if (next.picks.every((p, t) => p === decision.picks[t])) break;
     decision = next;
     advised = await measure(decision.picks);
-    rounds.push({
-      targetDb: aim.targetSqnrDb!,
-      predictedDb: decision.sqnrDb,
-      measuredDb: advised.worstSqnrDb,
-    });
   }
+  const lastRatio = rounds[rounds.length - 1]!.latencyRatio;
+  if (options.maxLatencyRatio !== undefined && lastRatio !== undefined && lastRatio > options.maxLatencyRatio)
+    notes.push(
+      `the advised model ran at ${lastRatio.toFixed(2)}x the float model's latency, over the ${options.maxLatencyRatio}x cap, after ${rounds.length} rounds; lower the target or allow more latency`,
+    );
   if (budget.targetSqnrDb !== undefined && advised.worstSqnrDb < budget.targetSqnrDb)
     notes.push(
       `the advised model measured ${advised.worstSqnrDb.toFixed(1)} dB, under the ${budget.targetSqnrDb} dB target: ${decision.met ? 'the prediction was too hopeful' : 'no combination of these candidates reaches it'}; add candidates (int16, float) or lower the target`,
@@ -536,12 +588,20 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
 
   // Reference points of the frontier: every weight on the largest candidate, activations 8-bit.
   const largestWeight = largestScheme(measured);
-  if (largestWeight && largestWeight !== cheapestWeight && firstScheme) {
-    progress({ stage: `measure all ${largestWeight}`, done: 0, total: 0 });
-    references[labelOf(largestWeight, firstScheme)] = strip(
-      await measure(uniform(largestWeight, firstScheme)),
-    );
-  }
+  const largest =
+    largestWeight && largestWeight !== cheapestWeight && firstScheme
+      ? await measure(uniform(largestWeight, firstScheme))
+      : undefined;
+  // The advised model's latency, timed beside the float model in the same run.
+  progress({ stage: 'time', done: 0, total: 0 });
+  const [floatLatencyNow, advisedLatency, largestLatency] = await latencies([
+    floatBytes,
+    advised.model,
+    ...(largest ? [largest.model] : []),
+  ]);
+  const advisedMeasurement: ModelMeasurement = { ...strip(advised), latencyMs: advisedLatency! };
+  if (largest)
+    references[labelOf(largestWeight!, firstScheme!)] = { ...strip(largest), latencyMs: largestLatency! };
 
   const document: PlanDocument = {
     ...advised.doc,
@@ -551,8 +611,8 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
         Object.entries(advised.outputSqnrDb).map(([k, v]) => [k, finiteOrNull(v)]),
       ),
       bytes: advised.bytes,
-      latency_ms: Math.round(advised.latencyMs * 100) / 100,
-      float_latency_ms: Math.round(floatLatency * 100) / 100,
+      latency_ms: Math.round(advisedLatency! * 100) / 100,
+      float_latency_ms: Math.round(floatLatencyNow! * 100) / 100,
     },
     ...(options.data
       ? {
@@ -575,8 +635,8 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     signal,
     observers,
     references,
-    advised: strip(advised),
-    floatLatency,
+    advised: advisedMeasurement,
+    floatLatency: floatLatencyNow!,
     floatBytes: floatBytes.length,
     cheapestWeight,
     largestWeight,
@@ -585,8 +645,8 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   return {
     plan: document,
     report,
-    advised: strip(advised),
-    float: { latencyMs: floatLatency, bytes: floatBytes.length },
+    advised: advisedMeasurement,
+    float: { latencyMs: floatLatencyNow!, bytes: floatBytes.length },
     references,
     decision,
     rounds,
@@ -594,8 +654,8 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   };
 }
 
-function strip(m: ModelMeasurement & { doc?: PlanDocument }): ModelMeasurement {
-  const { doc: _doc, ...rest } = m;
+function strip<T extends { doc?: PlanDocument; model?: Uint8Array }>(m: T): Omit<T, 'doc' | 'model'> {
+  const { doc: _doc, model: _model, ...rest } = m;
   return rest;
 }
 

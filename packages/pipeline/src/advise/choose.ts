@@ -21,9 +21,13 @@ export interface Choice {
 }
 
 /** What to keep: an output SQNR to reach, or a size not to pass. */
-export type Budget =
+export type Budget = (
   | { readonly targetSqnrDb: number; readonly maxBytes?: undefined }
-  | { readonly maxBytes: number; readonly targetSqnrDb?: undefined };
+  | { readonly maxBytes: number; readonly targetSqnrDb?: undefined }
+) & {
+  /** Latency the options may add over the fastest model, in ms (no cap when absent). */
+  readonly maxLatencyMs?: number;
+};
 
 /** A point of the path the search walked: the frontier the report draws. */
 export interface PathPoint {
@@ -123,6 +127,11 @@ export function choose(
         if (gain <= 0) continue;
         const extra = price(o) - price(current);
         if (bySize && bytes + o.bytes - current.bytes > budget.maxBytes!) continue;
+        if (
+          budget.maxLatencyMs !== undefined &&
+          latencyMs + o.latencyMs - current.latencyMs > budget.maxLatencyMs
+        )
+          continue;
         const score = extra <= 0 ? Number.POSITIVE_INFINITY : gain / extra;
         if (!best || score > best.score) best = { t, i, score };
       }
