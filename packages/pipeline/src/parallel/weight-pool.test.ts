@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { type Model, createModel, prepareModel, readModel, serializeModel } from '@qgrain/onnx';
 import { parseQuantSpec } from '@qgrain/granularity';
 import { QgrainError, Tensor, jsBackend } from '@qgrain/tensor';
@@ -218,6 +220,17 @@ describe('quantizing weights on worker threads', () => {
       message: one.error.message,
     });
     expect(two.handed).toEqual(one.handed);
+  });
+
+  it('a process whose workers met a NaN weight ends by itself, with the error', () => {
+    const script = fileURLToPath(new URL('../../test/nan-weight-threads.ts', import.meta.url));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', script], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.signal).toBeNull(); // not killed at the timeout: nothing kept it alive
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/^non-finite-range: .*'w2'/);
   });
 
   it('refuses a threads value that is not a whole number of at least 1', async () => {
