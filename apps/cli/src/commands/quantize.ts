@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import {
   DEFAULT_EXTERNAL_THRESHOLD,
   ExternalDataSpill,
@@ -33,7 +34,7 @@ import { QgrainError } from '@qgrain/tensor';
 import { type Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_BACKEND, type GlobalOptions, resolveBackend } from '../backend-option.js';
 import { formatBytes } from '../byte-size.js';
-import { type DataOptions, addDataOptions, openModelData } from '../data-options.js';
+import { type DataOptions, addDataOptions, openModelData, positiveInteger } from '../data-options.js';
 import { checkExcludes } from '../exclude-check.js';
 import { UsageError } from '../exit.js';
 import { type CliIO, formatTable, progress } from '../io.js';
@@ -68,6 +69,13 @@ interface QuantizeCommandOptions extends DataOptions {
    * 2 GiB limit). No flag sets it: tests lower it to exercise the switch on small models.
    */
   readonly externalDataLimit?: number;
+  /** Threads to quantize weights on (default: os.availableParallelism()). */
+  readonly threads?: number;
+  /**
+   * Weight elements below which no worker thread is started (default: the library's
+   * MIN_PARALLEL_ELEMENTS). No flag sets it: tests lower it to run small models on workers.
+   */
+  readonly minParallelElements?: number;
 }
 
 /** Bytes of a model as it sits on disk: the .onnx file and every external data file it reads. */
@@ -313,6 +321,10 @@ async function quantizeRead(
       ...(ranges ? { ranges } : {}),
       ...(calibration ? { data: calibration, runner } : {}),
       backend,
+      threads: options.threads ?? availableParallelism(),
+      ...(options.minParallelElements !== undefined
+        ? { minParallelElements: options.minParallelElements }
+        : {}),
       // Calibration counts batches without knowing how many there are; the command does.
       onProgress: (e) => bar.update(e.done, e.total > 0 ? e.total : held === batches ? 0 : batches - held),
       ...(spill
@@ -444,6 +456,11 @@ export function addQuantizeCommand(program: Command, io: CliIO): void {
     .option(
       '--dynamic <scheme>',
       'dynamic W8A8 for MatMul/Gemm: activations int8/per-token or uint8/per-tensor; no data needed',
+    )
+    .option(
+      '--threads <n>',
+      'threads to quantize weights on (default: one per core; 1: no worker threads)',
+      positiveInteger,
     );
   addExternalDataOptions(command)
     .option('--report <report.json>', 'write the report as JSON')
