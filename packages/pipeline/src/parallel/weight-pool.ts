@@ -238,11 +238,13 @@ function workerPool(links: Link[], backend: WorkerBackend): WeightPool {
         dispatch();
       },
       (error) => {
-        if (closed) return;
+        // 'exit' follows 'error': the first of the two buries the worker.
+        if (closed || !links.includes(link)) return;
         // A dead worker takes its task with it; the others carry on with the queue.
         busy.get(link)?.reject(error);
         busy.delete(link);
         links.splice(links.indexOf(link), 1);
+        if (idle.includes(link)) idle.splice(idle.indexOf(link), 1);
         if (links.length === 0) for (const job of queue.splice(0)) job.reject(error);
       },
     );

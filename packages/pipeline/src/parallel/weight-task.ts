@@ -11,8 +11,7 @@ import {
 import type { Backend, QuantStorage } from '@qgrain/tensor';
 import { type MatMulNBitsWeight, packMatMulNBits } from '../emit/matmul-nbits.js';
 import { type BiasNeed, type Widening, widenScales } from '../modes/bias-widening.js';
-import type { ClipMethod } from '../modes/clip-search.js';
-import { searchClipping } from '../modes/clip-search.js';
+import { type ClipMethod, searchClipping } from '../modes/clip-search.js';
 
 /** What to do with one weight's values (plain data: it crosses to a worker by structured clone). */
 export interface WeightTask {
