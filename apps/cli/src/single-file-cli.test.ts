@@ -4,6 +4,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   readdirSync,
   realpathSync,
   rmSync,
@@ -14,8 +15,10 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MIN_PARALLEL_ELEMENTS } from '@qgrain/pipeline';
 import { realModel } from '@qgrain/test-harness';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateStack } from '../bench/scale/generate-stack.mjs';
 
 // The single-file CLI (`pnpm build` writes it; `pnpm test` builds first), run as a user would run
 // a downloaded file: plain node, in a folder with nothing else in it.
@@ -94,5 +97,26 @@ describe('the single-file CLI', () => {
     };
     expect(report.layers).toHaveLength(3);
     expect(Object.keys(report.model_output_sqnr_db)).toEqual(['39']);
+  });
+
+  it("is its own weight workers' script: --threads 2 writes the file of --threads 1", async () => {
+    // 2^24 weight elements, the fewest a pool starts for (64 MiB of float32 in external data).
+    const stack = await generateStack({ hidden: 1024, layers: 2, out: join(folder, 'stack') });
+    expect(stack.parameters).toBeGreaterThanOrEqual(MIN_PARALLEL_ELEMENTS);
+    for (const threads of ['1', '2']) {
+      const run = qgrain(
+        'quantize',
+        stack.model,
+        '-o',
+        `stack-${threads}.onnx`,
+        '--weights-only',
+        '--threads',
+        threads,
+      );
+      expect(run.code, run.stderr).toBe(0);
+    }
+    expect(
+      readFileSync(join(folder, 'stack-2.onnx')).equals(readFileSync(join(folder, 'stack-1.onnx'))),
+    ).toBe(true);
   });
 });

@@ -107,6 +107,9 @@ export {
 } from './modes/clip-search.js';
 export { DYNAMIC_SCHEMES, type DynamicOptions } from './modes/dynamic.js';
 
+// parallel/: weights quantized on worker threads, emitted in plan order.
+export { MIN_PARALLEL_ELEMENTS, isWeightWorker } from './parallel/weight-pool.js';
+
 // emit/: the Q/DQ and MatMulNBits nodes written into the graph.
 export {
   type ActivationStorage,

@@ -17,10 +17,11 @@ export const QUANTIZE_MODES: readonly QuantizeMode[] = ['static', 'weight-only',
 /**
  * Options of {@link quantize}. Which ones a mode reads:
  * - `static`: everything but `format`; calibration needs `data` and `runner`, or `ranges`.
- * - `weight-only`: `weights`, `exclude`, `include`, `backend`, `clip`, and for per-block schemes
- *   `format`. A per-block scheme takes MatMul/Gemm/Gather weights block-wise; any other scheme
+ * - `weight-only`: `weights`, `exclude`, `include`, `backend`, `clip`, `threads`, and for
+ *   per-block schemes `format`. A per-block scheme takes MatMul/Gemm/Gather weights block-wise; any other scheme
  *   quantizes every supported weight (Conv included) behind DequantizeLinear.
- * - `dynamic`: `activations` (the scheme computed at run time), `weights`, `exclude`, `backend`.
+ * - `dynamic`: `activations` (the scheme computed at run time), `weights`, `exclude`, `backend`
+ *   (its weights are quantized on the calling thread: `threads` is not read).
  * Every mode calls `onWeightWritten` after each weight it writes into the graph.
  */
 export interface QuantizeOptions extends StaticOptions {
@@ -79,6 +80,17 @@ export async function quantize(model: Model, options: QuantizeOptions = {}): Pro
       },
     );
   }
+  const threads = options.threads;
+  if (threads !== undefined && !(Number.isSafeInteger(threads) && threads >= 1)) {
+    throw new QgrainError(
+      'invalid-argument',
+      `threads must be a whole number of at least 1, got ${threads}`,
+      {
+        value: threads,
+        option: 'threads',
+      },
+    );
+  }
   const weights = options.weights ?? DEFAULT_WEIGHT_SCHEMES[mode];
   const exclude = options.exclude ? { exclude: options.exclude } : {};
   const backend = options.backend ? { backend: options.backend } : {};
@@ -89,10 +101,14 @@ export async function quantize(model: Model, options: QuantizeOptions = {}): Pro
     return { mode, schemes: { weights, activations }, report };
   }
   if (mode === 'weight-only' && parseQuantSpec(weights).granularity.kind === 'per-block') {
-    const report = quantizeWeightBlocks(model, {
+    const report = await quantizeWeightBlocks(model, {
       weights,
       ...(options.format ? { format: options.format } : {}),
       ...(options.clip ? { clip: options.clip } : {}),
+      ...(threads ? { threads } : {}),
+      ...(options.minParallelElements !== undefined
+        ? { minParallelElements: options.minParallelElements }
+        : {}),
       ...exclude,
       ...backend,
       ...hook,

@@ -11,16 +11,21 @@ export const CHROMIUM = '/usr/bin/chromium';
 export const SKIP_BROWSER = process.env['QGRAIN_SKIP_BROWSER'] === '1';
 
 /**
- * Bundles `entry` into one browser script (IIFE). `alias` maps package names to source files, so
- * a test runs the code under test rather than a stale build; esbuild resolves everything else
- * with the "browser" export condition, as a user's bundler would.
+ * Bundles `entry` into one browser script (IIFE, or one ES module with `format: 'esm'`, for a
+ * page that loads it by URL). `alias` maps package names to source files, so a test runs the code
+ * under test rather than a stale build; esbuild resolves everything else with the "browser"
+ * export condition, as a user's bundler would.
  */
-export async function bundleForBrowser(entry: string, alias: Record<string, string> = {}): Promise<string> {
+export async function bundleForBrowser(
+  entry: string,
+  alias: Record<string, string> = {},
+  format: 'iife' | 'esm' = 'iife',
+): Promise<string> {
   const result = await build({
     entryPoints: [entry],
     bundle: true,
     write: false,
-    format: 'iife',
+    format,
     platform: 'browser',
     target: 'es2022',
     alias,

@@ -5,8 +5,9 @@
 //   read into memory and written to a new file in 16 MiB chunks by a separate Node process);
 //   target <= 3x: quantizing should cost about as much as moving the bytes;
 // - peak RSS over the float model's size; target <= 0.25x: nothing holds the whole model.
+// int4 blocks run twice more, with --threads 1 and --threads 2, for the speed-up of worker threads.
 // Every measurement is a fresh process (the CLI as a user runs it, with --external-data), peak RSS
-// is the process's VmHWM; medians of --runs rounds, the copy and the three modes interleaved.
+// is the process's VmHWM; medians of --runs rounds, the copy and the five runs interleaved.
 //
 //   node apps/cli/bench/scale/bench-scale.mjs [--params 200M] [--hidden 1024] [--runs 3]
 //                                              [--small] [--verify] [--json] [--keep]
@@ -38,10 +39,14 @@ const SMALL = { hidden: 256, layers: 4 };
 const DEFAULT_PARAMS = '200M';
 const DEFAULT_HIDDEN = 1024;
 const DEFAULT_RUNS = 3;
+// The three modes at the CLI's default --threads, then int4 blocks on one thread and on two
+// (worker threads), for the parallel speed-up: the same run, so the same machine load.
 const MODES = [
   { name: 'int4/per-block:32 qdq', weights: 'int4/per-block:32', format: 'qdq' },
   { name: 'int4/per-block:32 matmulnbits', weights: 'int4/per-block:32', format: 'matmulnbits' },
   { name: 'int8/per-channel', weights: 'int8/per-channel', format: 'qdq' },
+  { name: 'int4/per-block:32 qdq --threads 1', weights: 'int4/per-block:32', format: 'qdq', threads: 1 },
+  { name: 'int4/per-block:32 qdq --threads 2', weights: 'int4/per-block:32', format: 'qdq', threads: 2 },
 ];
 const SUFFIXES = { K: 1e3, M: 1e6, G: 1e9 };
 
@@ -151,6 +156,7 @@ function sqnrDb(reference, actual) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'qgrain-bench-scale-'));
+const outputOf = (mode) => join(dir, 'out', `${mode.name.replaceAll(/[/: -]+/g, '-')}.onnx`);
 try {
   const stack = await generateStack({
     hidden,
@@ -178,7 +184,7 @@ try {
     rmSync(join(dir, 'copy.onnx'), { force: true });
     rmSync(join(dir, 'copy.onnx.data'), { force: true });
     for (const mode of MODES) {
-      const out = join(dir, 'out', `${mode.name.replaceAll(/[/: ]/g, '-')}.onnx`);
+      const out = outputOf(mode);
       results
         .get(mode.name)
         .push(
@@ -195,6 +201,7 @@ try {
               '--format',
               mode.format,
               '--external-data',
+              ...(mode.threads ? ['--threads', String(mode.threads)] : []),
             ],
             mode.name,
           ),
@@ -205,7 +212,7 @@ try {
   const copySeconds = median(copies.map((c) => c.seconds));
   const rows = [];
   for (const mode of MODES) {
-    const out = join(dir, 'out', `${mode.name.replaceAll(/[/: ]/g, '-')}.onnx`);
+    const out = outputOf(mode);
     const measured = results.get(mode.name);
     const seconds = median(measured.map((m) => m.seconds));
     const peak = median(measured.map((m) => m.peak));
@@ -220,6 +227,7 @@ try {
       ...(verify ? { same_as_unstreamed: await sameAsUnstreamed(stack.model, mode, out) } : {}),
     });
   }
+  const threaded = (n) => rows.find((r) => r.mode.endsWith(`--threads ${n}`)).seconds;
   const summary = {
     parameters: stack.parameters,
     hidden: stack.hidden,
@@ -230,6 +238,7 @@ try {
     copy_peak_rss_bytes: median(copies.map((c) => c.peak)),
     targets: { time_ratio: TIME_TARGET, rss_ratio: RSS_TARGET },
     modes: rows,
+    threads_speedup: threaded(1) / threaded(2),
   };
   if (json) console.log(JSON.stringify(summary, null, 2));
   else {
@@ -256,6 +265,11 @@ try {
       );
     }
   }
+  if (!json)
+    console.log(
+      `int4/per-block:32 qdq on 2 threads: ${summary.threads_speedup.toFixed(2)}x the speed of 1 thread ` +
+        `(${threaded(1).toFixed(2)} s -> ${threaded(2).toFixed(2)} s)`,
+    );
   if (rows.some((r) => r.same_as_unstreamed === false)) {
     console.error('streamed output differs from the unstreamed path');
     process.exitCode = 1;

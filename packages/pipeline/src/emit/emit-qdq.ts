@@ -4,6 +4,7 @@ import {
   type Backend,
   type DType,
   QgrainError,
+  type QuantStorage,
   Tensor,
   float32ArrayToFloat16,
   jsBackend,
@@ -112,8 +113,23 @@ export function emitWeightDequantize(
   explicitZeroPoint = false,
   target: DequantizeTarget = {},
 ): string {
+  return emitQuantizedWeight(graph, name, quantize(values, qp, backend), qp, explicitZeroPoint, target);
+}
+
+/**
+ * emitWeightDequantize for integers already computed as `quantize(values, qp)` (by a worker
+ * thread: see parallel/weight-task.ts).
+ */
+export function emitQuantizedWeight(
+  graph: Graph,
+  name: string,
+  stored: QuantStorage,
+  qp: QParams,
+  explicitZeroPoint = false,
+  target: DequantizeTarget = {},
+): string {
   const storage = qp.range.storage as DType;
-  const quantized = new Tensor(storage, qp.shape, quantize(values, qp, backend) as Tensor['data']);
+  const quantized = new Tensor(storage, qp.shape, stored as Tensor['data']);
   const dtype = target.dtype ?? 'float32';
   const scaleType: WeightFloatType =
     dtype === 'float16' || qp.spec.scaleType === 'float16' ? 'float16' : 'float32';

@@ -1,12 +1,4 @@
-import {
-  type QParams,
-  formatQuantSpec,
-  qparamsFromData,
-  qparamsFromRanges,
-  qparamsFromValues,
-  quantizationSqnr,
-  storageCost,
-} from '@qgrain/granularity';
+import { formatQuantSpec, qparamsFromRanges, qparamsFromValues, storageCost } from '@qgrain/granularity';
 import {
   type Model,
   OnnxDataType,
@@ -16,7 +8,7 @@ import {
   upgradeOpset,
 } from '@qgrain/onnx';
 import { type Observer, qparamsFromObserver } from '@qgrain/observers';
-import { type Backend, QgrainError, jsBackend } from '@qgrain/tensor';
+import { type Backend, QgrainError, jsBackend, shapeSize } from '@qgrain/tensor';
 import { type CalibrateOptions, type FeedSource, calibrateActivations } from '../calibrate/calibrate.js';
 import { checkCalibratedRanges } from '../calibrate/finite-ranges.js';
 import {
@@ -24,7 +16,7 @@ import {
   type WeightFloatType,
   emitActivationQdq,
   emitBiasDequantize,
-  emitWeightDequantize,
+  emitQuantizedWeight,
 } from '../emit/emit-qdq.js';
 import { type WeightWrittenHook, newModelInitializers } from '../emit/written-initializers.js';
 import { graphsByPath, initializerOwner } from '../plan/graph-scope.js';
@@ -34,7 +26,10 @@ import { planModel, qdqOpsetOf } from '../plan/plan-model.js';
 import { weightView } from '../plan/weight-analysis.js';
 import { RECURRENT_GATES, WEIGHT_OPS } from '../plan/weight-roles.js';
 import { skippedWeightNotes } from './skip-notes.js';
-import { type ClipMethod, searchClipping } from './clip-search.js';
+import type { ClipMethod } from './clip-search.js';
+import { biasScaleNeeds } from './bias-widening.js';
+import { borrowsModelBytes, inPlanOrder, openWeightPool } from '../parallel/weight-pool.js';
+import type { WeightTaskResult } from '../parallel/weight-task.js';
 import type {
   ActivationReport,
   BiasReport,
@@ -66,6 +61,16 @@ export interface StaticOptions extends PlanOptions {
    * grid search of clip-search.ts, per scale group (a channel, a block).
    */
   readonly clip?: ClipMethod;
+  /**
+   * Threads to quantize weights on (default 1: the calling thread). Workers quantize several
+   * weights at once; the output is the same bytes. See parallel/weight-pool.ts.
+   */
+  readonly threads?: number;
+  /**
+   * Weights with fewer elements in all than this stay on the calling thread, whatever `threads`
+   * says (default MIN_PARALLEL_ELEMENTS: below it, starting workers costs more than they save).
+   */
+  readonly minParallelElements?: number;
 }
 
 /**
@@ -176,43 +181,63 @@ export async function quantizeStatic(
     });
   }
 
-  // 3. Weights, with a channel's scale widened where its bias would otherwise overflow int32.
+  // 3. Weights, with a channel's scale widened where its bias would otherwise overflow int32;
+  // quantized a few at a time when there are threads (see parallel/weight-pool.ts), emitted in
+  // plan order.
   const weightReports: WeightReport[] = [];
   const weightScales = new Map<string, Float32Array>();
   const written = newModelInitializers(model);
-  for (const w of plan.weights) {
-    const owner = graphs.get(w.graph)!;
-    const init = owner.initializer(w.initializer)!;
+  const weights = plan.weights.filter((w) => {
+    if (w.spec.granularity.kind !== 'per-block' || w.role.blockAxis >= 0) return true;
+    notes.push(`${w.initializer}: kept float (its ${w.role.op} layout has no axis to cut blocks along)`);
+    return false;
+  });
+  const pool = openWeightPool({
+    threads: options.threads ?? 1,
+    ...(options.minParallelElements !== undefined ? { minElements: options.minParallelElements } : {}),
+    backend,
+    weights: weights.length,
+    elements: weights.reduce(
+      (n, w) => n + shapeSize(graphs.get(w.graph)!.initializer(w.initializer)!.dims),
+      0,
+    ),
+  });
+  const start = async (w: Plan['weights'][number]) => {
+    const init = graphs.get(w.graph)!.initializer(w.initializer)!;
     const values = init.toTensor().toFloat32();
-    if (w.spec.granularity.kind === 'per-block' && w.role.blockAxis < 0) {
-      notes.push(`${w.initializer}: kept float (its ${w.role.op} layout has no axis to cut blocks along)`);
-      continue;
-    }
     const view = weightView(w.spec, init.dims, w.role);
-    const measured = qparamsFromData(values, view.shape, w.spec, {
-      backend,
-      context: view.context,
-      name: w.initializer,
-    });
     // Biases go int32 at s_x * s_w per output channel, which only a per-channel (or per-tensor)
     // weight has; a blocked weight runs as float after its DequantizeLinear, and its bias stays float.
     const blocked = w.spec.granularity.kind === 'per-block';
-    const searched = options.clip === 'mse' ? searchClipping(values, measured) : measured;
-    const qp = blocked
-      ? searched
-      : widenForBiases(searched, w.initializer, plan, activationScales, biasInitializer, notes);
-    const sqnrDb = quantizationSqnr(values, qp, backend);
-    if (!blocked) weightScales.set(w.initializer, qp.scale);
+    const task = {
+      name: w.initializer,
+      spec: w.spec,
+      shape: view.shape,
+      context: view.context,
+      form: 'qdq',
+      ...(options.clip ? { clip: options.clip } : {}),
+      ...(blocked
+        ? {}
+        : { biasNeeds: biasScaleNeeds(w.initializer, plan, activationScales, biasInitializer) }),
+    } as const;
+    return pool.run(values, task, borrowsModelBytes(values, init));
+  };
+  const finish = (w: Plan['weights'][number], result: WeightTaskResult) => {
+    const owner = graphs.get(w.graph)!;
+    const init = owner.initializer(w.initializer)!;
+    const { qp } = result;
+    for (const { bias, widened } of result.widenings) notes.push(wideningNote(w.initializer, bias, widened));
+    if (w.spec.granularity.kind !== 'per-block') weightScales.set(w.initializer, qp.scale);
     // onnxruntime fuses a Gemm into QGemm only when its weight's zero points are explicit.
     const explicitZeroPoint = w.role.op === 'Gemm';
     const dtype = init.dtype === 'float16' ? 'float16' : 'float32';
+    const view = weightView(w.spec, init.dims, w.role);
     const reshaped = view.shape.length !== init.dims.length || view.shape.some((d, i) => d !== init.dims[i]);
-    emitWeightDequantize(
+    emitQuantizedWeight(
       owner,
       w.initializer,
-      values,
+      result.stored!,
       reshaped ? qp : { ...qp, shape: init.dims },
-      backend,
       explicitZeroPoint,
       reshaped ? { reshapeTo: init.dims, dtype } : { dtype },
     );
@@ -223,15 +248,20 @@ export async function quantizeStatic(
       shape: init.dims,
       depthwise: w.role.depthwise,
       scheme: formatQuantSpec(w.spec),
-      sqnrDb,
-      ...(searched !== measured ? { rtnSqnrDb: quantizationSqnr(values, measured, backend) } : {}),
-      bytesBefore: init.byteLength ?? values.length * 4,
+      sqnrDb: result.sqnrDb,
+      ...(result.clipped ? { rtnSqnrDb: result.rtnSqnrDb } : {}),
+      bytesBefore: init.byteLength ?? shapeSize(init.dims) * 4,
       bytesAfter: storageCost(view.shape, w.spec, view.context).bytes,
       graph: w.graph,
       ...(w.readerGraphs ? { readerGraphs: w.readerGraphs } : {}),
       ...(w.via ? { via: w.via } : {}),
     });
     options.onWeightWritten?.(written());
+  };
+  try {
+    await inPlanOrder(weights, pool, start, finish);
+  } finally {
+    await pool.close();
   }
   const covered = [...Object.keys(WEIGHT_OPS), ...Object.keys(RECURRENT_GATES)];
   notes.push(
@@ -296,55 +326,8 @@ export async function quantizeStatic(
   };
 }
 
-/** Largest |bias / (inputScale * weightScale)| allowed: int32's range, less a margin for float rounding. */
-const INT32_BIAS_LIMIT = 2 ** 31 - 1 - 2 ** 10;
-
 /** Channels listed by number in a widening note; more are counted. */
 const LISTED_CHANNELS = 8;
-
-/**
- * An int32 bias needs |b| / (s_x * s_w) to fit int32. A channel with almost-zero weights (a dead
- * filter after BatchNorm folding) gets a tiny s_w and would overflow; widening that channel's
- * weight scale costs nothing measurable (its weights are ~0) and keeps the layer on the integer
- * kernel, where a float bias would not. The widenings of one weight for one bias make one note.
- */
-function widenForBiases(
-  qp: QParams,
-  weight: string,
-  plan: Plan,
-  activationScales: ReadonlyMap<string, number>,
-  biasInitializer: (b: Plan['biases'][number]) => ReturnType<Model['graph']['initializer']>,
-  notes: string[],
-): QParams {
-  let scale: Float32Array | undefined;
-  for (const b of plan.biases) {
-    const inputScale = activationScales.get(b.input);
-    const init = b.weight === weight ? biasInitializer(b) : undefined;
-    if (inputScale === undefined || !init) continue;
-    const bias = init.toTensor().toFloat32();
-    // Scale group -> its scale before and after widening. A per-tensor weight has one group for
-    // every channel of the bias, so the widest need of all of them must win.
-    const widened = new Map<number, { from: number; to: number }>();
-    for (let c = 0; c < bias.length; c++) {
-      const g = qp.scale.length === 1 ? 0 : c;
-      const needed = Math.abs(bias[c]!) / (inputScale * INT32_BIAS_LIMIT);
-      if ((scale ?? qp.scale)[g]! >= needed) continue;
-      scale ??= Float32Array.from(qp.scale);
-      const to = Math.fround(needed * (1 + 2 ** -20));
-      widened.set(g, { from: widened.get(g)?.from ?? scale[g]!, to });
-      scale[g] = to;
-    }
-    if (widened.size > 0)
-      notes.push(
-        wideningNote(
-          weight,
-          b.initializer,
-          [...widened].map(([channel, w]) => ({ channel, ...w })),
-        ),
-      );
-  }
-  return scale ? qparamsFromValues(scale, qp.zeroPoint, qp.spec, qp.shape, { context: contextOf(qp) }) : qp;
-}
 
 function wideningNote(
   weight: string,
@@ -362,11 +345,4 @@ function wideningNote(
   const from = Math.max(...widened.map((w) => w.from));
   const to = Math.max(...widened.map((w) => w.to));
   return `weight '${weight}' channels ${channels.join(', ')}${more}: scales widened from at most ${short(from)} to at most ${short(to)} ${why}`;
-}
-
-function contextOf(qp: QParams): { channelAxis?: number; blockAxis?: number } {
-  const g = qp.granularity;
-  if (g.kind === 'per-axis') return { channelAxis: g.axis };
-  if (g.kind === 'per-block') return { blockAxis: g.axis };
-  return {};
 }

@@ -1,11 +1,4 @@
-import {
-  type QuantSpec,
-  formatQuantSpec,
-  parseQuantSpec,
-  qparamsFromData,
-  quantizationSqnr,
-  storageCost,
-} from '@qgrain/granularity';
+import { type QuantSpec, formatQuantSpec, parseQuantSpec, storageCost } from '@qgrain/granularity';
 import {
   type Graph,
   type Model,
@@ -15,12 +8,14 @@ import {
   readInt,
   upgradeOpset,
 } from '@qgrain/onnx';
-import { type Backend, type DType, QgrainError, jsBackend } from '@qgrain/tensor';
-import { type ClipMethod, searchClipping } from './clip-search.js';
-import { emitWeightDequantize } from '../emit/emit-qdq.js';
+import { type Backend, type DType, QgrainError, jsBackend, shapeSize } from '@qgrain/tensor';
+import { borrowsModelBytes, inPlanOrder, openWeightPool } from '../parallel/weight-pool.js';
+import type { WeightTaskResult } from '../parallel/weight-task.js';
+import type { ClipMethod } from './clip-search.js';
+import { emitQuantizedWeight } from '../emit/emit-qdq.js';
 import { directReaders, findNode, graphPath, graphsByPath, initializerOwner } from '../plan/graph-scope.js';
 import { skippedWeightNotes } from './skip-notes.js';
-import { type MatMulNBitsWeight, emitMatMulNBits, packMatMulNBits } from '../emit/matmul-nbits.js';
+import { type MatMulNBitsWeight, emitMatMulNBits } from '../emit/matmul-nbits.js';
 import { type WeightWrittenHook, newModelInitializers } from '../emit/written-initializers.js';
 import { type Plan, planMatMulWeights, transpose2d } from '../plan/plan.js';
 import type { QuantizeReport, WeightOnlyFormat, WeightReport } from '../report/quantize-report.js';
@@ -52,6 +47,10 @@ export interface WeightOnlyOptions {
   readonly backend?: Backend;
   /** Called after each weight is written, with what it added (see `WeightWrittenHook`). */
   readonly onWeightWritten?: WeightWrittenHook;
+  /** Threads to quantize weights on (default 1: this thread; see parallel/weight-pool.ts). */
+  readonly threads?: number;
+  /** Weights with fewer elements in all stay on the calling thread (default MIN_PARALLEL_ELEMENTS). */
+  readonly minParallelElements?: number;
 }
 
 interface Candidate {
@@ -176,7 +175,10 @@ function nbitsBlocker(
  * com.microsoft.MatMulNBits (`matmulnbits`; Gather tables, and nodes MatMulNBits cannot express,
  * keep the QDQ form and a note says why). Activations stay float: no calibration data is needed.
  */
-export function quantizeWeightBlocks(model: Model, options: WeightOnlyOptions = {}): QuantizeReport {
+export async function quantizeWeightBlocks(
+  model: Model,
+  options: WeightOnlyOptions = {},
+): Promise<QuantizeReport> {
   const backend = options.backend ?? jsBackend;
   const text = options.weights ?? DEFAULT_WEIGHT_ONLY_SCHEME;
   const spec = parseQuantSpec(text);
@@ -227,14 +229,23 @@ export function quantizeWeightBlocks(model: Model, options: WeightOnlyOptions = 
   const needsQdq = forms.some((f) => !f.nbits);
   const upgrade = needsQdq ? upgradeOpset(model, QDQ_BLOCKED_OPSET) : { from, to: from };
 
-  // One weight at a time: read, quantize, emit, hand over; only this weight's values are held.
+  // Weights are read and quantized a few at a time (one without workers: only that weight's
+  // values are held), and emitted and handed over one at a time, in plan order.
   const reports: WeightReport[] = [];
   const written = newModelInitializers(model);
   let elements = 0;
-  for (const { candidate: c, nbits } of forms) {
-    const owner = graphs.get(c.graph)!;
-    const init = owner.initializer(c.initializer)!;
-    const dtype: DType = init.dtype!;
+  const pool = openWeightPool({
+    threads: options.threads ?? 1,
+    ...(options.minParallelElements !== undefined ? { minElements: options.minParallelElements } : {}),
+    backend,
+    weights: forms.length,
+    elements: forms.reduce((n, { candidate: c }) => {
+      const init = graphs.get(c.graph)!.initializer(c.initializer)!;
+      return n + shapeSize(init.dims);
+    }, 0),
+  });
+  const start = async ({ candidate: c, nbits }: (typeof forms)[number]) => {
+    const init = graphs.get(c.graph)!.initializer(c.initializer)!;
     let values = init.toTensor().toFloat32();
     let view = weightView(spec, init.dims, c.role);
     if (nbits && c.role.blockAxis === 1) {
@@ -242,19 +253,27 @@ export function quantizeWeightBlocks(model: Model, options: WeightOnlyOptions = 
       values = transpose2d(values, init.dims[0]!, init.dims[1]!);
       view = { shape: [init.dims[1]!, init.dims[0]!], context: { channelAxis: 1, blockAxis: 0 } };
     }
-    const rtn = qparamsFromData(values, view.shape, spec, {
-      backend,
-      context: view.context,
+    const task = {
       name: c.initializer,
-    });
-    const rtnSqnrDb = quantizationSqnr(values, rtn, backend);
-    const qp = options.clip === 'mse' ? searchClipping(values, rtn) : rtn;
-    const bytesBefore = init.byteLength ?? values.length * 4;
-    // Round-to-nearest keeps `rtn`: its error is already measured.
-    const sqnrDb = qp === rtn ? rtnSqnrDb : quantizationSqnr(values, qp, backend);
+      spec,
+      shape: view.shape,
+      context: view.context,
+      form: nbits ? 'matmulnbits' : 'qdq',
+      ...(options.clip ? { clip: options.clip } : {}),
+    } as const;
+    return pool.run(values, task, borrowsModelBytes(values, init));
+  };
+  const finish = ({ candidate: c, nbits }: (typeof forms)[number], result: WeightTaskResult) => {
+    const owner = graphs.get(c.graph)!;
+    const init = owner.initializer(c.initializer)!;
+    const dtype: DType = init.dtype!;
+    const count = shapeSize(init.dims);
+    const view = weightView(spec, init.dims, c.role);
+    const { qp, sqnrDb, rtnSqnrDb } = result;
+    const bytesBefore = init.byteLength ?? count * 4;
     let bytesAfter: number;
     if (nbits) {
-      const packed = packMatMulNBits(values, qp, backend);
+      const packed = result.packed!;
       bytesAfter = packed.bytes;
       emitNBitsReaders(model, owner, c, packed);
       if (spec.scaleType === 'float16' && !notes.some((n) => n.startsWith(F16_NBITS_NOTE)))
@@ -262,13 +281,13 @@ export function quantizeWeightBlocks(model: Model, options: WeightOnlyOptions = 
     } else {
       const reshaped =
         view.shape.length !== init.dims.length || view.shape.some((d, i) => d !== init.dims[i]);
-      emitWeightDequantize(owner, c.initializer, values, qp, backend, false, {
+      emitQuantizedWeight(owner, c.initializer, result.stored!, qp, false, {
         dtype: dtype === 'float16' ? 'float16' : 'float32',
         ...(reshaped ? { reshapeTo: init.dims } : {}),
       });
       bytesAfter = storageCost(view.shape, spec, view.context).bytes;
     }
-    elements += values.length;
+    elements += count;
     reports.push({
       name: c.initializer,
       nodes: c.nodes,
@@ -280,13 +299,18 @@ export function quantizeWeightBlocks(model: Model, options: WeightOnlyOptions = 
       rtnSqnrDb,
       bytesBefore,
       bytesAfter,
-      bitsPerWeight: (bytesAfter * 8) / values.length,
+      bitsPerWeight: (bytesAfter * 8) / count,
       form: nbits ? 'matmulnbits' : 'qdq',
       graph: c.graph,
       ...(c.readerGraphs ? { readerGraphs: c.readerGraphs } : {}),
       ...(c.via ? { via: c.via } : {}),
     });
     options.onWeightWritten?.(written());
+  };
+  try {
+    await inPlanOrder(forms, pool, start, finish);
+  } finally {
+    await pool.close();
   }
   notes.push(...skippedWeightNotes(model, 'weight-only', BLOCK_OPS, plan.skipped, reports.length));
   const bytesBefore = reports.reduce((a, r) => a + r.bytesBefore, 0);
