@@ -13,7 +13,7 @@
 //   all per channel and the plan.
 //
 //   pnpm bench:advise [--part budget|lesson|all] [--runs N] [--det-target dB] [--rec-target dB]
-//                     [--lesson-target dB]      (after pnpm build)
+//                     [--det-max-latency ratio] [--lesson-target dB] [--keep DIR]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,6 +42,7 @@ const { values } = parseArgs({
     part: { type: 'string', default: 'all' },
     runs: { type: 'string', default: '15' },
     'det-target': { type: 'string', default: '18' },
+    'det-max-latency': { type: 'string', default: '0.8' },
     'rec-target': { type: 'string', default: '30' },
     'lesson-target': { type: 'string', default: '20' },
     keep: { type: 'string' },
@@ -142,6 +143,8 @@ try {
       detCalibration,
       '--target-sqnr',
       target,
+      '--max-latency',
+      values['det-max-latency']!,
       '-o',
       out('det-plan.json'),
       '--report',
@@ -167,7 +170,9 @@ try {
       [1, ...detEval.shape.slice(1)],
     );
     const size = (p: string) => statSync(p).size;
-    console.log(`det, advise --target-sqnr ${target} (calibrated on ocr-calibration, measured on ocr-eval):`);
+    console.log(
+      `det, advise --target-sqnr ${target} --max-latency ${values['det-max-latency']} (calibrated on ocr-calibration, measured on ocr-eval):`,
+    );
     console.log(
       `  text-mask IoU vs float: default ${iouDefault.toFixed(4)}, advised ${iouAdvised.toFixed(4)} over ${detEval.shape[0]} pages`,
     );

@@ -47,7 +47,7 @@ import {
 } from './candidates.js';
 import { type Budget, type Choice, type Decision, choose, worstSqnrDb } from './choose.js';
 import { PLAN_FORMAT, type PlanCandidate, type PlanDocument, planOptions } from './plan-file.js';
-import { buildSwitchboard, switchFeeds } from './switchboard.js';
+import { type WeightSwitch, buildSwitchboard, switchFeeds } from './switchboard.js';
 
 /** Options of {@link advise}. */
 export interface AdviseOptions {
@@ -125,6 +125,8 @@ interface Measured {
   /** Per model output, the noise of the reference option alone. */
   outputNoise: number[];
   readonly referenceNoise: number;
+  /** Options measured alone directly (weights: every one), by index: per-output noise. */
+  readonly direct: Map<number, number[]>;
   readonly options: readonly (WeightCandidate | ActivationCandidate)[];
   readonly labels: readonly string[];
   readonly localSignal?: number;
@@ -215,7 +217,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
 
   // 2. Options of every tensor, and the reference option each is measured with.
   const measured: Measured[] = [];
-  const weightSwitches: { tensor: string; quantized: Float32Array }[] = [];
+  const weightSwitches: WeightSwitch[] = [];
   const fixedWeights = new Map<string, string>();
   for (const w of plan.weights) {
     const init = w.graph === 'main' ? model.graph.initializer(w.initializer) : undefined;
@@ -232,14 +234,23 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       fixedWeights.set(w.initializer, DEFAULT_WEIGHT_SCHEME);
       continue;
     }
-    // The reference is the smallest option: the one whose damage decides whether it will do.
+    // Every option of a weight is measured alone: its noise goes to the outputs through the
+    // weight's channels in proportions that its own local noise cannot tell (per tensor puts the
+    // same step on every channel, per channel a step to each channel's size).
     const reference = candidates.reduce((a, b) => (b.bytes < a.bytes ? b : a));
-    weightSwitches.push({ tensor: w.initializer, quantized: fakeQuant(values, reference.qp, backend) });
+    candidates.forEach((c, i) => {
+      weightSwitches.push({
+        tensor: w.initializer,
+        key: `${w.initializer}#${i}`,
+        quantized: fakeQuant(values, c.qp, backend),
+      });
+    });
     measured.push({
       tensor: w.initializer,
       kind: 'weight',
       outputNoise: [],
       referenceNoise: reference.noise,
+      direct: new Map(),
       options: candidates,
       labels: candidates.map((c) => c.scheme),
       localSignal: reference.signal,
@@ -273,6 +284,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       kind: 'activation',
       outputNoise: [],
       referenceNoise: reference?.noise ?? 0,
+      direct: new Map(),
       options: candidates,
       labels: candidates.map((c) => c.label),
     });
@@ -291,17 +303,28 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
         signal[k]! += sumOfSquares(out[o]!);
       });
     }
+    const alone = async (key: string): Promise<number[]> => {
+      const noise = new Array<number>(outputs.length).fill(0);
+      for (let b = 0; b < feeds.length; b++) {
+        const out = await session.run({ ...feeds[b]!, ...switchFeeds(board, [key]) }, outputs);
+        outputs.forEach((o, k) => {
+          noise[k]! += squaredError(out[o]!, floatOutputs[b]![o]!);
+        });
+      }
+      return noise;
+    };
     let done = 0;
     for (const m of measured) {
       progress({ stage: 'measure', done: done++, total: measured.length });
       m.outputNoise = new Array<number>(outputs.length).fill(0);
-      if (!board.switches.has(m.tensor)) continue;
-      for (let b = 0; b < feeds.length; b++) {
-        const out = await session.run({ ...feeds[b]!, ...switchFeeds(board, [m.tensor]) }, outputs);
-        outputs.forEach((o, k) => {
-          m.outputNoise[k]! += squaredError(out[o]!, floatOutputs[b]![o]!);
-        });
+      if (m.kind === 'weight') {
+        for (let i = 0; i < m.options.length; i++) {
+          const key = `${m.tensor}#${i}`;
+          if (board.switches.has(key)) m.direct.set(i, await alone(key));
+        }
+        continue;
       }
+      if (board.switches.has(m.tensor)) m.outputNoise = await alone(m.tensor);
     }
   } finally {
     await session.release();
@@ -407,11 +430,12 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       tensor: m.tensor,
       options: m.options.map((o, i) => {
         const scale = m.referenceNoise > 0 ? o.noise / m.referenceNoise : 0;
+        const direct = m.direct.get(i);
         const isWeight = m.kind === 'weight';
         const scheme = isWeight ? (o as WeightCandidate).scheme : (o as ActivationCandidate).scheme;
         return {
           label: m.labels[i]!,
-          noise: m.outputNoise.map((n) => n * scale),
+          noise: direct ?? m.outputNoise.map((n) => n * scale),
           bytes: isWeight ? (o as WeightCandidate).bytes : 0,
           latencyMs: isWeight
             ? 0
@@ -492,6 +516,9 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
         local_sqnr_db: m.kind === 'weight' ? finiteOrNull(local) : null,
         bytes: o.bytes,
         latency_ms: Math.round(o.latencyMs * 1000) / 1000,
+        ...(m.kind === 'activation' && (option as ActivationCandidate).range
+          ? { range: (option as ActivationCandidate).range! }
+          : {}),
       };
     });
   }
@@ -564,7 +591,8 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
         ? budget.targetSqnrDb - advised.worstSqnrDb
         : 0;
     const slow = options.maxLatencyRatio !== undefined && ratio > options.maxLatencyRatio;
-    if ((sqnrMiss === 0 && !slow) || rounds.length >= maxRounds || !decision.met) break;
+    // A target out of reach stays out of reach when aimed higher; a slow model is always retried.
+    if ((sqnrMiss === 0 && !slow) || rounds.length >= maxRounds || (!slow && !decision.met)) break;
     if (slow) {
       const measuredExtra = ratio * floatLatency - fastest;
       latencyFactor *= decision.latencyMs > 0 ? Math.max(1, measuredExtra / decision.latencyMs) : 2;

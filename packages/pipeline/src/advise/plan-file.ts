@@ -20,6 +20,8 @@ export interface PlanCandidate {
   readonly local_sqnr_db: number | null;
   readonly bytes: number;
   readonly latency_ms: number;
+  /** An activation option's range (its calibrator's choice on the calibration data). */
+  readonly range?: { readonly min: number; readonly max: number };
 }
 
 /** What the plan does to one weight. */

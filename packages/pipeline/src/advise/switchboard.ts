@@ -15,9 +15,14 @@ import {
 } from '@qgrain/onnx';
 import { QgrainError, Tensor } from '@qgrain/tensor';
 
-/** A weight to switch: its float values are swapped for `quantized` (dequantized, same shape). */
+/**
+ * A weight to switch: its float values are swapped for `quantized` (dequantized, same shape). A
+ * weight may have several switches, one per option, each with its own `key`.
+ */
 export interface WeightSwitch {
   readonly tensor: string;
+  /** The switch's name in `Switchboard.switches` (default: the tensor's name). */
+  readonly key?: string;
   readonly quantized: Float32Array;
 }
 
@@ -32,7 +37,7 @@ export interface ActivationSwitch {
 /** The switchboard's bytes and the input name of each tensor's switch. */
 export interface Switchboard {
   readonly bytes: Uint8Array;
-  /** Tensor name -> name of the boolean graph input that swaps it. */
+  /** Switch key (a tensor's name, or a weight option's key) -> its boolean graph input. */
   readonly switches: ReadonlyMap<string, string>;
 }
 
@@ -97,10 +102,10 @@ export function buildSwitchboard(
   const copy = parseModel(serializeModel(model), { source: model.source });
   const graph = copy.graph;
   const switches = new Map<string, string>();
-  const flag = (tensor: string): string => {
-    const name = copy.uniqueName(`qgrain_switch::${tensor}`);
+  const flag = (key: string): string => {
+    const name = copy.uniqueName(`qgrain_switch::${key}`);
     graph.proto.input.push(makeValueInfo({ name, dtype: 'bool', shape: [] }));
-    switches.set(tensor, name);
+    switches.set(key, name);
     return name;
   };
   const swap = (tensor: string, then: GraphProto, index: number): void => {
@@ -117,20 +122,38 @@ export function buildSwitchboard(
       index,
     );
   };
-  for (const w of weights) {
-    const init = graph.initializer(w.tensor);
+  // A weight's switches form a chain of If nodes, each passing on the value before it unless its
+  // own switch is on: the readers see the float weight, or the one option switched on.
+  const chains = new Map<string, WeightSwitch[]>();
+  for (const w of weights) chains.set(w.tensor, [...(chains.get(w.tensor) ?? []), w]);
+  for (const [tensor, options] of chains) {
+    const init = graph.initializer(tensor);
     if (init?.dtype !== 'float32') {
-      throw new QgrainError(
-        'internal',
-        `switchboard: '${w.tensor}' is not a float32 main-graph initializer`,
-        {
-          tensor: w.tensor,
-        },
-      );
+      throw new QgrainError('internal', `switchboard: '${tensor}' is not a float32 main-graph initializer`, {
+        tensor,
+      });
     }
-    const quantized = copy.uniqueName(`${w.tensor}::quantized`);
-    graph.addInitializer(quantized, new Tensor('float32', init.dims, w.quantized));
-    swap(w.tensor, passThrough(copy, quantized, 'quantized'), 0);
+    const switched = copy.uniqueName(`${tensor}::switched`);
+    if (graph.replaceUses(tensor, switched) === 0) continue;
+    let previous = tensor;
+    options.forEach((w, k) => {
+      const quantized = copy.uniqueName(`${tensor}::quantized`);
+      graph.addInitializer(quantized, new Tensor('float32', init.dims, w.quantized));
+      const out = k === options.length - 1 ? switched : copy.uniqueName(`${tensor}::option`);
+      graph.addNode(
+        {
+          opType: 'If',
+          inputs: [flag(w.key ?? tensor)],
+          outputs: [out],
+          attributes: {
+            then_branch: passThrough(copy, quantized, 'quantized'),
+            else_branch: passThrough(copy, previous, 'previous'),
+          },
+        },
+        k,
+      );
+      previous = out;
+    });
   }
   for (const a of activations) {
     if (graph.isOutput(a.tensor)) {
