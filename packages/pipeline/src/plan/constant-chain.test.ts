@@ -111,6 +111,8 @@ describe('constant chains', () => {
       ['a step of 0', (n) => n.inputs.push('axis0', 'zero'), /step of 0/],
       ['an axis outside the rank', (n) => n.inputs.push('far'), /axes \[9\] outside its rank 2/],
       ['no data input', (n) => (n.inputs[0] = ''), /has no data input/],
+      // fuzz finding (seed 7, input 23463): a Slice whose starts input was removed
+      ['no starts input', (n) => (n.inputs[1] = ''), /has no starts input/],
     ];
     for (const [what, forge, message] of cases) {
       const slice = { name: 'cut', opType: 'Slice', inputs: ['weight', 's0', 's1'], outputs: ['cut'] };

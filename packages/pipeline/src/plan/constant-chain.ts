@@ -150,6 +150,13 @@ function layoutOp(
   ints: (i: number) => number[] | undefined,
   evaluate: (name: string) => Values,
 ): Values {
+  // An input the op cannot do without (Reshape's shape, Slice's starts and ends) may be missing
+  // from a broken model: refused here, naming which.
+  const needed = (i: number, what: string): number[] => {
+    const v = ints(i);
+    if (!v) throw new LayoutError(`has no ${what} input`);
+    return v;
+  };
   switch (node.opType) {
     case 'Identity':
       return x;
@@ -158,7 +165,7 @@ function layoutOp(
     case 'Squeeze':
       return squeeze(x, ints(1) ?? readInts(node, 'axes', []));
     case 'Reshape':
-      return reshape(x, ints(1)!, readInt(node, 'allowzero', 0) !== 0);
+      return reshape(x, needed(1, 'shape'), readInt(node, 'allowzero', 0) !== 0);
     case 'Transpose':
       return transpose(
         x,
@@ -175,7 +182,7 @@ function layoutOp(
       );
     case 'Slice':
       return node.input.length > 1
-        ? slice(x, ints(1)!, ints(2)!, ints(3), ints(4))
+        ? slice(x, needed(1, 'starts'), needed(2, 'ends'), ints(3), ints(4))
         : slice(x, readInts(node, 'starts', []), readInts(node, 'ends', []), readInts(node, 'axes', []));
     default:
       throw new QgrainError('internal', `'${node.opType}' is not a layout op`);
