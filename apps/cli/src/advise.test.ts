@@ -1,9 +1,10 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseQuantSpec, qparamsFromRanges } from '@qgrain/granularity';
 import type { PlanDocument } from '@qgrain/pipeline';
-import { ocrDataPath, realModel } from '@qgrain/test-harness';
+import { SKIP_BROWSER, launchChromium, ocrDataPath, realModel } from '@qgrain/test-harness';
+import { pathToFileURL } from 'node:url';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capturedIO } from '../test/captured-io.js';
@@ -170,6 +171,50 @@ describe('qgrain advise', () => {
     ]) {
       const q = await run(['advise', cls, ...data, '-o', join(work, 'never.json'), ...args]);
       expect(q.code, `${args.join(' ')}: ${q.stderr}`).toBe(2);
+    }
+  });
+
+  it.skipIf(SKIP_BROWSER)('writes an HTML report that headless chromium draws without an error', async () => {
+    const html = join(work, 'cls-report.html');
+    expect(statSync(html).size).toBeLessThan(2_000_000);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+      const problems: string[] = [];
+      const url = pathToFileURL(html).href;
+      page.on('console', (m) => {
+        if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+      });
+      page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+      page.on('request', (r) => {
+        if (r.url() !== url) problems.push(`request: ${r.url()}`);
+      });
+      await page.goto(url);
+      // One bar per candidate of every measured tensor, one outlined per tensor.
+      const measuredWeights = Object.values(plan.weights).filter((w) => w.candidates.length > 0);
+      const measuredActivations = Object.values(plan.activations).filter((a) => a.candidates.length > 0);
+      const candidates = [...measuredWeights, ...measuredActivations].reduce(
+        (n, t) => n + t.candidates.length,
+        0,
+      );
+      expect(await page.locator('svg[data-chart=candidates] rect.bar').count()).toBe(candidates);
+      expect(await page.locator('svg[data-chart=candidates] rect.bar.chosen').count()).toBe(
+        measuredWeights.length + measuredActivations.length,
+      );
+      expect(await page.locator('table[data-table=plan] tbody tr').count()).toBe(
+        Object.keys(plan.weights).length + Object.keys(plan.activations).length,
+      );
+      // The frontier: the advised model and the two all-one-scheme references, labelled.
+      for (const highlight of ['advised', 'all-per-tensor', 'all-per-channel'])
+        expect(
+          await page.locator(`svg[data-chart=frontier] .point.highlight.${highlight}`).count(),
+          highlight,
+        ).toBe(1);
+      expect(await page.locator('svg[data-chart=channels] rect.bar').count()).toBeGreaterThan(0);
+      expect(await page.locator('svg[data-chart=histogram] line.range').count()).toBe(2);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
     }
   });
 });

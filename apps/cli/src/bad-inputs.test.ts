@@ -563,7 +563,90 @@ const CASES: Case[] = [
     exit: 2,
     message: /--report-html and -o name the same file/,
   },
+  {
+    fault: 'a plan file made for another model',
+    args: () => ['quantize', WAKE, '-o', out(), '--plan', planFile('f'.repeat(64), {})],
+    exit: 1,
+    code: 'plan-mismatch',
+    message: /was made for another model \('other\.onnx'/,
+  },
+  {
+    fault: 'a plan file that is not JSON (never echoed)',
+    args: () => ['quantize', WAKE, '-o', out(), '--plan', npy([2], Float32Array.of(1, 2))],
+    exit: 1,
+    code: 'invalid-argument',
+    message: /is not JSON; give the plan file qgrain advise wrote/,
+  },
+  {
+    fault: 'a plan file of another format',
+    args: () => [
+      'quantize',
+      WAKE,
+      '-o',
+      out(),
+      '--plan',
+      file('cache.json', '{"format":"qgrain-calibration/1"}'),
+    ],
+    exit: 1,
+    code: 'invalid-argument',
+    message: /is not a valid qgrain plan: format is "qgrain-calibration\/1"/,
+  },
+  {
+    fault: '--plan with --weights',
+    args: () => [
+      'quantize',
+      WAKE,
+      '-o',
+      out(),
+      '--plan',
+      planFile('f'.repeat(64), {}),
+      '--weights',
+      'int8/per-tensor',
+    ],
+    exit: 2,
+    message: /--plan sets every scheme/,
+  },
+  {
+    fault: 'advise without a budget, or with two',
+    args: () => ['advise', WAKE, '--data', 'random:seed=1', '-o', join(work, 'plan.json')],
+    exit: 2,
+    message: /advise needs a budget/,
+  },
+  {
+    fault: 'an advise candidate that does not parse',
+    args: () => [
+      'advise',
+      WAKE,
+      '--data',
+      'random:seed=1',
+      '-o',
+      join(work, 'plan.json'),
+      '--target-sqnr',
+      '30',
+      '--activations-candidates',
+      'uint8,int8/per-channel',
+    ],
+    exit: 2,
+    message: /--activations-candidates: activations candidate 'int8\/per-channel'/,
+  },
 ];
+
+/** A plan file for a model with SHA-256 `sha`, with `weights` and nothing else planned. */
+function planFile(sha: string, weights: Record<string, unknown>): string {
+  return file(
+    `plan-${counter++}.json`,
+    JSON.stringify({
+      format: 'qgrain-plan/1',
+      model_sha256: sha,
+      model: 'other.onnx',
+      budget: {},
+      exclude: [],
+      weights,
+      activations: {},
+      predicted: { output_sqnr_db: 0, bytes: 0 },
+    }),
+  );
+}
 
 describe('bad inputs and faults (the catalogue)', () => {
   it('has at least 30 cases', () => {

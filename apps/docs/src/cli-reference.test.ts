@@ -8,7 +8,7 @@ describe('the CLI reference', () => {
 
   it('walks every command of the program', () => {
     const commands = new Set(items.map((i) => i.command));
-    for (const name of ['inspect', 'prepare', 'calibrate', 'quantize', 'compare']) {
+    for (const name of ['inspect', 'prepare', 'calibrate', 'quantize', 'compare', 'advise']) {
       expect(commands).toContain(`qgrain ${name}`);
     }
   });

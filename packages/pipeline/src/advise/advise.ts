@@ -549,7 +549,8 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     const alone = worstSqnrDb(signal, start.noise);
     // After a measured miss the search aims above the target; the reason names what it aimed at.
     const target = aim.targetSqnrDb === undefined ? undefined : Math.round(aim.targetSqnrDb * 100) / 100;
-    const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : 'inf');
+    // Rounded down: a value shown as under the aim is under it.
+    const fmt = (v: number) => (Number.isFinite(v) ? (Math.floor(v * 100) / 100).toFixed(2) : 'inf');
     const goal =
       target === budget.targetSqnrDb
         ? `${target} dB target`
