@@ -75,6 +75,8 @@ export interface AdviseOptions {
   readonly latencyRunner?: RunnerFactory;
   /** With a target SQNR: the latency the advised model may have, as a share of the float model's. */
   readonly maxLatencyRatio?: number;
+  /** Weights switched per switchboard (default 8): see the measuring step. */
+  readonly weightGroup?: number;
   /** Verification rounds at most (default 3). */
   readonly rounds?: number;
   readonly onProgress?: (event: { stage: string; done: number; total: number }) => void;
@@ -131,6 +133,9 @@ interface Measured {
   readonly labels: readonly string[];
   readonly localSignal?: number;
 }
+
+/** Weights switched per switchboard: a few slow nodes per run, against a session per group. */
+const WEIGHT_GROUP = 8;
 
 const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
 
@@ -290,45 +295,67 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     });
   }
 
-  // Float outputs on the held-back batches, then each switch alone.
-  const board = buildSwitchboard(model, weightSwitches, activationSwitches);
-  const session = await options.runner(board.bytes);
+  // Float outputs on the held-back batches, then each switch alone. A switched weight is no
+  // longer a constant to onnxruntime, which then runs its node on slower generic kernels; so the
+  // weights are switched in small groups, one switchboard each, beside the activations' board,
+  // and every other weight of a run stays a constant.
   const floatOutputs: Record<string, Tensor>[] = [];
   const signal = new Array<number>(outputs.length).fill(0);
-  try {
-    for (const feed of feeds) {
-      const out = await session.run({ ...feed, ...switchFeeds(board, []) }, outputs);
-      floatOutputs.push(out);
-      outputs.forEach((o, k) => {
-        signal[k]! += sumOfSquares(out[o]!);
-      });
-    }
-    const alone = async (key: string): Promise<number[]> => {
-      const noise = new Array<number>(outputs.length).fill(0);
-      for (let b = 0; b < feeds.length; b++) {
-        const out = await session.run({ ...feeds[b]!, ...switchFeeds(board, [key]) }, outputs);
-        outputs.forEach((o, k) => {
-          noise[k]! += squaredError(out[o]!, floatOutputs[b]![o]!);
-        });
-      }
-      return noise;
-    };
-    let done = 0;
-    for (const m of measured) {
-      progress({ stage: 'measure', done: done++, total: measured.length });
-      m.outputNoise = new Array<number>(outputs.length).fill(0);
-      if (m.kind === 'weight') {
-        for (let i = 0; i < m.options.length; i++) {
-          const key = `${m.tensor}#${i}`;
-          if (board.switches.has(key)) m.direct.set(i, await alone(key));
+  const weightTensors = [...new Set(weightSwitches.map((w) => w.tensor))];
+  const groupSize = options.weightGroup ?? WEIGHT_GROUP;
+  const boards = [
+    { weights: [] as WeightSwitch[], activations: activationSwitches },
+    ...Array.from({ length: Math.ceil(weightTensors.length / groupSize) }, (_, g) => {
+      const tensors = new Set(weightTensors.slice(g * groupSize, (g + 1) * groupSize));
+      return { weights: weightSwitches.filter((w) => tensors.has(w.tensor)), activations: [] };
+    }),
+  ];
+  const byTensor = new Map(measured.map((m) => [m.tensor, m]));
+  let done = 0;
+  for (const [index, contents] of boards.entries()) {
+    if (index > 0 && contents.weights.length === 0) continue;
+    const board = buildSwitchboard(model, contents.weights, contents.activations);
+    const session = await options.runner(board.bytes);
+    try {
+      if (index === 0) {
+        for (const feed of feeds) {
+          const out = await session.run({ ...feed, ...switchFeeds(board, []) }, outputs);
+          floatOutputs.push(out);
+          outputs.forEach((o, k) => {
+            signal[k]! += sumOfSquares(out[o]!);
+          });
         }
-        continue;
       }
-      if (board.switches.has(m.tensor)) m.outputNoise = await alone(m.tensor);
+      const alone = async (key: string): Promise<number[]> => {
+        const noise = new Array<number>(outputs.length).fill(0);
+        for (let b = 0; b < feeds.length; b++) {
+          const out = await session.run({ ...feeds[b]!, ...switchFeeds(board, [key]) }, outputs);
+          outputs.forEach((o, k) => {
+            noise[k]! += squaredError(out[o]!, floatOutputs[b]![o]!);
+          });
+        }
+        return noise;
+      };
+      const tensors =
+        index === 0
+          ? contents.activations.map((a) => a.tensor)
+          : [...new Set(contents.weights.map((w) => w.tensor))];
+      for (const tensor of tensors) {
+        progress({ stage: 'measure', done: done++, total: measured.length });
+        const m = byTensor.get(tensor)!;
+        if (m.kind === 'weight') {
+          for (let i = 0; i < m.options.length; i++) {
+            const key = `${m.tensor}#${i}`;
+            if (board.switches.has(key)) m.direct.set(i, await alone(key));
+          }
+        } else if (board.switches.has(m.tensor)) m.outputNoise = await alone(m.tensor);
+      }
+    } finally {
+      await session.release();
     }
-  } finally {
-    await session.release();
   }
+  for (const m of measured)
+    if (m.outputNoise.length === 0) m.outputNoise = new Array<number>(outputs.length).fill(0);
 
   // The options as the search sees them; set once latency is measured (step 4). Plans built
   // before that (the reference models) carry no per-candidate measurements.

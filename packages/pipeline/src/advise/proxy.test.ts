@@ -124,8 +124,9 @@ describe('the advisor proxy against per-option measurements', () => {
       .map((g) => Math.abs(g.predicted - g.measured));
     expect(weightGaps.length).toBeGreaterThan(20);
     expect(activationGaps.length).toBeGreaterThan(10);
-    // Weights are measured, not predicted: the advisor's figure is the real one.
-    expect(Math.max(...weightGaps)).toBeLessThan(0.01);
+    // Weights are measured, not predicted: the advisor's figure is the real one, up to float
+    // rounding (the advisor switches weights in groups, so a node runs on other kernels there).
+    expect(Math.max(...weightGaps)).toBeLessThan(0.05);
     // Activations are predicted. Measured: median 5.3 dB apart, 90th percentile 15.6 dB (see the
     // pipeline README); the bound keeps the proxy from getting worse unnoticed.
     expect(median(activationGaps)).toBeLessThan(8);
