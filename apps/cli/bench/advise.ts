@@ -13,7 +13,7 @@
 //   all per channel and the plan.
 //
 //   pnpm bench:advise [--part budget|lesson|all] [--runs N] [--det-target dB] [--rec-target dB]
-//                     [--det-max-latency ratio] [--lesson-target dB] [--keep DIR]
+//                     [--det-max-latency ratio] [--lesson-det|rec|cls dB] [--keep DIR]
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,7 +44,11 @@ const { values } = parseArgs({
     'det-target': { type: 'string', default: '18' },
     'det-max-latency': { type: 'string', default: '0.8' },
     'rec-target': { type: 'string', default: '30' },
-    'lesson-target': { type: 'string', default: '20' },
+    // Between each model's all-per-tensor and all-per-channel output SQNR (activations uint8 mse),
+    // so that the choice between the two grains is a real one.
+    'lesson-det': { type: 'string', default: '10' },
+    'lesson-rec': { type: 'string', default: '12' },
+    'lesson-cls': { type: 'string', default: '15' },
     keep: { type: 'string' },
   },
 });
@@ -202,7 +206,6 @@ try {
   }
 
   if (values.part === 'all' || values.part === 'lesson') {
-    const target = values['lesson-target'];
     const fixed = [
       '--weights-candidates',
       'int8/per-tensor,int8/per-channel',
@@ -212,10 +215,11 @@ try {
       'mse',
     ];
     const models = [
-      { name: 'det', path: det, data: ['--data', detCalibration] },
-      { name: 'rec', path: rec, data: ['--data', recCalibration] },
+      { name: 'det', path: det, data: ['--data', detCalibration], target: values['lesson-det']! },
+      { name: 'rec', path: rec, data: ['--data', recCalibration], target: values['lesson-rec']! },
       {
         name: 'cls',
+        target: values['lesson-cls']!,
         path: cls,
         data: [
           '--data',
@@ -234,7 +238,7 @@ try {
       const planPath = out(`${m.name}-lesson.json`);
       const printed = execFileSync(
         process.execPath,
-        [cli, 'advise', m.path, ...m.data, '--target-sqnr', target, '-o', planPath, ...fixed],
+        [cli, 'advise', m.path, ...m.data, '--target-sqnr', m.target, '-o', planPath, ...fixed],
         { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' },
       );
       void printed;
@@ -245,7 +249,7 @@ try {
       const context = channel.filter(([, w]) => w.reason.includes('with the rest as planned'));
       const depthwise = (list: typeof weights) => list.filter(([, w]) => w.depthwise).length;
       console.log(
-        `  ${m.name}: ${channel.length} of ${weights.length} weights per channel (${depthwise(channel)} depthwise): per tensor breaks the target alone on ${alone.length} (${depthwise(alone)} depthwise), with the rest of the plan on ${context.length} (${depthwise(context)} depthwise); ${weights.length - channel.length} stay per tensor`,
+        `  ${m.name} (target ${m.target} dB): ${channel.length} of ${weights.length} weights per channel (${depthwise(channel)} depthwise): per tensor breaks the target alone on ${alone.length} (${depthwise(alone)} depthwise), with the rest of the plan on ${context.length} (${depthwise(context)} depthwise); ${weights.length - channel.length} stay per tensor`,
       );
       console.log(
         `    per tensor alone breaks: ${alone.map(([n, w]) => `${n}${w.depthwise ? ' (dw)' : ''}`).join(', ') || 'none'}`,
