@@ -30,7 +30,7 @@ import {
   realModel,
 } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
-import { readOcrArray } from '../test/ocr-test-data.js';
+import { firstOutputPerSample as outputs, readOcrArray } from '../test/ocr-test-data.js';
 
 const DET_MASK_THRESHOLD = 0.3;
 const here = dirname(fileURLToPath(import.meta.url));
@@ -59,19 +59,6 @@ function qgrain(args: readonly string[]): number {
   const started = performance.now();
   execFileSync(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   return (performance.now() - started) / 1000;
-}
-
-async function outputs(modelPath: string, data: Tensor<'float32'>): Promise<Float32Array[]> {
-  const session = await ort.InferenceSession.create(modelPath);
-  const per = data.data.length / data.shape[0]!;
-  const out: Float32Array[] = [];
-  for (let i = 0; i < data.shape[0]!; i++) {
-    const x = new ort.Tensor('float32', data.data.slice(i * per, (i + 1) * per), [1, ...data.shape.slice(1)]);
-    const result = await session.run({ [session.inputNames[0]!]: x });
-    out.push(result[session.outputNames[0]!]!.data as Float32Array);
-  }
-  await session.release();
-  return out;
 }
 
 /** Median latency of each model on one sample, runs interleaved so load hits all alike. */

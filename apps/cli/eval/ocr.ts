@@ -12,7 +12,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Tensor } from '@qgrain/tensor';
 import {
   characterErrorRate,
   ctcGreedyDecode,
@@ -21,8 +20,7 @@ import {
   ocrDataPath,
   realModel,
 } from '@qgrain/test-harness';
-import ort from 'onnxruntime-node';
-import { readOcrArray } from '../test/ocr-test-data.js';
+import { firstOutputPerSample as outputs, readOcrArray } from '../test/ocr-test-data.js';
 
 /** The det mask threshold: PaddleOCR's DB post-processing binarises the probability map at 0.3. */
 const DET_MASK_THRESHOLD = 0.3;
@@ -66,20 +64,6 @@ function quantize(model: string, calibration: string, name: string): string {
   execFileSync(process.execPath, [cli, 'quantize', model, '-o', out, '--data', calibration, ...extra], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  return out;
-}
-
-async function outputs(modelPath: string, data: Tensor<'float32'>): Promise<Float32Array[]> {
-  const session = await ort.InferenceSession.create(modelPath);
-  const per = data.data.length / data.shape[0]!;
-  const sampleShape = [1, ...data.shape.slice(1)];
-  const out: Float32Array[] = [];
-  for (let i = 0; i < data.shape[0]!; i++) {
-    const x = new ort.Tensor('float32', data.data.slice(i * per, (i + 1) * per), sampleShape);
-    const result = await session.run({ [session.inputNames[0]!]: x });
-    out.push(result[session.outputNames[0]!]!.data as Float32Array);
-  }
-  await session.release();
   return out;
 }
 

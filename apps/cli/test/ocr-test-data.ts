@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { decodeNpy, gunzipBytes } from '@qgrain/pipeline';
 import { Tensor } from '@qgrain/tensor';
 import { type OcrDataSet, ocrDataPath } from '@qgrain/test-harness';
+import ort from 'onnxruntime-node';
 
 /** A float32 `.npy.gz` of an OCR data set (`calib_rec.npy.gz`, `eval_det.npy.gz`, ...), whole. */
 export function readOcrArray(set: OcrDataSet, file: string): Tensor<'float32'> {
@@ -24,4 +25,27 @@ export function leadingSamples(array: Tensor<'float32'>, count: number, width?: 
   const out = new Float32Array(rows * outW);
   for (let row = 0; row < rows; row++) out.set(array.data.subarray(row * w, row * w + outW), row * outW);
   return new Tensor('float32', [rows / (c * h), c, h, outW], out);
+}
+
+/** Runs a model in onnxruntime-node on each sample (axis 0) of `data` alone; its first output per sample. */
+export async function firstOutputPerSample(
+  modelPath: string,
+  data: Tensor<'float32'>,
+): Promise<Float32Array[]> {
+  const session = await ort.InferenceSession.create(modelPath);
+  const per = data.data.length / data.shape[0]!;
+  const out: Float32Array[] = [];
+  try {
+    for (let i = 0; i < data.shape[0]!; i++) {
+      const x = new ort.Tensor('float32', data.data.slice(i * per, (i + 1) * per), [
+        1,
+        ...data.shape.slice(1),
+      ]);
+      const result = await session.run({ [session.inputNames[0]!]: x });
+      out.push(result[session.outputNames[0]!]!.data as Float32Array);
+    }
+  } finally {
+    await session.release();
+  }
+  return out;
 }
