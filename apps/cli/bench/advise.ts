@@ -218,9 +218,7 @@ try {
         ],
       },
     ];
-    console.log(
-      `the seed's lesson: weights int8 per tensor or per channel, activations uint8 mse, target ${target} dB`,
-    );
+    console.log(`the seed's lesson: weights int8 per tensor or per channel, activations uint8 mse`);
     for (const m of models) {
       const planPath = out(`${m.name}-lesson.json`);
       const printed = execFileSync(
