@@ -91,14 +91,16 @@ export function parseMaxSize(text: string, floatBytes: number): number {
 
 const dbText = (v: number | null) => (v === null || !Number.isFinite(v) ? 'inf' : v.toFixed(1));
 
-/** The advice as tables (stderr): the layers the plan did not leave on their cheapest option, then totals. */
+/** The advice as tables (stderr): every weight and activation with its choice and why, then totals. */
 export function adviceTable(advice: Advice): string {
   const plan = advice.plan;
-  const rows: string[][] = [];
-  for (const [name, w] of Object.entries(plan.weights)) {
-    const cheapest = w.candidates[0];
-    rows.push([name, w.op, w.depthwise ? 'yes' : 'no', w.scheme, ...(cheapest ? [] : []), w.reason]);
-  }
+  const rows = Object.entries(plan.weights).map(([name, w]) => [
+    name,
+    w.op,
+    w.depthwise ? 'yes' : 'no',
+    w.scheme,
+    w.reason,
+  ]);
   const weightTable = formatTable(['weight', 'op', 'dw', 'scheme', 'why'], rows);
   const activationRows = Object.entries(plan.activations).map(([name, a]) => [
     name,

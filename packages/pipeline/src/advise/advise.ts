@@ -12,7 +12,7 @@
 //    out by the multiply-accumulates of the nodes it feeds.
 // 4. Choose (choose.ts), build the chosen model, and measure it; when it misses the target, aim
 //    higher by the miss and choose again.
-import { formatQuantSpec } from '@qgrain/granularity';
+import { formatQuantSpec, sqnrFromSums } from '@qgrain/granularity';
 import { type Model, parseModel, serializeModel } from '@qgrain/onnx';
 import type { Observer } from '@qgrain/observers';
 import { HistogramObserver } from '@qgrain/observers';
@@ -163,8 +163,6 @@ function sumOfSquares(t: Tensor): number {
   return sum;
 }
 
-const db = (signal: number, noise: number) =>
-  noise <= 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(signal / noise);
 const finiteOrNull = (v: number) => (Number.isFinite(v) ? Math.round(v * 100) / 100 : null);
 
 /**
@@ -410,7 +408,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     } finally {
       await r.release();
     }
-    const outputSqnrDb = Object.fromEntries(outputs.map((o, k) => [o, db(signal[k]!, noise[k]!)]));
+    const outputSqnrDb = Object.fromEntries(outputs.map((o, k) => [o, sqnrFromSums(signal[k]!, noise[k]!)]));
     return { outputSqnrDb, worstSqnrDb: worstSqnrDb(signal, noise), bytes: bytes.length, doc, model: bytes };
   };
 
@@ -426,7 +424,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       });
       return Math.max(best, 0);
     });
-  const cheapestWeight = cheapestScheme(measured) ?? formatQuantSpec(weightSpecs[0]!);
+  const cheapestWeight = commonScheme(measured, true) ?? formatQuantSpec(weightSpecs[0]!);
   // One reference model per activation candidate, weights on the cheapest scheme: what each
   // precision costs in time when every activation takes it (float: the weights still dequantized
   // at run time, as they are beside a float activation in a mixed plan).
@@ -536,11 +534,13 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     const c = choices[t]!;
     return c.options.map((o, i) => {
       const option = m.options[i]!;
-      const local = m.kind === 'weight' ? db((option as WeightCandidate).signal, option.noise) : Number.NaN;
       return {
         candidate: o.label,
         output_sqnr_db: finiteOrNull(worstSqnrDb(signal, o.noise)),
-        local_sqnr_db: m.kind === 'weight' ? finiteOrNull(local) : null,
+        local_sqnr_db:
+          m.kind === 'weight'
+            ? finiteOrNull(sqnrFromSums((option as WeightCandidate).signal, option.noise))
+            : null,
         bytes: o.bytes,
         latency_ms: Math.round(o.latencyMs * 1000) / 1000,
         ...(m.kind === 'activation' && (option as ActivationCandidate).range
@@ -643,7 +643,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     );
 
   // Reference points of the frontier: every weight on the largest candidate, activations 8-bit.
-  const largestWeight = largestScheme(measured);
+  const largestWeight = commonScheme(measured, false);
   const largest =
     largestWeight && largestWeight !== cheapestWeight && firstScheme
       ? await measure(uniform(largestWeight, firstScheme))
@@ -719,24 +719,18 @@ function labelOf(weights: string, activations: string): string {
   return `weights ${weights}, activations ${activations}`;
 }
 
-/** The weight scheme that is smallest on most weights (undefined when no weight was measured). */
-function cheapestScheme(measured: readonly Measured[]): string | undefined {
+/**
+ * The weight scheme that is the smallest (`smallest`) or the largest option on most weights;
+ * undefined when no weight was measured.
+ */
+function commonScheme(measured: readonly Measured[], smallest: boolean): string | undefined {
   const votes = new Map<string, number>();
   for (const m of measured) {
     if (m.kind !== 'weight') continue;
-    const best = (m.options as WeightCandidate[]).reduce((a, b) => (b.bytes < a.bytes ? b : a));
-    votes.set(best.scheme, (votes.get(best.scheme) ?? 0) + 1);
-  }
-  return [...votes].sort((a, b) => b[1] - a[1])[0]?.[0];
-}
-
-/** The weight scheme that is largest on most weights. */
-function largestScheme(measured: readonly Measured[]): string | undefined {
-  const votes = new Map<string, number>();
-  for (const m of measured) {
-    if (m.kind !== 'weight') continue;
-    const best = (m.options as WeightCandidate[]).reduce((a, b) => (b.bytes > a.bytes ? b : a));
-    votes.set(best.scheme, (votes.get(best.scheme) ?? 0) + 1);
+    const pick = (m.options as WeightCandidate[]).reduce((a, b) =>
+      (smallest ? b.bytes < a.bytes : b.bytes > a.bytes) ? b : a,
+    );
+    votes.set(pick.scheme, (votes.get(pick.scheme) ?? 0) + 1);
   }
   return [...votes].sort((a, b) => b[1] - a[1])[0]?.[0];
 }
@@ -812,7 +806,10 @@ function reportData(args: {
         candidate: o.label,
         outputSqnrDb: worstSqnrDb(signal, o.noise),
         ...(m.kind === 'weight'
-          ? { localSqnrDb: db((m.options[i] as WeightCandidate).signal, m.options[i]!.noise), bytes: o.bytes }
+          ? {
+              localSqnrDb: sqnrFromSums((m.options[i] as WeightCandidate).signal, m.options[i]!.noise),
+              bytes: o.bytes,
+            }
           : {}),
         ...(i === decision.picks[t] ? { chosen: true } : {}),
       })),

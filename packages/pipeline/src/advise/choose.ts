@@ -3,6 +3,8 @@
 // power), so a combination's output SQNR is predicted from each option's own measured noise; the
 // advisor then builds the chosen model and measures it (advise.ts).
 
+import { sqnrFromSums } from '@qgrain/granularity';
+
 /** One way to treat one tensor, with its predicted cost and effect. */
 export interface Option {
   readonly label: string;
@@ -59,9 +61,8 @@ export interface CostScale {
 export function worstSqnrDb(signal: readonly number[], noise: readonly number[]): number {
   let worst = Number.POSITIVE_INFINITY;
   for (let o = 0; o < signal.length; o++) {
-    const n = noise[o]!;
-    const db = n <= 0 ? Number.POSITIVE_INFINITY : 10 * Math.log10(signal[o]! / n);
-    worst = Math.min(worst, db);
+    // A difference of sums can round below 0: that is no noise.
+    worst = Math.min(worst, sqnrFromSums(signal[o]!, Math.max(0, noise[o]!)));
   }
   return worst;
 }
