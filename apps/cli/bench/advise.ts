@@ -20,17 +20,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Tensor } from '@qgrain/tensor';
-import {
-  characterErrorRate,
-  ctcGreedyDecode,
-  loadPaddleDictionary,
-  maskIoU,
-  ocrDataPath,
-  realModel,
-} from '@qgrain/test-harness';
+import { ocrDataPath, realModel } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
-import { firstOutputPerSample as outputs, readOcrArray } from '../test/ocr-test-data.js';
+import {
+  evalCharacterErrorRate,
+  firstOutputPerSample as outputs,
+  pooledMaskIoU,
+  readOcrArray,
+} from '../test/ocr-test-data.js';
 
 const DET_MASK_THRESHOLD = 0.3;
 const here = dirname(fileURLToPath(import.meta.url));
@@ -90,17 +87,7 @@ const cls = realModel('ppocr-cls').path;
 const detCalibration = ocrDataPath('calibration', 'calib_det.npy.gz');
 const recCalibration = ocrDataPath('calibration', 'calib_rec.npy.gz');
 const clsImages = ocrDataPath('calibration', 'images');
-const truths = (
-  JSON.parse(readFileSync(ocrDataPath('eval', 'manifest.json'), 'utf8')) as { rec: { text: string }[] }
-).rec.map((r) => r.text);
-const dictionary = loadPaddleDictionary(join(dirname(rec), 'ppocr_keys_v1.txt'));
-const cer = async (model: string, data: Tensor<'float32'>) =>
-  characterErrorRate(
-    (await outputs(model, data)).map((s) =>
-      ctcGreedyDecode(s, s.length / dictionary.length, dictionary.length, dictionary),
-    ),
-    truths,
-  );
+const cer = (model: string) => evalCharacterErrorRate(model, rec);
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 const out = (name: string) => join(work, name);
 
@@ -144,14 +131,8 @@ try {
     qgrain(['quantize', det, '--plan', out('det-plan.json'), '-o', out('det-advised.onnx')]);
     const detEval = readOcrArray('eval', 'eval_det.npy.gz');
     const float = await outputs(det, detEval);
-    const pooled = (path: string) =>
-      outputs(path, detEval).then((q) =>
-        maskIoU(
-          Float32Array.from(float.flatMap((f) => [...f])),
-          Float32Array.from(q.flatMap((v) => [...v])),
-          DET_MASK_THRESHOLD,
-        ),
-      );
+    const pooled = async (path: string) =>
+      pooledMaskIoU(float, await outputs(path, detEval), DET_MASK_THRESHOLD);
     const iouDefault = await pooled(out('det-default.onnx'));
     const iouAdvised = await pooled(out('det-advised.onnx'));
     const per = detEval.data.length / detEval.shape[0]!;
@@ -185,7 +166,7 @@ try {
     const recEval = readOcrArray('eval', 'eval_rec.npy.gz');
     console.log(`rec, advise --target-sqnr ${recTarget}:`);
     console.log(
-      `  CER over ${recEval.shape[0]} lines: float ${pct(await cer(rec, recEval))}, default ${pct(await cer(out('rec-default.onnx'), recEval))}, advised ${pct(await cer(out('rec-advised.onnx'), recEval))}`,
+      `  CER over ${recEval.shape[0]} lines: float ${pct(await cer(rec))}, default ${pct(await cer(out('rec-default.onnx')))}, advised ${pct(await cer(out('rec-advised.onnx')))}`,
     );
     console.log(
       `  size: float ${size(rec)} B, default ${size(out('rec-default.onnx'))} B, advised ${size(out('rec-advised.onnx'))} B`,
@@ -257,9 +238,8 @@ try {
         `    size: all per tensor ${bytes(`${m.name}-pt.onnx`)} B, all per channel ${bytes(`${m.name}-pc.onnx`)} B, plan ${bytes(`${m.name}-lesson.onnx`)} B (saves ${bytes(`${m.name}-pc.onnx`) - bytes(`${m.name}-lesson.onnx`)} B against all per channel)`,
       );
       if (m.name === 'rec') {
-        const recEval = readOcrArray('eval', 'eval_rec.npy.gz');
         console.log(
-          `    rec CER: float ${pct(await cer(rec, recEval))}, all per tensor ${pct(await cer(out('rec-pt.onnx'), recEval))}, all per channel ${pct(await cer(out('rec-pc.onnx'), recEval))}, plan ${pct(await cer(out('rec-lesson.onnx'), recEval))}`,
+          `    rec CER: float ${pct(await cer(rec))}, all per tensor ${pct(await cer(out('rec-pt.onnx')))}, all per channel ${pct(await cer(out('rec-pc.onnx')))}, plan ${pct(await cer(out('rec-lesson.onnx')))}`,
         );
       }
     }

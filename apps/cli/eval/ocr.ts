@@ -8,19 +8,17 @@
 //
 //   pnpm eval:ocr [--json] [-- extra qgrain quantize flags]
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { maskIoU, ocrDataPath, realModel } from '@qgrain/test-harness';
 import {
-  characterErrorRate,
-  ctcGreedyDecode,
-  loadPaddleDictionary,
-  maskIoU,
-  ocrDataPath,
-  realModel,
-} from '@qgrain/test-harness';
-import { firstOutputPerSample as outputs, readOcrArray } from '../test/ocr-test-data.js';
+  evalCharacterErrorRate,
+  firstOutputPerSample as outputs,
+  pooledMaskIoU,
+  readOcrArray,
+} from '../test/ocr-test-data.js';
 
 /** The det mask threshold: PaddleOCR's DB post-processing binarises the probability map at 0.3. */
 const DET_MASK_THRESHOLD = 0.3;
@@ -77,21 +75,11 @@ try {
   const detFloat = await outputs(det, detEval);
   const detInt8 = await outputs(detQ, detEval);
   const pages = detFloat.map((f, i) => maskIoU(f, detInt8[i]!, DET_MASK_THRESHOLD));
-  const pooled = maskIoU(
-    Float32Array.from(detFloat.flatMap((f) => [...f])),
-    Float32Array.from(detInt8.flatMap((q) => [...q])),
-    DET_MASK_THRESHOLD,
-  );
+  const pooled = pooledMaskIoU(detFloat, detInt8, DET_MASK_THRESHOLD);
 
   const recEval = readOcrArray('eval', 'eval_rec.npy.gz');
-  const dictionary = loadPaddleDictionary(join(dirname(rec), 'ppocr_keys_v1.txt'));
-  const truths = (
-    JSON.parse(readFileSync(files.evalManifest, 'utf8')) as { rec: { text: string }[] }
-  ).rec.map((r) => r.text);
-  const decode = (scores: Float32Array[]) =>
-    scores.map((s) => ctcGreedyDecode(s, s.length / dictionary.length, dictionary.length, dictionary));
-  const cerFloat = characterErrorRate(decode(await outputs(rec, recEval)), truths);
-  const cerInt8 = characterErrorRate(decode(await outputs(recQ, recEval)), truths);
+  const cerFloat = await evalCharacterErrorRate(rec, rec);
+  const cerInt8 = await evalCharacterErrorRate(recQ, rec);
 
   const result = {
     flags: extra,

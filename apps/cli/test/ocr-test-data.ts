@@ -1,9 +1,17 @@
 // Test and eval helper, not part of the CLI (no entry point imports it): the repository's OCR
 // arrays decoded by @qgrain/pipeline's .npy reader, the one the CLI itself reads --data with.
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { decodeNpy, gunzipBytes } from '@qgrain/pipeline';
 import { Tensor } from '@qgrain/tensor';
-import { type OcrDataSet, ocrDataPath } from '@qgrain/test-harness';
+import {
+  type OcrDataSet,
+  characterErrorRate,
+  ctcGreedyDecode,
+  loadPaddleDictionary,
+  maskIoU,
+  ocrDataPath,
+} from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
 
 /** A float32 `.npy.gz` of an OCR data set (`calib_rec.npy.gz`, `eval_det.npy.gz`, ...), whole. */
@@ -48,4 +56,30 @@ export async function firstOutputPerSample(
     await session.release();
   }
   return out;
+}
+
+/**
+ * The character error rate of a PP-OCR rec model on the ocr-eval lines against their true text
+ * (greedy CTC decoding with the dictionary that ships beside `dictionaryOf`, the float model).
+ */
+export async function evalCharacterErrorRate(modelPath: string, dictionaryOf: string): Promise<number> {
+  const dictionary = loadPaddleDictionary(join(dirname(dictionaryOf), 'ppocr_keys_v1.txt'));
+  const truths = (
+    JSON.parse(readFileSync(ocrDataPath('eval', 'manifest.json'), 'utf8')) as { rec: { text: string }[] }
+  ).rec.map((r) => r.text);
+  const scores = await firstOutputPerSample(modelPath, readOcrArray('eval', 'eval_rec.npy.gz'));
+  const decoded = scores.map((s) =>
+    ctcGreedyDecode(s, s.length / dictionary.length, dictionary.length, dictionary),
+  );
+  return characterErrorRate(decoded, truths);
+}
+
+/** The text-mask IoU of two sets of det probability maps taken as one (every page's pixels pooled). */
+export function pooledMaskIoU(
+  a: readonly Float32Array[],
+  b: readonly Float32Array[],
+  threshold: number,
+): number {
+  const pool = (maps: readonly Float32Array[]) => Float32Array.from(maps.flatMap((m) => [...m]));
+  return maskIoU(pool(a), pool(b), threshold);
 }
