@@ -234,7 +234,9 @@ function buildCases(): ConformanceCase[] {
   cases.push({ kernel: 'histogram', length: LARGE, seed: seed++, lo: -6, hi: 6, bins: 2048 });
   // Lengths on both sides of the WASM backend's switch to sub-counters (4 x (bins + 1) elements),
   // awkward ranges, start counts where adding n at once could differ from adding 1 n times, and
-  // ReLU-like data (long runs of one bin, values exactly on bin edges and on hi).
+  // ReLU-like data (long runs of one bin, values exactly on bin edges and on hi), and a call long
+  // enough (relu: over 4 x 65535 zeros) that the WASM backend's u16 sub-counters must be folded
+  // into the counts mid-call.
   for (const [length, lo, hi, bins] of [
     [8, 0, 1, 1],
     [9, 0, 1, 1],
@@ -248,6 +250,7 @@ function buildCases(): ConformanceCase[] {
     [LARGE, 0, Number.POSITIVE_INFINITY, 5],
     [LARGE, -(2 ** -140), 2 ** -140, 33],
     [LARGE, -1, 1e-30, 100_000],
+    [600_001, -1, 1, 64],
   ] as const) {
     for (const counts of ['small', 'edge'] as const) {
       for (const data of ['random', 'relu'] as const) {
