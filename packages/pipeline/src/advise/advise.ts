@@ -4,14 +4,17 @@
 //
 // 1. Calibrate once, with |x| histograms: every calibrator's range (minmax, percentile, entropy,
 //    mse) at every precision is read from the same histograms.
-// 2. Measure each tensor alone: one run per tensor (per held-back batch) of a switchboard model in
-//    which that tensor, and only it, is quantized by its reference option. That gives the output
-//    noise the tensor causes; its other options are predicted by scaling it with their local noise.
-// 3. Measure latency: the float model, the all-8-bit model and, when 16-bit activations are
-//    candidates, the all-16-bit one; an activation's cost of leaving 8 bits is that gap, shared
-//    out by the multiply-accumulates of the nodes it feeds.
-// 4. Choose (choose.ts), build the chosen model, and measure it; when it misses the target, aim
-//    higher by the miss and choose again.
+// 2. Measure each tensor alone: one run per option (per held-back batch) of a switchboard model in
+//    which that tensor, and only it, is quantized. Weights: every option. Activations: the
+//    default calibrator's 8-bit range, then, for the activations that cost the output most, every
+//    other calibrator's range (scale and zero point are inputs of the switchboard); the rest are
+//    predicted by scaling with their local noise.
+// 3. Measure latency: the float model, the all-8-bit model and the other precisions' models. A
+//    node runs on an integer kernel only while every activation it needs is 8-bit; leaving one
+//    off costs the node's share of the gap, by multiply-accumulates and by weight elements.
+// 4. Choose (choose.ts), build the chosen model, and measure it. When it misses the target, aim
+//    higher by the miss and choose again; when it runs over the latency cap, time shorter runs of
+//    the search's upgrades until the longest that fits is found. The best model built is kept.
 import { formatQuantSpec, sqnrFromSums } from '@qgrain/granularity';
 import { type Model, parseModel, serializeModel } from '@qgrain/onnx';
 import type { Observer } from '@qgrain/observers';
@@ -21,6 +24,7 @@ import { fakeQuant } from '@qgrain/granularity';
 import { type CalibrateOptions, type FeedSource, calibrateActivations } from '../calibrate/calibrate.js';
 import { DEFAULT_WEIGHT_SCHEME, observerTargets, type Plan } from '../plan/plan.js';
 import { planModel } from '../plan/plan-model.js';
+import { DEFAULT_CALIBRATION_METHOD } from '../modes/static.js';
 import { quantize } from '../quantize.js';
 import { activationHistogram } from '../report/html/histograms.js';
 import { weightChannelRanges } from '../report/html/quantize-data.js';
@@ -45,7 +49,16 @@ import {
   parseWeightCandidates,
   weightCandidates,
 } from './candidates.js';
-import { type Budget, type Choice, type Decision, choose, worstSqnrDb } from './choose.js';
+import {
+  type Budget,
+  type Choice,
+  type Decision,
+  type LatencyGroup,
+  choose,
+  firstUpgrades,
+  standaloneLatency,
+  worstSqnrDb,
+} from './choose.js';
 import { PLAN_FORMAT, type PlanCandidate, type PlanDocument, planOptions } from './plan-file.js';
 import { type WeightSwitch, buildSwitchboard, switchFeeds } from './switchboard.js';
 
@@ -75,6 +88,11 @@ export interface AdviseOptions {
   readonly latencyRunner?: RunnerFactory;
   /** With a target SQNR: the latency the advised model may have, as a share of the float model's. */
   readonly maxLatencyRatio?: number;
+  /**
+   * Activations, the ones that cost the output most first, whose every 8-bit range (one per
+   * calibrator) is measured directly rather than predicted from its local noise.
+   */
+  readonly measuredRanges?: number;
   /** Weights switched per switchboard (default 8): see the measuring step. */
   readonly weightGroup?: number;
   /** Verification rounds at most (default 3). */
@@ -136,6 +154,9 @@ interface Measured {
 
 /** Weights switched per switchboard: a few slow nodes per run, against a session per group. */
 const WEIGHT_GROUP = 8;
+
+/** Activations (the costliest first) whose every 8-bit range is measured, not predicted. */
+const MEASURED_RANGES = 16;
 
 const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
 
@@ -270,11 +291,9 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
         : [];
     if (candidates.length === 0) continue;
     const quantized = candidates.filter((c) => c.scheme === firstScheme);
-    // The reference: the 8-bit option the search starts from (least local noise).
-    const reference = quantized.reduce<ActivationCandidate | undefined>(
-      (best, c) => (!best || c.noise < best.noise ? c : best),
-      undefined,
-    );
+    // The reference, measured first: the 8-bit option with quantize's default calibrator, else
+    // the one with the least local noise.
+    const reference = referenceOption(quantized);
     if (reference && a.graph === 'main')
       activationSwitches.push({
         tensor: a.tensor,
@@ -324,10 +343,13 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
           });
         }
       }
-      const alone = async (key: string): Promise<number[]> => {
+      const alone = async (
+        key: string,
+        ranges?: ReadonlyMap<string, { scale: number; zeroPoint: number }>,
+      ): Promise<number[]> => {
         const noise = new Array<number>(outputs.length).fill(0);
         for (let b = 0; b < feeds.length; b++) {
-          const out = await session.run({ ...feeds[b]!, ...switchFeeds(board, [key]) }, outputs);
+          const out = await session.run({ ...feeds[b]!, ...switchFeeds(board, [key], ranges) }, outputs);
           outputs.forEach((o, k) => {
             noise[k]! += squaredError(out[o]!, floatOutputs[b]![o]!);
           });
@@ -347,6 +369,37 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
             if (board.switches.has(key)) m.direct.set(i, await alone(key));
           }
         } else if (board.switches.has(m.tensor)) m.outputNoise = await alone(m.tensor);
+      }
+      // The activations that cost the output most get every other 8-bit range (calibrator)
+      // measured too, through the same switch: a calibrator predicted from its local noise was a
+      // median 5 dB off, and a wrong calibrator is a loss that no latency buys back.
+      if (index === 0) {
+        const ranked = measured
+          .filter((m) => m.kind === 'activation' && board.qparams.has(m.tensor))
+          .sort((a, b) => sum(b.outputNoise) - sum(a.outputNoise))
+          .slice(0, options.measuredRanges ?? MEASURED_RANGES);
+        for (const m of ranked) {
+          progress({ stage: 'measure ranges', done: 0, total: 0 });
+          const q = board.qparams.get(m.tensor)!;
+          const options8 = m.options as readonly ActivationCandidate[];
+          for (let i = 0; i < options8.length; i++) {
+            const o = options8[i]!;
+            if (o.storage !== q.storage || o.scale === undefined || o.zeroPoint === undefined) continue;
+            if (o.scale === q.defaults.scale && o.zeroPoint === q.defaults.zeroPoint) {
+              m.direct.set(i, m.outputNoise);
+              continue;
+            }
+            const same = [...m.direct.keys()].find(
+              (k) => options8[k]!.scale === o.scale && options8[k]!.zeroPoint === o.zeroPoint,
+            );
+            m.direct.set(
+              i,
+              same !== undefined
+                ? m.direct.get(same)!
+                : await alone(m.tensor, new Map([[m.tensor, { scale: o.scale, zeroPoint: o.zeroPoint }]])),
+            );
+          }
+        }
       }
     } finally {
       await session.release();
@@ -418,11 +471,9 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   const uniform = (weightScheme: string, activationScheme: string): number[] =>
     measured.map((m) => {
       const want = m.kind === 'weight' ? weightScheme : activationScheme;
-      let best = -1;
-      m.options.forEach((o, i) => {
-        if (o.scheme === want && (best < 0 || o.noise < m.options[best]!.noise)) best = i;
-      });
-      return Math.max(best, 0);
+      const same = m.options.filter((o) => o.scheme === want);
+      const pick = m.kind === 'weight' ? same[0] : referenceOption(same as ActivationCandidate[]);
+      return Math.max(pick ? m.options.indexOf(pick) : 0, 0);
     });
   const cheapestWeight = commonScheme(measured, true) ?? formatQuantSpec(weightSpecs[0]!);
   // One reference model per activation candidate, weights on the cheapest scheme: what each
@@ -444,33 +495,64 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       references[labelOf(cheapestWeight, scheme)] = { ...strip(m), latencyMs: referenceLatency[k]! };
   });
   const fastest = Math.min(...latencyBy.values());
-  const shares = macShares(model, plan, observers);
+  // Latency groups over the measured tensors. A node that needs a tensor with no options (it
+  // stays float) is slow in every plan, so it is no group: no choice changes its cost.
+  const indexOf = new Map(measured.map((m, t) => [m.tensor, t]));
+  // The shares are renormalised over the rest: the always-slow nodes are slow in the all-8-bit
+  // reference too, so they are not in the gap.
+  const grouped = macGroups(model, plan, observers).filter((g) => g.tensors.every((x) => indexOf.has(x)));
+  const groupedShare = grouped.reduce((sum, g) => sum + g.share, 0);
+  const groupedWeights = grouped.reduce((sum, g) => sum + g.weightShare, 0);
+  const nodes = grouped.map((g) => ({
+    ...g,
+    share: groupedShare > 0 ? g.share / groupedShare : 0,
+    weightShare: groupedWeights > 0 ? g.weightShare / groupedWeights : 0,
+  }));
+  // What a tensor pays beyond its nodes: its share of the extra time a slower precision than the
+  // cheapest slow one opens (int16 over float), split between each node's tensors.
+  const tensorShare = new Map<string, number>();
+  for (const g of nodes)
+    for (const x of g.tensors) tensorShare.set(x, (tensorShare.get(x) ?? 0) + g.share / g.tensors.length);
+  const gapOf = (scheme: string) => Math.max(0, (latencyBy.get(scheme) ?? fastest) - fastest);
+  const slowGaps = [...latencyBy.keys()].map(gapOf).filter((g) => g > 0);
+  const slowGap = slowGaps.length > 0 ? Math.min(...slowGaps) : 0;
+  // A slow node costs two things: its multiply-accumulates in float rather than on the integer
+  // kernel (the float model's gap to the all-8-bit one, shared by MACs), and its weight
+  // dequantized at every run (the rest of the gap, shared by weight elements: onnxruntime keeps
+  // DequantizeLinear nodes rather than folding them, so a node left float reads its weight back
+  // through one).
+  const macGap = Math.min(Math.max(0, floatLatency - fastest), slowGap);
+  const dequantizeGap = slowGap - macGap;
+  let groups: LatencyGroup[] = [];
 
   // 4. Choose, build, measure; aim higher by any miss.
-  // An activation's latency cost: the gap its precision opens when every activation takes it,
-  // shared out by multiply-accumulates, times a factor that measured models correct (step 4).
-  let latencyFactor = 1;
-  const choicesAt = (factor: number): Choice[] =>
-    measured.map((m) => ({
+  // An activation off 8 bits makes the nodes that need it slow: each node costs its share of the
+  // gap between the all-8-bit model and the cheapest slower one, and a precision slower still
+  // adds its own extra. The built models are timed, and the cap is held by measurement (step 4).
+  const choicesAt = (): Choice[] => {
+    groups = nodes.map((g) => ({
+      members: g.tensors.map((x) => indexOf.get(x)!),
+      latencyMs: macGap * g.share + dequantizeGap * g.weightShare,
+    }));
+    return measured.map((m) => ({
       tensor: m.tensor,
       options: m.options.map((o, i) => {
         const scale = m.referenceNoise > 0 ? o.noise / m.referenceNoise : 0;
         const direct = m.direct.get(i);
         const isWeight = m.kind === 'weight';
         const scheme = isWeight ? (o as WeightCandidate).scheme : (o as ActivationCandidate).scheme;
+        const slow = !isWeight && gapOf(scheme) > 0;
         return {
           label: m.labels[i]!,
           noise: direct ?? m.outputNoise.map((n) => n * scale),
           bytes: isWeight ? (o as WeightCandidate).bytes : 0,
-          latencyMs: isWeight
-            ? 0
-            : factor *
-              Math.max(0, (latencyBy.get(scheme) ?? fastest) - fastest) *
-              (shares.get(m.tensor) ?? 0),
+          latencyMs: slow ? (gapOf(scheme) - slowGap) * (tensorShare.get(m.tensor) ?? 0) : 0,
+          ...(slow ? { slow } : {}),
         };
       }),
     }));
-  choices = choicesAt(latencyFactor);
+  };
+  choices = choicesAt();
   const weightBytes = choices.reduce((sum, c) => sum + Math.min(...c.options.map((o) => o.bytes)), 0);
   const scale = { bytes: Math.max(weightBytes, 1), latencyMs: floatLatency };
 
@@ -558,7 +640,8 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     if (!choices) return 'reference model';
     const c = choices[t]!;
     const chosen = c.options[picks[t]!]!;
-    const price = (o: (typeof c.options)[number]) => o.bytes / scale.bytes + o.latencyMs / scale.latencyMs;
+    const price = (o: (typeof c.options)[number]) =>
+      o.bytes / scale.bytes + standaloneLatency(o, t, groups) / scale.latencyMs;
     const start = c.options.reduce((a, b) =>
       price(b) < price(a) || (price(b) === price(a) && sum(b.noise) < sum(a.noise)) ? b : a,
     );
@@ -597,45 +680,73 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
         ? { maxBytes: budget.maxBytes, maxLatencyMs }
         : { targetSqnrDb: budget.targetSqnrDb, maxLatencyMs };
   }
-  let decision = choose(choices, signal, aim, scale);
+  let decision = choose(choices, signal, aim, scale, groups);
   let advised = await measure(decision.picks);
   const maxRounds = options.rounds ?? 3;
-  for (;;) {
-    // With a latency cap, the built model is timed beside the float model; a miss scales the
-    // latency costs by how far the prediction fell short.
+  // Every built model, so that a later round that measured worse does not replace a better one.
+  const tried: { decision: Decision; advised: typeof advised; ratio: number }[] = [];
+  const record = async (d: Decision, m: typeof advised): Promise<number> => {
+    // With a latency cap, the built model is timed beside the float model.
     let ratio = Number.NaN;
     if (options.maxLatencyRatio !== undefined) {
-      const [f, a] = await latencies([floatBytes, advised.model]);
+      const [f, a] = await latencies([floatBytes, m.model]);
       ratio = a! / f!;
     }
+    tried.push({ decision: d, advised: m, ratio });
     rounds.push({
       targetDb: aim.targetSqnrDb ?? Number.NaN,
-      predictedDb: decision.sqnrDb,
-      measuredDb: advised.worstSqnrDb,
+      predictedDb: d.sqnrDb,
+      measuredDb: m.worstSqnrDb,
       ...(Number.isNaN(ratio) ? {} : { latencyRatio: ratio }),
     });
+    return ratio;
+  };
+  for (;;) {
+    const ratio = await record(decision, advised);
     const sqnrMiss =
       budget.targetSqnrDb !== undefined && advised.worstSqnrDb < budget.targetSqnrDb
         ? budget.targetSqnrDb - advised.worstSqnrDb
         : 0;
     const slow = options.maxLatencyRatio !== undefined && ratio > options.maxLatencyRatio;
-    // A target out of reach stays out of reach when aimed higher; a slow model is always retried.
-    if ((sqnrMiss === 0 && !slow) || rounds.length >= maxRounds || (!slow && !decision.met)) break;
     if (slow) {
-      const measuredExtra = ratio * floatLatency - fastest;
-      latencyFactor *= decision.latencyMs > 0 ? Math.max(1, measuredExtra / decision.latencyMs) : 2;
-      choices = choicesAt(latencyFactor);
+      // Latency predicted from shares misses what a mixed model adds (Q/DQ pairs left unfused
+      // where integer and float nodes meet), so the cap is met by measurement: the upgrades are
+      // taken in the search's order, and the longest run of them whose model times within the
+      // cap is found by secant steps between the all-8-bit start and this decision.
+      const cap = options.maxLatencyRatio!;
+      let lo = { count: 0, ratio: fastest / floatLatency };
+      let hi = { count: decision.upgrades.length, ratio };
+      for (let step = 0; step < maxRounds && hi.count - lo.count > 1; step++) {
+        const share = hi.ratio > lo.ratio ? (cap - lo.ratio) / (hi.ratio - lo.ratio) : 0.5;
+        const count = Math.min(
+          hi.count - 1,
+          Math.max(lo.count + 1, lo.count + Math.round(share * (hi.count - lo.count))),
+        );
+        const d = firstUpgrades(decision, count, choices, signal, aim, groups);
+        const r = await record(d, await measure(d.picks));
+        if (r > cap) hi = { count, ratio: r };
+        else lo = { count, ratio: r };
+      }
+      break;
     }
-    if (sqnrMiss > 0) aim = { ...aim, targetSqnrDb: aim.targetSqnrDb! + sqnrMiss + 0.25 } as Budget;
-    const next = choose(choices, signal, aim, scale);
+    // A target out of reach stays out of reach when aimed higher.
+    if (sqnrMiss === 0 || rounds.length >= maxRounds || !decision.met) break;
+    aim = { ...aim, targetSqnrDb: aim.targetSqnrDb! + sqnrMiss + 0.25 } as Budget;
+    const next = choose(choices, signal, aim, scale, groups);
     if (next.picks.every((p, t) => p === decision.picks[t])) break;
     decision = next;
     advised = await measure(decision.picks);
   }
-  const lastRatio = rounds[rounds.length - 1]!.latencyRatio;
-  if (options.maxLatencyRatio !== undefined && lastRatio !== undefined && lastRatio > options.maxLatencyRatio)
+  const kept = keptRound(tried, budget, options.maxLatencyRatio);
+  ({ decision, advised } = tried[kept]!);
+  if (kept !== tried.length - 1)
     notes.push(
-      `the advised model ran at ${lastRatio.toFixed(2)}x the float model's latency, over the ${options.maxLatencyRatio}x cap, after ${rounds.length} rounds; lower the target or allow more latency`,
+      `round ${kept + 1} of ${tried.length} is kept: ${options.maxLatencyRatio !== undefined ? `${tried[kept]!.ratio.toFixed(2)}x float's latency, ` : ''}${advised.worstSqnrDb.toFixed(1)} dB, the best of the models built`,
+    );
+  const keptRatio = tried[kept]!.ratio;
+  if (options.maxLatencyRatio !== undefined && keptRatio > options.maxLatencyRatio)
+    notes.push(
+      `the advised model ran at ${keptRatio.toFixed(2)}x the float model's latency, over the ${options.maxLatencyRatio}x cap, after ${rounds.length} rounds; lower the target or allow more latency`,
     );
   if (budget.targetSqnrDb !== undefined && advised.worstSqnrDb < budget.targetSqnrDb)
     notes.push(
@@ -710,6 +821,58 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   };
 }
 
+/**
+ * Which built model to keep: of those within the latency cap (all, without one), one that meets
+ * the budget at the least cost, else the one with the best output SQNR; when none is within the
+ * cap, the fastest.
+ */
+function keptRound(
+  tried: readonly {
+    readonly decision: Decision;
+    readonly advised: { readonly worstSqnrDb: number; readonly bytes: number };
+    readonly ratio: number;
+  }[],
+  budget: Budget,
+  maxLatencyRatio: number | undefined,
+): number {
+  const indices = tried.map((_, i) => i);
+  const inCap = indices.filter((i) => maxLatencyRatio === undefined || tried[i]!.ratio <= maxLatencyRatio);
+  if (inCap.length === 0)
+    return indices.reduce((best, i) => (tried[i]!.ratio < tried[best]!.ratio ? i : best));
+  const meets = (i: number) =>
+    budget.targetSqnrDb !== undefined
+      ? tried[i]!.advised.worstSqnrDb >= budget.targetSqnrDb
+      : tried[i]!.advised.bytes <= budget.maxBytes!;
+  const meeting = inCap.filter(meets);
+  const best = (among: number[]) =>
+    among.reduce((b, i) => (tried[i]!.advised.worstSqnrDb > tried[b]!.advised.worstSqnrDb ? i : b));
+  // Under a size cap every fitting model meets the budget: the most accurate one is kept.
+  if (meeting.length > 0 && budget.targetSqnrDb === undefined) return best(meeting);
+  if (meeting.length > 0)
+    return meeting.reduce((best, i) => {
+      const a = tried[i]!;
+      const b = tried[best]!;
+      const cheaper =
+        a.advised.bytes < b.advised.bytes || (a.advised.bytes === b.advised.bytes && a.ratio < b.ratio);
+      return cheaper ? i : best;
+    });
+  return best(inCap);
+}
+
+/**
+ * Of an activation's options on one precision, the one the advisor measures first and builds its
+ * reference models with: quantize's default calibrator, or the least local noise without it.
+ */
+function referenceOption(options: readonly ActivationCandidate[]): ActivationCandidate | undefined {
+  return (
+    options.find((o) => o.method === DEFAULT_CALIBRATION_METHOD) ??
+    options.reduce<ActivationCandidate | undefined>(
+      (best, c) => (!best || c.noise < best.noise ? c : best),
+      undefined,
+    )
+  );
+}
+
 function strip<T extends { doc?: PlanDocument; model?: Uint8Array }>(m: T): Omit<T, 'doc' | 'model'> {
   const { doc: _doc, model: _model, ...rest } = m;
   return rest;
@@ -736,11 +899,16 @@ function commonScheme(measured: readonly Measured[], smallest: boolean): string 
 }
 
 /**
- * Each activation's share of the model's quantized multiply-accumulates: a node's count is its
- * output elements (from calibration) times its weight's elements per output channel, split
- * evenly between the activations its integer kernel needs.
+ * The model's quantized nodes as latency groups: each node's share of the quantized
+ * multiply-accumulates (its output elements, from calibration, times its weight's elements per
+ * output channel) and the activations its integer kernel needs. onnxruntime fuses a node into an
+ * integer kernel only when all of them are 8-bit, so the node's share is lost when any one is not.
  */
-function macShares(model: Model, plan: Plan, observers: ReadonlyMap<string, Observer>): Map<string, number> {
+function macGroups(
+  model: Model,
+  plan: Plan,
+  observers: ReadonlyMap<string, Observer>,
+): { readonly tensors: readonly string[]; readonly share: number; readonly weightShare: number }[] {
   const weightOf = new Map<string, Plan['weights'][number]>();
   for (const w of plan.weights) for (const n of w.nodes) weightOf.set(n, w);
   const needs = new Map<string, string[]>();
@@ -753,8 +921,7 @@ function macShares(model: Model, plan: Plan, observers: ReadonlyMap<string, Obse
     for (let i = 0; i < counts.length; i++) total += counts[i]!;
     return total / o.batches;
   };
-  const shares = new Map<string, number>();
-  let all = 0;
+  const groups: { tensors: string[]; macs: number; weights: number }[] = [];
   for (const [node, tensors] of needs) {
     const w = weightOf.get(node);
     if (!w) continue;
@@ -765,12 +932,19 @@ function macShares(model: Model, plan: Plan, observers: ReadonlyMap<string, Obse
     const input = model.graph.nodes.find((n) => n.name === node)?.input[0];
     const outputTensor = tensors.find((t) => t !== input);
     const outElements = outputTensor ? elementsOf(outputTensor) : 0;
-    const macs = (outElements > 0 ? outElements : channels) * (elements / Math.max(channels, 1));
-    all += macs;
-    for (const t of tensors) shares.set(t, (shares.get(t) ?? 0) + macs / tensors.length);
+    groups.push({
+      tensors,
+      macs: (outElements > 0 ? outElements : channels) * (elements / Math.max(channels, 1)),
+      weights: elements,
+    });
   }
-  if (all > 0) for (const [t, v] of shares) shares.set(t, v / all);
-  return shares;
+  const all = groups.reduce((sum, g) => sum + g.macs, 0);
+  const allWeights = groups.reduce((sum, g) => sum + g.weights, 0);
+  return groups.map((g) => ({
+    tensors: g.tensors,
+    share: all > 0 ? g.macs / all : 0,
+    weightShare: allWeights > 0 ? g.weights / allWeights : 0,
+  }));
 }
 
 /** The HTML report's data for an advice. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Choice, choose, worstSqnrDb } from './choose.js';
+import { type Choice, choose, firstUpgrades, worstSqnrDb } from './choose.js';
 
 // A weight-like choice: a cheap noisy option and a dearer clean one.
 function weight(tensor: string, cheapNoise: number, dearNoise: number, bytes = 100): Choice {
@@ -100,5 +100,87 @@ describe('choose', () => {
     expect(d.latencyMs).toBeLessThanOrEqual(7);
     expect(d.picks.filter((p) => p === 1)).toHaveLength(2);
     expect(d.met).toBe(false);
+  });
+
+  it('charges a node that runs slow once, whichever of its tensors made it slow', () => {
+    // x and y are the input and output of one convolution (group 0, 5 ms); z and w of another
+    // (group 1, 5 ms). Leaving x float makes the first convolution float; y then costs nothing more.
+    const activation = (tensor: string, noise: number): Choice => ({
+      tensor,
+      options: [
+        { label: 'uint8', noise: [noise], bytes: 0, latencyMs: 0 },
+        { label: 'float', noise: [0], bytes: 0, latencyMs: 0, slow: true },
+      ],
+    });
+    const choices = [activation('x', 0.3), activation('y', 0.3), activation('z', 0.2), activation('w', 0.2)];
+    const groups = [
+      { members: [0, 1], latencyMs: 5 },
+      { members: [2, 3], latencyMs: 5 },
+    ];
+    const d = choose(choices, SIGNAL, { targetSqnrDb: 60, maxLatencyMs: 6 }, scale, groups);
+    expect(d.picks).toEqual([1, 1, 0, 0]);
+    expect(d.latencyMs).toBe(5);
+    // With room for both convolutions, every tensor goes float for 10 ms, not 4 x 5.
+    const wide = choose(choices, SIGNAL, { targetSqnrDb: 60, maxLatencyMs: 12 }, scale, groups);
+    expect(wide.picks).toEqual([1, 1, 1, 1]);
+    expect(wide.latencyMs).toBe(10);
+  });
+
+  it('counts every group a slow tensor is in', () => {
+    // y feeds two convolutions and is the output of a third: float costs all three.
+    const choices: Choice[] = [
+      {
+        tensor: 'y',
+        options: [
+          { label: 'uint8', noise: [0.5], bytes: 0, latencyMs: 0 },
+          { label: 'float', noise: [0], bytes: 0, latencyMs: 1, slow: true },
+        ],
+      },
+    ];
+    const groups = [
+      { members: [0], latencyMs: 2 },
+      { members: [0], latencyMs: 3 },
+      { members: [0], latencyMs: 4 },
+    ];
+    expect(choose(choices, SIGNAL, { targetSqnrDb: 60, maxLatencyMs: 9 }, scale, groups).picks).toEqual([0]);
+    const d = choose(choices, SIGNAL, { targetSqnrDb: 60, maxLatencyMs: 10 }, scale, groups);
+    expect(d.picks).toEqual([1]);
+    expect(d.latencyMs).toBe(10);
+  });
+
+  it('replays the first upgrades of a decision, counted as the search counts them', () => {
+    const activation = (tensor: string, noise: number): Choice => ({
+      tensor,
+      options: [
+        { label: 'uint8', noise: [noise], bytes: 0, latencyMs: 0 },
+        { label: 'float', noise: [0], bytes: 0, latencyMs: 0, slow: true },
+      ],
+    });
+    const choices = [
+      activation('x', 0.3),
+      activation('y', 0.2),
+      activation('z', 0.1),
+      weight('w', 0.4, 0.01),
+    ];
+    const groups = [
+      { members: [0, 1], latencyMs: 4 },
+      { members: [2], latencyMs: 3 },
+    ];
+    const budget = { targetSqnrDb: 60, maxLatencyMs: 100 };
+    const d = choose(choices, SIGNAL, budget, scale, groups);
+    expect(d.upgrades.length).toBe(4);
+    const all = firstUpgrades(d, d.upgrades.length, choices, SIGNAL, budget, groups);
+    expect(all.picks).toEqual(d.picks);
+    expect(all.latencyMs).toBe(d.latencyMs);
+    expect(all.sqnrDb).toBeCloseTo(d.sqnrDb, 10);
+    const none = firstUpgrades(d, 0, choices, SIGNAL, budget, groups);
+    expect(none.picks).toEqual(d.start);
+    expect(none.latencyMs).toBe(0);
+    for (let k = 1; k < d.upgrades.length; k++) {
+      const some = firstUpgrades(d, k, choices, SIGNAL, budget, groups);
+      expect(some.path).toEqual(d.path.slice(0, k + 1));
+      expect(some.latencyMs).toBe(d.path[k]!.latencyMs);
+      expect(some.sqnrDb).toBeCloseTo(sqnrOf(choices, some.picks), 10);
+    }
   });
 });

@@ -39,6 +39,19 @@ export interface Switchboard {
   readonly bytes: Uint8Array;
   /** Switch key (a tensor's name, or a weight option's key) -> its boolean graph input. */
   readonly switches: ReadonlyMap<string, string>;
+  /**
+   * Switched activation -> the graph inputs that carry its scale and zero point, and the values
+   * fed when a run names none (the switch's own).
+   */
+  readonly qparams: ReadonlyMap<string, ActivationQparamInputs>;
+}
+
+/** Where a switched activation's scale and zero point enter the switchboard. */
+export interface ActivationQparamInputs {
+  readonly scale: string;
+  readonly zeroPoint: string;
+  readonly storage: ActivationSwitch['storage'];
+  readonly defaults: { readonly scale: number; readonly zeroPoint: number };
 }
 
 /** A value info with a type and no shape: onnxruntime infers the shape of a branch output. */
@@ -61,22 +74,20 @@ function passThrough(model: Model, from: string, label: string): GraphProto {
   return graph;
 }
 
-/** A branch graph that quantizes and dequantizes `from` with the switch's numbers. */
-function quantizeDequantize(model: Model, a: ActivationSwitch): GraphProto {
+/**
+ * A branch graph that quantizes and dequantizes `a.tensor` with the scale and zero point of the
+ * outer-scope values `qparams` names (graph inputs, so one session can try any range).
+ */
+function quantizeDequantize(model: Model, a: ActivationSwitch, qparams: ActivationQparamInputs): GraphProto {
   const q = model.uniqueName(`${a.tensor}::sw_q`);
   const out = model.uniqueName(`${a.tensor}::sw_dq`);
-  const scale = model.uniqueName(`${a.tensor}::sw_scale`);
-  const zeroPoint = model.uniqueName(`${a.tensor}::sw_zp`);
-  const zp = Tensor.zeros(a.storage, []);
-  (zp.data as Uint8Array | Int8Array | Uint16Array | Int16Array)[0] = a.zeroPoint;
   const graph = createGraph({
     graphName: model.uniqueName(`${a.tensor}::sw_qdq_branch`),
     inputs: [],
     outputs: [],
-    initializers: { [scale]: new Tensor('float32', [], Float32Array.of(a.scale)), [zeroPoint]: zp },
     nodes: [
-      { opType: 'QuantizeLinear', inputs: [a.tensor, scale, zeroPoint], outputs: [q] },
-      { opType: 'DequantizeLinear', inputs: [q, scale, zeroPoint], outputs: [out] },
+      { opType: 'QuantizeLinear', inputs: [a.tensor, qparams.scale, qparams.zeroPoint], outputs: [q] },
+      { opType: 'DequantizeLinear', inputs: [q, qparams.scale, qparams.zeroPoint], outputs: [out] },
     ],
   });
   graph.output = [typedOutput(out)];
@@ -155,7 +166,21 @@ export function buildSwitchboard(
       previous = out;
     });
   }
+  const qparams = new Map<string, ActivationQparamInputs>();
+  const qparamInputs = (a: ActivationSwitch): ActivationQparamInputs => {
+    const inputs: ActivationQparamInputs = {
+      scale: copy.uniqueName(`qgrain_scale::${a.tensor}`),
+      zeroPoint: copy.uniqueName(`qgrain_zero_point::${a.tensor}`),
+      storage: a.storage,
+      defaults: { scale: a.scale, zeroPoint: a.zeroPoint },
+    };
+    graph.proto.input.push(makeValueInfo({ name: inputs.scale, dtype: 'float32', shape: [] }));
+    graph.proto.input.push(makeValueInfo({ name: inputs.zeroPoint, dtype: a.storage, shape: [] }));
+    qparams.set(a.tensor, inputs);
+    return inputs;
+  };
   for (const a of activations) {
+    const inputs = qparamInputs(a);
     if (graph.isOutput(a.tensor)) {
       // A model output's readers are outside the graph: the output itself becomes the switch.
       const source = copy.uniqueName(`${a.tensor}::float`);
@@ -169,7 +194,7 @@ export function buildSwitchboard(
           inputs: [flag(a.tensor)],
           outputs: [a.tensor],
           attributes: {
-            then_branch: quantizeDequantize(copy, { ...a, tensor: source }),
+            then_branch: quantizeDequantize(copy, { ...a, tensor: source }, inputs),
             else_branch: passThrough(copy, source, 'float'),
           },
         },
@@ -177,20 +202,34 @@ export function buildSwitchboard(
       );
       continue;
     }
-    swap(a.tensor, quantizeDequantize(copy, a), after(graph, a.tensor));
+    swap(a.tensor, quantizeDequantize(copy, a, inputs), after(graph, a.tensor));
   }
   if (activations.some((a) => a.storage === 'uint16' || a.storage === 'int16')) {
     const opset = copy.proto.opsetImport.find((o) => (o.domain ?? '') === '');
     if (opset && Number(opset.version) < 21) opset.version = 21;
   }
-  return { bytes: serializeModel(copy), switches };
+  return { bytes: serializeModel(copy), switches, qparams };
 }
 
-/** Feeds that turn on exactly the switches of `on` (every other off). */
-export function switchFeeds(board: Switchboard, on: Iterable<string>): Record<string, Tensor<'bool'>> {
+/**
+ * Feeds that turn on exactly the switches of `on` (every other off), with each switched
+ * activation's scale and zero point from `ranges`, or its own when `ranges` has none.
+ */
+export function switchFeeds(
+  board: Switchboard,
+  on: Iterable<string>,
+  ranges: ReadonlyMap<string, { readonly scale: number; readonly zeroPoint: number }> = new Map(),
+): Record<string, Tensor> {
   const set = new Set(on);
-  const feeds: Record<string, Tensor<'bool'>> = {};
+  const feeds: Record<string, Tensor> = {};
   for (const [tensor, input] of board.switches)
     feeds[input] = new Tensor('bool', [], Uint8Array.of(set.has(tensor) ? 1 : 0));
+  for (const [tensor, q] of board.qparams) {
+    const values = ranges.get(tensor) ?? q.defaults;
+    feeds[q.scale] = new Tensor('float32', [], Float32Array.of(values.scale));
+    const zp = Tensor.zeros(q.storage, []);
+    (zp.data as Uint8Array | Int8Array | Uint16Array | Int16Array)[0] = values.zeroPoint;
+    feeds[q.zeroPoint] = zp;
+  }
   return feeds;
 }
