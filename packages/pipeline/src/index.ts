@@ -9,3 +9,4 @@ export {
 } from './calibrate/calibration-cache-files.js';
 export { type OpenDataOptions, openDataSource, openDataSources } from './data/node-files.js';
 export { nodeRunnerFactory } from './runner/runner.js';
+export { type RunnerPool, isRunnerWorker, openRunnerPool } from './runner/runner-pool.js';

@@ -1,4 +1,5 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, resolve } from 'node:path';
 import { prepareModel, readModel } from '@qgrain/onnx';
 import {
@@ -10,6 +11,7 @@ import {
   advise,
   defaultHoldout,
   nodeRunnerFactory,
+  openRunnerPool,
   renderHtmlReport,
   sha256Hex,
   splitData,
@@ -172,12 +174,16 @@ export async function adviseCommand(
     );
   const parts = splitData(source, batches, held);
   const bar = progress(io, 'advising');
+  // The switchboard runs go two or more at once, on single-threaded sessions in worker threads.
+  const pool = openRunnerPool(availableParallelism());
   let advice: Advice;
   try {
     advice = await advise(model, {
       calibration: parts.calibration,
       holdout: parts.holdout,
       runner: nodeRunnerFactory(),
+      measureRunner: pool.factory,
+      parallelRuns: pool.size,
       latencyRunner: nodeRunnerFactory({ threads: 1 }),
       ...(options.maxLatency !== undefined ? { maxLatencyRatio: options.maxLatency } : {}),
       budget: maxBytes !== undefined ? { maxBytes } : { targetSqnrDb: options.targetSqnr! },
@@ -192,6 +198,7 @@ export async function adviseCommand(
     });
   } finally {
     bar.done();
+    await pool.close();
   }
   await mkdir(dirname(output), { recursive: true });
   await writeTextAtomically(output, `${JSON.stringify(advice.plan, null, 2)}\n`);

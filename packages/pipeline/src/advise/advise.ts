@@ -84,6 +84,13 @@ export interface AdviseOptions {
   readonly observer?: CalibrateOptions['observer'];
   /** Timed runs per latency measurement (the median counts; default 7). */
   readonly latencyRuns?: number;
+  /**
+   * Runner for the switchboards' measuring runs (default `runner`); with `parallelRuns` above 1,
+   * one that runs several runs at once (see `openRunnerPool`).
+   */
+  readonly measureRunner?: RunnerFactory;
+  /** Switchboard runs issued at once (default 1). */
+  readonly parallelRuns?: number;
   /** Runner for the latency measurements (default `runner`; one thread per session is steadier). */
   readonly latencyRunner?: RunnerFactory;
   /** With a target SQNR: the latency the advised model may have, as a share of the float model's. */
@@ -329,14 +336,27 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   ];
   const byTensor = new Map(measured.map((m) => [m.tensor, m]));
   let done = 0;
+  // The runs of a switchboard are independent: a runner that runs several at once (a pool of
+  // sessions on worker threads) gets up to `parallelRuns` of them together.
+  const boardRunner = options.measureRunner ?? options.runner;
+  const parallel = Math.max(1, options.parallelRuns ?? 1);
+  const inParallel = async (jobs: readonly (() => Promise<void>)[]): Promise<void> => {
+    let next = 0;
+    const lane = async () => {
+      while (next < jobs.length) await jobs[next++]!();
+    };
+    await Promise.all(Array.from({ length: Math.min(parallel, jobs.length) }, lane));
+  };
   for (const [index, contents] of boards.entries()) {
     if (index > 0 && contents.weights.length === 0) continue;
     const board = buildSwitchboard(model, contents.weights, contents.activations);
-    const session = await options.runner(board.bytes);
+    const session = await boardRunner(board.bytes);
     try {
       if (index === 0) {
-        for (const feed of feeds) {
-          const out = await session.run({ ...feed, ...switchFeeds(board, []) }, outputs);
+        const outs = await Promise.all(
+          feeds.map((feed) => session.run({ ...feed, ...switchFeeds(board, []) }, outputs)),
+        );
+        for (const out of outs) {
           floatOutputs.push(out);
           outputs.forEach((o, k) => {
             signal[k]! += sumOfSquares(out[o]!);
@@ -360,16 +380,26 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
         index === 0
           ? contents.activations.map((a) => a.tensor)
           : [...new Set(contents.weights.map((w) => w.tensor))];
+      const jobs: (() => Promise<void>)[] = [];
       for (const tensor of tensors) {
-        progress({ stage: 'measure', done: done++, total: measured.length });
         const m = byTensor.get(tensor)!;
+        const tick = () => progress({ stage: 'measure', done: ++done, total: byTensor.size });
         if (m.kind === 'weight') {
           for (let i = 0; i < m.options.length; i++) {
             const key = `${m.tensor}#${i}`;
-            if (board.switches.has(key)) m.direct.set(i, await alone(key));
+            if (board.switches.has(key))
+              jobs.push(async () => {
+                m.direct.set(i, await alone(key));
+                if (i === m.options.length - 1) tick();
+              });
           }
-        } else if (board.switches.has(m.tensor)) m.outputNoise = await alone(m.tensor);
+        } else if (board.switches.has(m.tensor))
+          jobs.push(async () => {
+            m.outputNoise = await alone(m.tensor);
+            tick();
+          });
       }
+      await inParallel(jobs);
       // The activations that cost the output most get every other 8-bit range (calibrator)
       // measured too, through the same switch: a calibrator predicted from its local noise was a
       // median 5 dB off, and a wrong calibrator is a loss that no latency buys back.
@@ -378,28 +408,33 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
           .filter((m) => m.kind === 'activation' && board.qparams.has(m.tensor))
           .sort((a, b) => sum(b.outputNoise) - sum(a.outputNoise))
           .slice(0, options.measuredRanges ?? MEASURED_RANGES);
+        const rangeJobs: (() => Promise<void>)[] = [];
         for (const m of ranked) {
-          progress({ stage: 'measure ranges', done: 0, total: 0 });
           const q = board.qparams.get(m.tensor)!;
           const options8 = m.options as readonly ActivationCandidate[];
+          // Options with the same numbers share one measurement.
+          const byNumbers = new Map<string, number[]>();
           for (let i = 0; i < options8.length; i++) {
             const o = options8[i]!;
             if (o.storage !== q.storage || o.scale === undefined || o.zeroPoint === undefined) continue;
-            if (o.scale === q.defaults.scale && o.zeroPoint === q.defaults.zeroPoint) {
+            const numbers = `${o.scale} ${o.zeroPoint}`;
+            if (o.scale === q.defaults.scale && o.zeroPoint === q.defaults.zeroPoint)
               m.direct.set(i, m.outputNoise);
-              continue;
-            }
-            const same = [...m.direct.keys()].find(
-              (k) => options8[k]!.scale === o.scale && options8[k]!.zeroPoint === o.zeroPoint,
-            );
-            m.direct.set(
-              i,
-              same !== undefined
-                ? m.direct.get(same)!
-                : await alone(m.tensor, new Map([[m.tensor, { scale: o.scale, zeroPoint: o.zeroPoint }]])),
-            );
+            else byNumbers.set(numbers, [...(byNumbers.get(numbers) ?? []), i]);
+          }
+          for (const indices of byNumbers.values()) {
+            const o = options8[indices[0]!]!;
+            rangeJobs.push(async () => {
+              progress({ stage: 'measure ranges', done: 0, total: 0 });
+              const noise = await alone(
+                m.tensor,
+                new Map([[m.tensor, { scale: o.scale!, zeroPoint: o.zeroPoint! }]]),
+              );
+              for (const i of indices) m.direct.set(i, noise);
+            });
           }
         }
+        await inParallel(rangeJobs);
       }
     } finally {
       await session.release();
@@ -686,6 +721,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   // Every built model, so that a later round that measured worse does not replace a better one.
   const tried: { decision: Decision; advised: typeof advised; ratio: number }[] = [];
   const record = async (d: Decision, m: typeof advised): Promise<number> => {
+    progress({ stage: `verify round ${rounds.length + 1}`, done: rounds.length, total: 0 });
     // With a latency cap, the built model is timed beside the float model.
     let ratio = Number.NaN;
     if (options.maxLatencyRatio !== undefined) {
@@ -760,7 +796,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       ? await measure(uniform(largestWeight, firstScheme))
       : undefined;
   // The advised model's latency, timed beside the float model in the same run.
-  progress({ stage: 'time', done: 0, total: 0 });
+  progress({ stage: 'time advised', done: 0, total: 0 });
   const [floatLatencyNow, advisedLatency, largestLatency] = await latencies([
     floatBytes,
     advised.model,

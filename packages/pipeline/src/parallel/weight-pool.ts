@@ -38,14 +38,14 @@ interface WorkerRequest {
 }
 
 /** A thrown error as it crosses back: a QgrainError keeps its code and context fields. */
-interface ErrorReply {
+export interface ErrorReply {
   readonly message: string;
   readonly qgrain?: { readonly code: QgrainErrorCode } & QgrainErrorContext;
 }
 
 type WorkerReply = { readonly result: WeightTaskResult } | { readonly error: ErrorReply };
 
-function errorReply(error: unknown): ErrorReply {
+export function errorReply(error: unknown): ErrorReply {
   if (!QgrainError.isInstance(error))
     return { message: error instanceof Error ? error.message : String(error) };
   const { code, file, node, tensor, value, option } = error;
@@ -61,7 +61,7 @@ function errorReply(error: unknown): ErrorReply {
 }
 
 /** The caller's copy of a worker's error: the same QgrainError (code, message, context) it threw. */
-function errorFrom(reply: ErrorReply): Error {
+export function errorFrom(reply: ErrorReply): Error {
   if (!reply.qgrain) return new Error(reply.message);
   const { code, ...context } = reply.qgrain;
   const options = Object.fromEntries(Object.entries(context).filter(([, v]) => v !== undefined));
@@ -84,10 +84,15 @@ function serve(port: { postMessage(message: WorkerReply, transfer: ArrayBuffer[]
 
 const nodeThreads = globalThis.process?.getBuiltinModule?.('node:worker_threads');
 
+/** True on a worker that `spawnWorker` started with the marker `name`. */
+export function isWorkerNamed(name: string): boolean {
+  return nodeThreads
+    ? !nodeThreads.isMainThread && nodeThreads.workerData === name
+    : typeof self !== 'undefined' && (self as { name?: string }).name === name;
+}
+
 /** True in a worker this module started: the module serves weight tasks there, and nothing else should run. */
-export const isWeightWorker: boolean = nodeThreads
-  ? !nodeThreads.isMainThread && nodeThreads.workerData === WORKER_NAME
-  : typeof self !== 'undefined' && (self as { name?: string }).name === WORKER_NAME;
+export const isWeightWorker: boolean = isWorkerNamed(WORKER_NAME);
 
 if (isWeightWorker) {
   if (nodeThreads) {
@@ -103,18 +108,29 @@ if (isWeightWorker) {
   }
 }
 
-/** One worker as the pool sees it, whichever kind it is. */
-interface Link {
-  post(request: WorkerRequest, transfer: ArrayBuffer[]): void;
+/** One worker as a pool sees it, whichever kind it is. */
+export interface Link<Request = WorkerRequest, Reply = WorkerReply> {
+  post(request: Request, transfer: ArrayBuffer[]): void;
   /** Called with each reply, and with an error when the worker dies. */
-  listen(onReply: (reply: WorkerReply) => void, onDeath: (error: Error) => void): void;
+  listen(onReply: (reply: Reply) => void, onDeath: (error: Error) => void): void;
   /** Stops the worker (a promise of its exit in Node). */
   terminate(): unknown;
 }
 
-/** Starts a worker running this module, or returns undefined where the runtime has none. */
+/** Starts a weight worker running this module, or returns undefined where the runtime has none. */
 function spawn(): Link | undefined {
-  const here = import.meta.url as string | undefined;
+  return spawnWorker(import.meta.url as string | undefined, WORKER_NAME);
+}
+
+/**
+ * Starts a worker that runs the module at `here` again with the marker `name` (which the module
+ * reads to serve requests instead of being a library), or returns undefined where the runtime has
+ * no workers.
+ */
+export function spawnWorker<Request, Reply>(
+  here: string | undefined,
+  name: string,
+): Link<Request, Reply> | undefined {
   if (!here) return undefined;
   if (nodeThreads) {
     // Run from the TypeScript sources (tests, tsx), the worker loads them through tsx too.
@@ -122,26 +138,26 @@ function spawn(): Link | undefined {
     const worker = here.endsWith('.ts')
       ? new nodeThreads.Worker(`import('tsx/esm/api').then((tsx) => tsx.tsImport(${source}, ${source}))`, {
           eval: true,
-          workerData: WORKER_NAME,
+          workerData: name,
         })
-      : new nodeThreads.Worker(new URL(here), { workerData: WORKER_NAME });
+      : new nodeThreads.Worker(new URL(here), { workerData: name });
     return {
       post: (request, transfer) => worker.postMessage(request, transfer),
       listen(onReply, onDeath) {
         worker.on('message', onReply);
         worker.on('error', onDeath);
-        worker.on('exit', (code) => onDeath(new Error(`a weight worker stopped (exit code ${code})`)));
+        worker.on('exit', (code) => onDeath(new Error(`a ${name} worker stopped (exit code ${code})`)));
       },
       terminate: () => worker.terminate(),
     };
   }
   if (typeof Worker !== 'function') return undefined;
-  const worker = new Worker(new URL(here), { type: 'module', name: WORKER_NAME });
+  const worker = new Worker(new URL(here), { type: 'module', name });
   return {
     post: (request, transfer) => worker.postMessage(request, transfer),
     listen(onReply, onDeath) {
-      worker.onmessage = (event: MessageEvent<WorkerReply>) => onReply(event.data);
-      worker.onerror = (event) => onDeath(new Error(`a weight worker failed: ${event.message}`));
+      worker.onmessage = (event: MessageEvent<Reply>) => onReply(event.data);
+      worker.onerror = (event) => onDeath(new Error(`a ${name} worker failed: ${event.message}`));
     },
     terminate: () => worker.terminate(),
   };
