@@ -77,18 +77,23 @@ function divergenceAt(
   const eps = ENTROPY_SMOOTHING;
   const takeP = (eps * (i - nonEmptyP)) / nonEmptyP;
   const takeQ = (eps * (i - nonEmptyQ)) / nonEmptyQ;
-  // Pass 2: the divergence of the smoothed, normalised distributions.
+  // Pass 2: the divergence of the smoothed, normalised distributions. An empty bin of P adds the
+  // same term wherever it is, so that term is computed once (and still added in bin order, which
+  // keeps the sum what it was). Likewise q is one value over a run's non-empty bins.
+  const pEmpty = eps / total;
+  const emptyTerm = pEmpty * Math.log(pEmpty / (eps / inside));
   let divergence = 0;
   for (let level = 0; level < levels; level++) {
     const start = level * perLevel;
     const end = level === levels - 1 ? i : start + perLevel;
     const share = runNonEmpty[level]! > 0 ? runTotals[level]! / runNonEmpty[level]! : 0;
+    const q = (share > 0 ? share - takeQ : eps) / inside;
     for (let j = start; j < end; j++) {
-      const pRaw = pAt(j);
-      const qRaw = pRaw > 0 ? share : 0;
-      const p = (pRaw > 0 ? pRaw - takeP : eps) / total;
-      const q = (qRaw > 0 ? qRaw - takeQ : eps) / inside;
-      divergence += p * Math.log(p / q);
+      const pRaw = j === i - 1 ? counts[j]! + clipped : counts[j]!;
+      if (pRaw > 0) {
+        const p = (pRaw - takeP) / total;
+        divergence += p * Math.log(p / q);
+      } else divergence += emptyTerm;
     }
   }
   return divergence;
