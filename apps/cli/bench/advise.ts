@@ -14,7 +14,7 @@
 //
 //   pnpm bench:advise [--part budget|lesson|all] [--runs N] [--det-target dB] [--rec-target dB]
 //                     [--det-max-latency ratio] [--lesson-det|rec|cls dB] [--keep DIR]
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -38,7 +38,7 @@ const { values } = parseArgs({
   options: {
     part: { type: 'string', default: 'all' },
     runs: { type: 'string', default: '15' },
-    'det-target': { type: 'string', default: '18' },
+    'det-target': { type: 'string', default: '22' },
     'det-max-latency': { type: 'string', default: '0.8' },
     'rec-target': { type: 'string', default: '30' },
     // Between each model's all-per-tensor and all-per-channel output SQNR (activations uint8 mse),
@@ -52,10 +52,19 @@ const { values } = parseArgs({
 const runs = Number(values.runs);
 const work = values.keep ? resolve(values.keep) : mkdtempSync(join(tmpdir(), 'qgrain-bench-advise-'));
 
-function qgrain(args: readonly string[]): number {
+/** Runs the built CLI; its wall time (s) and what it printed on stderr. */
+function qgrainRun(args: readonly string[]): { seconds: number; stderr: string } {
   const started = performance.now();
-  execFileSync(process.execPath, [cli, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  return (performance.now() - started) / 1000;
+  const run = spawnSync(process.execPath, [cli, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
+  if (run.status !== 0) throw new Error(`qgrain ${args.join(' ')} failed (${run.status}):\n${run.stderr}`);
+  return { seconds: (performance.now() - started) / 1000, stderr: run.stderr };
+}
+
+function qgrain(args: readonly string[]): number {
+  return qgrainRun(args).seconds;
 }
 
 /** Median latency of each model on one sample, runs interleaved so load hits all alike. */
@@ -114,7 +123,7 @@ try {
       '--data',
       detCalibration,
     ]);
-    const adviseSeconds = qgrain([
+    const { seconds: adviseSeconds, stderr: adviseTable } = qgrainRun([
       'advise',
       det,
       '--data',
@@ -157,6 +166,8 @@ try {
     console.log(
       `  wall time: quantize ${quantizeSeconds.toFixed(1)} s, advise ${adviseSeconds.toFixed(1)} s (${(adviseSeconds / quantizeSeconds).toFixed(2)}x)`,
     );
+    const stages = adviseTable.split('\n').find((l) => l.startsWith('time by stage:'));
+    if (stages) console.log(`  advise ${stages}`);
     console.log(`  HTML report ${size(out('det-report.html'))} B`);
 
     const recTarget = values['rec-target'];
@@ -202,12 +213,7 @@ try {
     console.log(`the seed's lesson: weights int8 per tensor or per channel, activations uint8 mse`);
     for (const m of models) {
       const planPath = out(`${m.name}-lesson.json`);
-      const printed = execFileSync(
-        process.execPath,
-        [cli, 'advise', m.path, ...m.data, '--target-sqnr', m.target, '-o', planPath, ...fixed],
-        { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' },
-      );
-      void printed;
+      qgrain(['advise', m.path, ...m.data, '--target-sqnr', m.target, '-o', planPath, ...fixed]);
       const plan = JSON.parse(readFileSync(planPath, 'utf8')) as PlanFile;
       const weights = Object.entries(plan.weights);
       const channel = weights.filter(([, w]) => w.scheme === 'int8/per-channel');

@@ -24,6 +24,7 @@ import { checkExcludes } from '../exclude-check.js';
 import { UsageError } from '../exit.js';
 import { type CliIO, formatTable, progress } from '../io.js';
 import { refuseOverwritingInput } from '../output-guard.js';
+import { hasExternalData } from './quantize.js';
 import { writeTextAtomically } from '../write-text.js';
 
 interface AdviseCommandOptions extends DataOptions {
@@ -127,6 +128,7 @@ export function adviceTable(advice: Advice): string {
       (r, i) =>
         `round ${i + 1}: aimed at ${dbText(r.targetDb)} dB, predicted ${dbText(r.predictedDb)} dB, measured ${dbText(r.measuredDb)} dB${r.latencyRatio === undefined ? '' : `, latency ${r.latencyRatio.toFixed(2)}x float`}`,
     ),
+    `time by stage: ${advice.stages.map((s) => `${s.stage} ${s.seconds.toFixed(1)} s`).join(', ')}`,
     ...Object.entries(advice.references).map(
       ([label, m]) =>
         `reference ${label}: output SQNR ${dbText(m.worstSqnrDb)} dB, ${formatBytes(m.bytes)}, ${m.latencyMs.toFixed(1)} ms; the plan ${m.bytes >= measured.bytes ? 'saves' : 'costs'} ${formatBytes(Math.abs(m.bytes - measured.bytes))}`,
@@ -150,6 +152,7 @@ export async function adviseCommand(
     throw new UsageError('advise needs a budget: --target-sqnr <dB> or --max-size <bytes|%>, one of the two');
   if (!options.data) throw new UsageError('advise needs data (--data) to calibrate and to measure on');
   const model = await readModel(path);
+  const external = hasExternalData(model);
   checkExcludes(model, options.exclude);
   const output = resolve(options.output);
   const reportPath = options.report === undefined ? undefined : resolve(options.report);
@@ -182,6 +185,9 @@ export async function adviseCommand(
       calibration: parts.calibration,
       holdout: parts.holdout,
       runner: nodeRunnerFactory(),
+      // The file itself is the latency baseline, unless its weights live in external data
+      // (bytes alone would not load).
+      ...(external ? {} : { floatModel: bytes }),
       measureRunner: pool.factory,
       parallelRuns: pool.size,
       latencyRunner: nodeRunnerFactory({ threads: 1 }),

@@ -217,7 +217,7 @@ export async function quantizeCommand(
 }
 
 /** True when the model keeps any initializer in external data. */
-function hasExternalData(model: Model): boolean {
+export function hasExternalData(model: Model): boolean {
   return model.graphs().some((g) => g.initializers().some((i) => i.storage === 'external'));
 }
 

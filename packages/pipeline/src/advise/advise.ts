@@ -82,6 +82,11 @@ export interface AdviseOptions {
   readonly exclude?: readonly string[];
   readonly backend?: Backend;
   readonly observer?: CalibrateOptions['observer'];
+  /**
+   * The model's file as the user has it, before preparation: the float latency and size every
+   * ratio is taken against (default: the prepared model the advisor was given).
+   */
+  readonly floatModel?: Uint8Array;
   /** Timed runs per latency measurement (the median counts; default 7). */
   readonly latencyRuns?: number;
   /**
@@ -143,6 +148,8 @@ export interface Advice {
     readonly latencyRatio?: number;
   }[];
   readonly notes: readonly string[];
+  /** Wall time of each stage, in order (seconds; a stage's rounds count as one). */
+  readonly stages: readonly { readonly stage: string; readonly seconds: number }[];
 }
 
 /** One measured tensor: its options, and the output noise of its reference option alone. */
@@ -213,12 +220,27 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     throw new QgrainError('invalid-argument', `size cap ${budget.maxBytes} bytes must be positive`, {
       option: 'max-size',
     });
-  const progress = options.onProgress ?? (() => {});
+  const report = options.onProgress ?? (() => {});
+  // Wall time per stage, for the caller to see where the time went.
+  const stages: { stage: string; seconds: number }[] = [];
+  let stageStart = performance.now();
+  const progress = (event: { stage: string; done: number; total: number }) => {
+    const stage = event.stage.replace(/ \d+$/, '');
+    if (stages[stages.length - 1]?.stage !== stage) {
+      const now = performance.now();
+      const last = stages[stages.length - 1];
+      if (last) last.seconds = (now - stageStart) / 1000;
+      stages.push({ stage, seconds: 0 });
+      stageStart = now;
+    }
+    report(event);
+  };
   const notes: string[] = [];
   const plan = planModel(model, { ...(options.exclude ? { exclude: options.exclude } : {}) });
   const outputs = model.graph.outputNames();
 
   // 1. One calibration, |x| histograms for every activation.
+  progress({ stage: 'calibrate', done: 0, total: 0 });
   const targets = observerTargets(plan.activations);
   const activationTensors = plan.activations.map((a) => a.tensor);
   let observers = new Map<string, Observer>();
@@ -247,6 +269,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     );
 
   // 2. Options of every tensor, and the reference option each is measured with.
+  progress({ stage: 'options', done: 0, total: 0 });
   const measured: Measured[] = [];
   const weightSwitches: WeightSwitch[] = [];
   const fixedWeights = new Map<string, string>();
@@ -347,6 +370,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     };
     await Promise.all(Array.from({ length: Math.min(parallel, jobs.length) }, lane));
   };
+  progress({ stage: 'measure', done: 0, total: byTensor.size });
   for (const [index, contents] of boards.entries()) {
     if (index > 0 && contents.weights.length === 0) continue;
     const board = buildSwitchboard(model, contents.weights, contents.activations);
@@ -453,6 +477,9 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   // timed on the first held-back batch, one thread per session, the models' runs interleaved so
   // that other load on the machine slows them alike; the median counts.
   const floatBytes = serializeModel(model);
+  // The float model every latency is a share of: the model as the user has it when given (the
+  // prepared copy can run faster, and the cap is a promise about the user's model).
+  const baselineBytes = options.floatModel ?? floatBytes;
   const timeRuns = options.latencyRuns ?? 7;
   const latencyRunner = options.latencyRunner ?? options.runner;
   const latencies = async (models: readonly Uint8Array[]): Promise<number[]> => {
@@ -520,9 +547,24 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     progress({ stage: `measure all ${scheme}`, done: 0, total: 0 });
     built.push({ scheme, m: await measure(uniform(cheapestWeight, scheme)) });
   }
+  // Reference points of the frontier: every weight on the largest candidate, activations 8-bit.
+  const largestWeight = commonScheme(measured, false);
+  const largest =
+    largestWeight && largestWeight !== cheapestWeight && firstScheme
+      ? await measure(uniform(largestWeight, firstScheme))
+      : undefined;
   progress({ stage: 'time', done: 0, total: 0 });
-  const [floatTimed, ...referenceLatency] = await latencies([floatBytes, ...built.map((b) => b.m.model)]);
+  const [floatTimed, ...referenceLatency] = await latencies([
+    baselineBytes,
+    ...built.map((b) => b.m.model),
+    ...(largest ? [largest.model] : []),
+  ]);
   const floatLatency = floatTimed!;
+  if (largest)
+    references[labelOf(largestWeight!, firstScheme!)] = {
+      ...strip(largest),
+      latencyMs: referenceLatency[built.length]!,
+    };
   const latencyBy = new Map<string, number>();
   built.forEach(({ scheme, m }, k) => {
     latencyBy.set(scheme, referenceLatency[k]!);
@@ -719,16 +761,24 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   let advised = await measure(decision.picks);
   const maxRounds = options.rounds ?? 3;
   // Every built model, so that a later round that measured worse does not replace a better one.
-  const tried: { decision: Decision; advised: typeof advised; ratio: number }[] = [];
+  const tried: {
+    decision: Decision;
+    advised: typeof advised;
+    ratio: number;
+    /** The float model's and this model's median latency, timed together (ms). */
+    timing?: [number, number];
+  }[] = [];
   const record = async (d: Decision, m: typeof advised): Promise<number> => {
     progress({ stage: `verify round ${rounds.length + 1}`, done: rounds.length, total: 0 });
     // With a latency cap, the built model is timed beside the float model.
     let ratio = Number.NaN;
+    let timing: [number, number] | undefined;
     if (options.maxLatencyRatio !== undefined) {
-      const [f, a] = await latencies([floatBytes, m.model]);
+      const [f, a] = await latencies([baselineBytes, m.model]);
       ratio = a! / f!;
+      timing = [f!, a!];
     }
-    tried.push({ decision: d, advised: m, ratio });
+    tried.push({ decision: d, advised: m, ratio, ...(timing ? { timing } : {}) });
     rounds.push({
       targetDb: aim.targetSqnrDb ?? Number.NaN,
       predictedDb: d.sqnrDb,
@@ -789,22 +839,14 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       `the advised model measured ${advised.worstSqnrDb.toFixed(1)} dB, under the ${budget.targetSqnrDb} dB target: ${decision.met ? 'the prediction was too hopeful' : 'no combination of these candidates reaches it'}; add candidates (int16, float) or lower the target`,
     );
 
-  // Reference points of the frontier: every weight on the largest candidate, activations 8-bit.
-  const largestWeight = commonScheme(measured, false);
-  const largest =
-    largestWeight && largestWeight !== cheapestWeight && firstScheme
-      ? await measure(uniform(largestWeight, firstScheme))
-      : undefined;
-  // The advised model's latency, timed beside the float model in the same run.
-  progress({ stage: 'time advised', done: 0, total: 0 });
-  const [floatLatencyNow, advisedLatency, largestLatency] = await latencies([
-    floatBytes,
-    advised.model,
-    ...(largest ? [largest.model] : []),
-  ]);
+  // The advised model's latency beside the float model's, same run: its round's timing under a
+  // latency cap, else timed now.
+  let [floatLatencyNow, advisedLatency] = tried[kept]!.timing ?? [];
+  if (floatLatencyNow === undefined || advisedLatency === undefined) {
+    progress({ stage: 'time advised', done: 0, total: 0 });
+    [floatLatencyNow, advisedLatency] = await latencies([baselineBytes, advised.model]);
+  }
   const advisedMeasurement: ModelMeasurement = { ...strip(advised), latencyMs: advisedLatency! };
-  if (largest)
-    references[labelOf(largestWeight!, firstScheme!)] = { ...strip(largest), latencyMs: largestLatency! };
 
   const document: PlanDocument = {
     ...advised.doc,
@@ -828,7 +870,8 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       : {}),
   };
 
-  const report = reportData({
+  progress({ stage: 'report', done: 0, total: 0 });
+  const reportOut = reportData({
     model,
     plan,
     document,
@@ -840,20 +883,23 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     references,
     advised: advisedMeasurement,
     floatLatency: floatLatencyNow!,
-    floatBytes: floatBytes.length,
+    floatBytes: baselineBytes.length,
     cheapestWeight,
     largestWeight,
     notes,
   });
+  const last = stages[stages.length - 1];
+  if (last) last.seconds = (performance.now() - stageStart) / 1000;
   return {
     plan: document,
-    report,
+    report: reportOut,
     advised: advisedMeasurement,
-    float: { latencyMs: floatLatencyNow!, bytes: floatBytes.length },
+    float: { latencyMs: floatLatencyNow!, bytes: baselineBytes.length },
     references,
     decision,
     rounds,
     notes,
+    stages,
   };
 }
 
