@@ -35,7 +35,7 @@ import type {
   HtmlReportData,
   LayerRow,
 } from '../report/html/report-data.js';
-import type { RunnerFactory } from '../runner/runner.js';
+import type { Runner, RunnerFactory } from '../runner/runner.js';
 import {
   type ActivationCandidate,
   DEFAULT_ACTIVATION_CANDIDATES,
@@ -161,8 +161,9 @@ interface Measured {
   readonly referenceNoise: number;
   /** Options measured alone directly (weights: every one), by index: per-output noise. */
   readonly direct: Map<number, number[]>;
-  readonly options: readonly (WeightCandidate | ActivationCandidate)[];
-  readonly labels: readonly string[];
+  /** The tensor's options (an activation's other calibrators join once it ranks among the costliest). */
+  options: readonly (WeightCandidate | ActivationCandidate)[];
+  labels: readonly string[];
   readonly localSignal?: number;
 }
 
@@ -312,10 +313,15 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   }
   const activationSwitches: Parameters<typeof buildSwitchboard>[2][number][] = [];
   const firstScheme = activationSchemes.find((s) => s !== FLOAT);
+  // Calibrators other than the reference's are offered only where they are measured (the
+  // costliest activations, step 2): predicted from local noise they were a median 5 dB off, so an
+  // unmeasured switch of calibrator is a gamble, not a choice. Until then each activation has the
+  // reference's method (all methods when the default is not among them, to pick the reference).
+  const firstMethods = methods.includes(DEFAULT_CALIBRATION_METHOD) ? [DEFAULT_CALIBRATION_METHOD] : methods;
   for (const a of plan.activations) {
     const observer = observers.get(a.tensor);
     const candidates = observer
-      ? activationCandidates(a.tensor, observer, activationSchemes, methods)
+      ? activationCandidates(a.tensor, observer, activationSchemes, firstMethods)
       : activationSchemes.includes(FLOAT)
         ? [{ label: FLOAT, scheme: FLOAT, noise: 0 }]
         : [];
@@ -435,6 +441,11 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
         const rangeJobs: (() => Promise<void>)[] = [];
         for (const m of ranked) {
           const q = board.qparams.get(m.tensor)!;
+          if (firstMethods.length < methods.length) {
+            const all = activationCandidates(m.tensor, observers.get(m.tensor)!, activationSchemes, methods);
+            m.options = all;
+            m.labels = all.map((c) => c.label);
+          }
           const options8 = m.options as readonly ActivationCandidate[];
           // Options with the same numbers share one measurement.
           const byNumbers = new Map<string, number[]>();
@@ -482,11 +493,21 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   const baselineBytes = options.floatModel ?? floatBytes;
   const timeRuns = options.latencyRuns ?? 7;
   const latencyRunner = options.latencyRunner ?? options.runner;
+  // The float model's session is made once and kept for every timing.
+  let baseline: Runner | undefined;
   const latencies = async (models: readonly Uint8Array[]): Promise<number[]> => {
-    const sessions = [];
+    const sessions: Runner[] = [];
     try {
-      for (const bytes of models) sessions.push(await latencyRunner(bytes));
-      for (const r of sessions) await r.run(feeds[0]!, outputs);
+      for (const bytes of models) {
+        if (bytes !== baselineBytes) sessions.push(await latencyRunner(bytes));
+        else if (baseline) sessions.push(baseline);
+        else {
+          baseline = await latencyRunner(bytes);
+          sessions.push(baseline);
+          await baseline.run(feeds[0]!, outputs);
+        }
+      }
+      for (const r of sessions) if (r !== baseline) await r.run(feeds[0]!, outputs);
       const times = models.map(() => [] as number[]);
       for (let i = 0; i < timeRuns; i++) {
         for (let k = 0; k < sessions.length; k++) {
@@ -497,7 +518,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       }
       return times.map(median);
     } finally {
-      for (const r of sessions) await r.release();
+      for (const r of sessions) if (r !== baseline) await r.release();
     }
   };
   const build = async (picks: readonly number[]): Promise<{ bytes: Uint8Array; doc: PlanDocument }> => {
@@ -798,16 +819,24 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       // Latency predicted from shares misses what a mixed model adds (Q/DQ pairs left unfused
       // where integer and float nodes meet), so the cap is met by measurement: the upgrades are
       // taken in the search's order, and the longest run of them whose model times within the
-      // cap is found by secant steps between the all-8-bit start and this decision.
+      // cap is searched for. Each step scales the predicted latency along the search's path by
+      // what the slowest model that missed the cap measured over its prediction, and tries the
+      // longest run that this puts within the cap.
       const cap = options.maxLatencyRatio!;
+      const capExtra = cap * floatLatency - fastest;
+      const predictedExtra = (count: number) => decision.path[count]!.latencyMs;
       let lo = { count: 0, ratio: fastest / floatLatency };
       let hi = { count: decision.upgrades.length, ratio };
       for (let step = 0; step < maxRounds && hi.count - lo.count > 1; step++) {
-        const share = hi.ratio > lo.ratio ? (cap - lo.ratio) / (hi.ratio - lo.ratio) : 0.5;
-        const count = Math.min(
-          hi.count - 1,
-          Math.max(lo.count + 1, lo.count + Math.round(share * (hi.count - lo.count))),
-        );
+        const measuredExtra = hi.ratio * floatLatency - fastest;
+        const predicted = predictedExtra(hi.count);
+        const correction = predicted > 0 ? measuredExtra / predicted : 1;
+        let count = lo.count + 1;
+        for (let k = hi.count - 1; k > lo.count; k--)
+          if (predictedExtra(k) * correction <= capExtra) {
+            count = k;
+            break;
+          }
         const d = firstUpgrades(decision, count, choices, signal, aim, groups);
         const r = await record(d, await measure(d.picks));
         if (r > cap) hi = { count, ratio: r };
@@ -846,6 +875,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     progress({ stage: 'time advised', done: 0, total: 0 });
     [floatLatencyNow, advisedLatency] = await latencies([baselineBytes, advised.model]);
   }
+  await baseline?.release();
   const advisedMeasurement: ModelMeasurement = { ...strip(advised), latencyMs: advisedLatency! };
 
   const document: PlanDocument = {
