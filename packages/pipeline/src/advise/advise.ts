@@ -495,7 +495,10 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   const latencyRunner = options.latencyRunner ?? options.runner;
   // The float model's session is made once and kept for every timing.
   let baseline: Runner | undefined;
-  const latencies = async (models: readonly Uint8Array[]): Promise<number[]> => {
+  // Each model's latency, median of the timed runs, the runs of all models interleaved. The
+  // models other than the float one are first run on every held-back batch (their warm-up), and
+  // `noise` holds what those runs measured against the float outputs.
+  const latencies = async (models: readonly Uint8Array[], noise: number[][] = []): Promise<number[]> => {
     const sessions: Runner[] = [];
     try {
       for (const bytes of models) {
@@ -507,7 +510,17 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
           await baseline.run(feeds[0]!, outputs);
         }
       }
-      for (const r of sessions) if (r !== baseline) await r.run(feeds[0]!, outputs);
+      for (const [k, r] of sessions.entries()) {
+        if (r === baseline) continue;
+        const sums = new Array<number>(outputs.length).fill(0);
+        for (let b = 0; b < feeds.length; b++) {
+          const out = await r.run(feeds[b]!, outputs);
+          outputs.forEach((o, i) => {
+            sums[i]! += squaredError(out[o]!, floatOutputs[b]![o]!);
+          });
+        }
+        noise[k] = sums;
+      }
       const times = models.map(() => [] as number[]);
       for (let i = 0; i < timeRuns; i++) {
         for (let k = 0; k < sessions.length; k++) {
@@ -527,10 +540,13 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     await quantize(copy, { mode: 'static', backend, ...planOptions(doc) });
     return { bytes: serializeModel(copy), doc };
   };
+  type Built = Omit<ModelMeasurement, 'latencyMs'> & { doc: PlanDocument; model: Uint8Array };
+  const measurementOf = (bytes: Uint8Array, doc: PlanDocument, noise: readonly number[]): Built => {
+    const outputSqnrDb = Object.fromEntries(outputs.map((o, k) => [o, sqnrFromSums(signal[k]!, noise[k]!)]));
+    return { outputSqnrDb, worstSqnrDb: worstSqnrDb(signal, noise), bytes: bytes.length, doc, model: bytes };
+  };
   /** Builds the model of `picks` and measures its accuracy on the held-back batches. */
-  const measure = async (
-    picks: readonly number[],
-  ): Promise<Omit<ModelMeasurement, 'latencyMs'> & { doc: PlanDocument; model: Uint8Array }> => {
+  const measure = async (picks: readonly number[]): Promise<Built> => {
     const { bytes, doc } = await build(picks);
     const r = await options.runner(bytes);
     const noise = new Array<number>(outputs.length).fill(0);
@@ -544,8 +560,23 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     } finally {
       await r.release();
     }
-    const outputSqnrDb = Object.fromEntries(outputs.map((o, k) => [o, sqnrFromSums(signal[k]!, noise[k]!)]));
-    return { outputSqnrDb, worstSqnrDb: worstSqnrDb(signal, noise), bytes: bytes.length, doc, model: bytes };
+    return measurementOf(bytes, doc, noise);
+  };
+  /**
+   * Builds the models of `pickSets`, measures their accuracy and times them beside the float
+   * model, in one session each: the float model's latency and each model's measurement.
+   */
+  const measureTimed = async (
+    pickSets: readonly (readonly number[])[],
+  ): Promise<{ floatMs: number; models: (Built & { latencyMs: number })[] }> => {
+    const builts = [];
+    for (const picks of pickSets) builts.push(await build(picks));
+    const noise: number[][] = [];
+    const [floatMs, ...ms] = await latencies([baselineBytes, ...builts.map((b) => b.bytes)], noise);
+    return {
+      floatMs: floatMs!,
+      models: builts.map((b, k) => ({ ...measurementOf(b.bytes, b.doc, noise[k + 1]!), latencyMs: ms[k]! })),
+    };
   };
 
   // Picks that put every tensor on one kind of option, for the reference models: the weights on
@@ -563,34 +594,24 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   // precision costs in time when every activation takes it (float: the weights still dequantized
   // at run time, as they are beside a float activation in a mixed plan).
   const references: Record<string, ModelMeasurement> = {};
-  const built: { scheme: string; m: Awaited<ReturnType<typeof measure>> }[] = [];
-  for (const scheme of activationSchemes) {
-    progress({ stage: `measure all ${scheme}`, done: 0, total: 0 });
-    built.push({ scheme, m: await measure(uniform(cheapestWeight, scheme)) });
-  }
   // Reference points of the frontier: every weight on the largest candidate, activations 8-bit.
   const largestWeight = commonScheme(measured, false);
-  const largest =
-    largestWeight && largestWeight !== cheapestWeight && firstScheme
-      ? await measure(uniform(largestWeight, firstScheme))
-      : undefined;
-  progress({ stage: 'time', done: 0, total: 0 });
-  const [floatTimed, ...referenceLatency] = await latencies([
-    baselineBytes,
-    ...built.map((b) => b.m.model),
-    ...(largest ? [largest.model] : []),
+  const withLargest = Boolean(largestWeight && largestWeight !== cheapestWeight && firstScheme);
+  progress({ stage: 'reference models', done: 0, total: 0 });
+  const timedReferences = await measureTimed([
+    ...activationSchemes.map((scheme) => uniform(cheapestWeight, scheme)),
+    ...(withLargest ? [uniform(largestWeight!, firstScheme!)] : []),
   ]);
-  const floatLatency = floatTimed!;
-  if (largest)
-    references[labelOf(largestWeight!, firstScheme!)] = {
-      ...strip(largest),
-      latencyMs: referenceLatency[built.length]!,
-    };
+  const floatLatency = timedReferences.floatMs;
+  if (withLargest)
+    references[labelOf(largestWeight!, firstScheme!)] = strip(
+      timedReferences.models[activationSchemes.length]!,
+    );
   const latencyBy = new Map<string, number>();
-  built.forEach(({ scheme, m }, k) => {
-    latencyBy.set(scheme, referenceLatency[k]!);
-    if (scheme === firstScheme)
-      references[labelOf(cheapestWeight, scheme)] = { ...strip(m), latencyMs: referenceLatency[k]! };
+  activationSchemes.forEach((scheme, k) => {
+    const m = timedReferences.models[k]!;
+    latencyBy.set(scheme, m.latencyMs);
+    if (scheme === firstScheme) references[labelOf(cheapestWeight, scheme)] = strip(m);
   });
   const fastest = Math.min(...latencyBy.values());
   // Latency groups over the measured tensors. A node that needs a tensor with no options (it
@@ -779,26 +800,28 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
         : { targetSqnrDb: budget.targetSqnrDb, maxLatencyMs };
   }
   let decision = choose(choices, signal, aim, scale, groups);
-  let advised = await measure(decision.picks);
   const maxRounds = options.rounds ?? 3;
   // Every built model, so that a later round that measured worse does not replace a better one.
   const tried: {
     decision: Decision;
-    advised: typeof advised;
+    advised: Built;
     ratio: number;
     /** The float model's and this model's median latency, timed together (ms). */
     timing?: [number, number];
   }[] = [];
-  const record = async (d: Decision, m: typeof advised): Promise<number> => {
+  /** Builds and measures the model of `d` (with a latency cap, timed beside the float model). */
+  const record = async (d: Decision): Promise<{ ratio: number; m: Built }> => {
     progress({ stage: `verify round ${rounds.length + 1}`, done: rounds.length, total: 0 });
-    // With a latency cap, the built model is timed beside the float model.
     let ratio = Number.NaN;
     let timing: [number, number] | undefined;
+    let m: Built;
     if (options.maxLatencyRatio !== undefined) {
-      const [f, a] = await latencies([baselineBytes, m.model]);
-      ratio = a! / f!;
-      timing = [f!, a!];
-    }
+      const timed = await measureTimed([d.picks]);
+      const { latencyMs, ...built } = timed.models[0]!;
+      m = built;
+      ratio = latencyMs / timed.floatMs;
+      timing = [timed.floatMs, latencyMs];
+    } else m = await measure(d.picks);
     tried.push({ decision: d, advised: m, ratio, ...(timing ? { timing } : {}) });
     rounds.push({
       targetDb: aim.targetSqnrDb ?? Number.NaN,
@@ -806,10 +829,13 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       measuredDb: m.worstSqnrDb,
       ...(Number.isNaN(ratio) ? {} : { latencyRatio: ratio }),
     });
-    return ratio;
+    return { ratio, m };
   };
+  let advised: Built;
   for (;;) {
-    const ratio = await record(decision, advised);
+    const recorded = await record(decision);
+    const ratio = recorded.ratio;
+    advised = recorded.m;
     const sqnrMiss =
       budget.targetSqnrDb !== undefined && advised.worstSqnrDb < budget.targetSqnrDb
         ? budget.targetSqnrDb - advised.worstSqnrDb
@@ -838,7 +864,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
             break;
           }
         const d = firstUpgrades(decision, count, choices, signal, aim, groups);
-        const r = await record(d, await measure(d.picks));
+        const r = (await record(d)).ratio;
         if (r > cap) hi = { count, ratio: r };
         else lo = { count, ratio: r };
       }
@@ -850,7 +876,6 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     const next = choose(choices, signal, aim, scale, groups);
     if (next.picks.every((p, t) => p === decision.picks[t])) break;
     decision = next;
-    advised = await measure(decision.picks);
   }
   const kept = keptRound(tried, budget, options.maxLatencyRatio);
   ({ decision, advised } = tried[kept]!);
