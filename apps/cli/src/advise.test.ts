@@ -161,6 +161,30 @@ describe('qgrain advise', () => {
     expect(q.stderr).toContain("weight 'no_such_weight'");
   });
 
+  it('measures on this thread alone with --threads 1, and plans the same tensors', async () => {
+    const alone = join(work, 'cls-plan-one-thread.json');
+    const q = await run([
+      'advise',
+      cls,
+      ...data,
+      '--target-sqnr',
+      String(TARGET_DB),
+      '--activations-candidates',
+      'uint8,float',
+      '--methods',
+      'minmax,mse',
+      '--threads',
+      '1',
+      '-o',
+      alone,
+    ]);
+    expect(q.code, q.stderr).toBe(0);
+    const other = JSON.parse(readFileSync(alone, 'utf8')) as PlanDocument;
+    expect(Object.keys(other.weights).sort()).toEqual(Object.keys(plan.weights).sort());
+    expect(Object.keys(other.activations).sort()).toEqual(Object.keys(plan.activations).sort());
+    expect(q.stderr).toMatch(/time by stage: calibrate [\d.]+ s, options [\d.]+ s, measure [\d.]+ s/);
+  }, 600_000);
+
   it('refuses bad advise options before reading anything (exit 2)', async () => {
     for (const args of [
       ['--target-sqnr', '20', '--weights-candidates', 'int8/per-bogus'],
@@ -168,6 +192,7 @@ describe('qgrain advise', () => {
       ['--target-sqnr', '20', '--methods', 'moving-average'],
       [],
       ['--target-sqnr', '20', '--max-size', '30%'],
+      ['--target-sqnr', '20', '--threads', '0'],
     ]) {
       const q = await run(['advise', cls, ...data, '-o', join(work, 'never.json'), ...args]);
       expect(q.code, `${args.join(' ')}: ${q.stderr}`).toBe(2);

@@ -19,7 +19,7 @@ import {
 import { type Command, InvalidArgumentError } from 'commander';
 import { DEFAULT_BACKEND, type GlobalOptions, resolveBackend } from '../backend-option.js';
 import { formatBytes } from '../byte-size.js';
-import { type DataOptions, addDataOptions, openModelData } from '../data-options.js';
+import { type DataOptions, addDataOptions, openModelData, positiveInteger } from '../data-options.js';
 import { checkExcludes } from '../exclude-check.js';
 import { UsageError } from '../exit.js';
 import { type CliIO, formatTable, progress } from '../io.js';
@@ -38,8 +38,12 @@ interface AdviseCommandOptions extends DataOptions {
   readonly methods: readonly string[];
   readonly exclude?: readonly string[];
   readonly holdout?: number;
+  readonly threads?: number;
   readonly json?: boolean;
 }
+
+/** Measuring workers `advise` starts at most without --threads. */
+const MAX_MEASURE_WORKERS = 4;
 
 function list(value: string): string[] {
   return value
@@ -177,8 +181,10 @@ export async function adviseCommand(
     );
   const parts = splitData(source, batches, held);
   const bar = progress(io, 'advising');
-  // The switchboard runs go two or more at once, on single-threaded sessions in worker threads.
-  const pool = openRunnerPool(availableParallelism());
+  // The switchboard runs go two or more at once, on single-threaded sessions in worker threads:
+  // one per core unless --threads says otherwise, at most MAX_MEASURE_WORKERS by default (each
+  // worker holds a session of the model, and its memory, of its own).
+  const pool = openRunnerPool(options.threads ?? Math.min(availableParallelism(), MAX_MEASURE_WORKERS));
   let advice: Advice;
   try {
     advice = await advise(model, {
@@ -263,6 +269,11 @@ export function addAdviseCommand(program: Command, io: CliIO): void {
       wholeNumber,
     )
     .option('--report <report.html>', 'write the self-contained HTML report')
+    .option(
+      '--threads <n>',
+      `sessions measuring at once, each on a worker thread (default: one per core, at most ${MAX_MEASURE_WORKERS}; 1: no worker thread)`,
+      positiveInteger,
+    )
     .option('--json', 'print the plan as JSON on stdout instead of the tables on stderr');
   addDataOptions(command, true).action(async (path: string, options: AdviseCommandOptions, cmd: Command) => {
     const advice = await adviseCommand(path, options, cmd.optsWithGlobals<Partial<GlobalOptions>>(), io);
