@@ -24,6 +24,19 @@ const data = [
 ];
 const TARGET_DB = 25;
 
+// cls with a quick candidate set: the advise run every test here reads.
+const ADVISE_CLS = [
+  'advise',
+  cls,
+  ...data,
+  '--target-sqnr',
+  String(TARGET_DB),
+  '--activations-candidates',
+  'uint8,float',
+  '--methods',
+  'minmax,mse',
+];
+
 let work: string;
 let planPath: string;
 let plan: PlanDocument;
@@ -38,21 +51,7 @@ async function run(args: string[]) {
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'qgrain-advise-'));
   planPath = join(work, 'cls-plan.json');
-  const advised = await run([
-    'advise',
-    cls,
-    ...data,
-    '--target-sqnr',
-    String(TARGET_DB),
-    '--activations-candidates',
-    'uint8,float',
-    '--methods',
-    'minmax,mse',
-    '-o',
-    planPath,
-    '--report',
-    join(work, 'cls-report.html'),
-  ]);
+  const advised = await run([...ADVISE_CLS, '-o', planPath, '--report', join(work, 'cls-report.html')]);
   adviseStderr = advised.stderr;
   expect(advised.code, advised.stderr).toBe(0);
   plan = JSON.parse(readFileSync(planPath, 'utf8')) as PlanDocument;
@@ -163,21 +162,7 @@ describe('qgrain advise', () => {
 
   it('measures on this thread alone with --threads 1, and plans the same tensors', async () => {
     const alone = join(work, 'cls-plan-one-thread.json');
-    const q = await run([
-      'advise',
-      cls,
-      ...data,
-      '--target-sqnr',
-      String(TARGET_DB),
-      '--activations-candidates',
-      'uint8,float',
-      '--methods',
-      'minmax,mse',
-      '--threads',
-      '1',
-      '-o',
-      alone,
-    ]);
+    const q = await run([...ADVISE_CLS, '--threads', '1', '-o', alone]);
     expect(q.code, q.stderr).toBe(0);
     const other = JSON.parse(readFileSync(alone, 'utf8')) as PlanDocument;
     expect(Object.keys(other.weights).sort()).toEqual(Object.keys(plan.weights).sort());

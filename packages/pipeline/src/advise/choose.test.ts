@@ -12,6 +12,17 @@ function weight(tensor: string, cheapNoise: number, dearNoise: number, bytes = 1
   };
 }
 
+// An activation whose float option takes it off the integer kernels (its latency is its groups').
+function slowFloat(tensor: string, noise: number): Choice {
+  return {
+    tensor,
+    options: [
+      { label: 'uint8', noise: [noise], bytes: 0, latencyMs: 0 },
+      { label: 'float', noise: [0], bytes: 0, latencyMs: 0, slow: true },
+    ],
+  };
+}
+
 const SIGNAL = [1000];
 const scale = { bytes: 1000, latencyMs: 10 };
 
@@ -105,14 +116,7 @@ describe('choose', () => {
   it('charges a node that runs slow once, whichever of its tensors made it slow', () => {
     // x and y are the input and output of one convolution (group 0, 5 ms); z and w of another
     // (group 1, 5 ms). Leaving x float makes the first convolution float; y then costs nothing more.
-    const activation = (tensor: string, noise: number): Choice => ({
-      tensor,
-      options: [
-        { label: 'uint8', noise: [noise], bytes: 0, latencyMs: 0 },
-        { label: 'float', noise: [0], bytes: 0, latencyMs: 0, slow: true },
-      ],
-    });
-    const choices = [activation('x', 0.3), activation('y', 0.3), activation('z', 0.2), activation('w', 0.2)];
+    const choices = [slowFloat('x', 0.3), slowFloat('y', 0.3), slowFloat('z', 0.2), slowFloat('w', 0.2)];
     const groups = [
       { members: [0, 1], latencyMs: 5 },
       { members: [2, 3], latencyMs: 5 },
@@ -149,19 +153,7 @@ describe('choose', () => {
   });
 
   it('replays the first upgrades of a decision, counted as the search counts them', () => {
-    const activation = (tensor: string, noise: number): Choice => ({
-      tensor,
-      options: [
-        { label: 'uint8', noise: [noise], bytes: 0, latencyMs: 0 },
-        { label: 'float', noise: [0], bytes: 0, latencyMs: 0, slow: true },
-      ],
-    });
-    const choices = [
-      activation('x', 0.3),
-      activation('y', 0.2),
-      activation('z', 0.1),
-      weight('w', 0.4, 0.01),
-    ];
+    const choices = [slowFloat('x', 0.3), slowFloat('y', 0.2), slowFloat('z', 0.1), weight('w', 0.4, 0.01)];
     const groups = [
       { members: [0, 1], latencyMs: 4 },
       { members: [2], latencyMs: 3 },
