@@ -15,6 +15,15 @@ import {
 } from '@qgrain/tensor';
 import { createWasmBackend } from '@qgrain/wasm';
 import { type WeightTask, type WeightTaskResult, resultBuffers, runWeightTask } from './weight-task.js';
+import {
+  type ErrorReply,
+  type Link,
+  errorFrom,
+  errorReply,
+  isWorkerNamed,
+  nodeThreads,
+  spawnWorker,
+} from './worker.js';
 
 /** The name a weight worker is started with (Web Worker `name`, Node `workerData`). */
 const WORKER_NAME = 'qgrain-weights';
@@ -37,36 +46,7 @@ interface WorkerRequest {
   readonly values: Float32Array;
 }
 
-/** A thrown error as it crosses back: a QgrainError keeps its code and context fields. */
-export interface ErrorReply {
-  readonly message: string;
-  readonly qgrain?: { readonly code: QgrainErrorCode } & QgrainErrorContext;
-}
-
 type WorkerReply = { readonly result: WeightTaskResult } | { readonly error: ErrorReply };
-
-export function errorReply(error: unknown): ErrorReply {
-  if (!QgrainError.isInstance(error))
-    return { message: error instanceof Error ? error.message : String(error) };
-  const { code, file, node, tensor, value, option } = error;
-  const context = { file, node, tensor, option };
-  // `value` is anything the thrower put there; it crosses only when structured clone takes it.
-  let cloneable = value !== undefined;
-  try {
-    if (cloneable) structuredClone(value);
-  } catch {
-    cloneable = false;
-  }
-  return { message: error.message, qgrain: { code, ...context, ...(cloneable ? { value } : {}) } };
-}
-
-/** The caller's copy of a worker's error: the same QgrainError (code, message, context) it threw. */
-export function errorFrom(reply: ErrorReply): Error {
-  if (!reply.qgrain) return new Error(reply.message);
-  const { code, ...context } = reply.qgrain;
-  const options = Object.fromEntries(Object.entries(context).filter(([, v]) => v !== undefined));
-  return new QgrainError(code, reply.message, options);
-}
 
 /** The worker side: one task at a time, answered on the port it came from. */
 function serve(port: { postMessage(message: WorkerReply, transfer: ArrayBuffer[]): void }) {
@@ -80,15 +60,6 @@ function serve(port: { postMessage(message: WorkerReply, transfer: ArrayBuffer[]
       port.postMessage({ error: errorReply(error) }, []);
     }
   };
-}
-
-const nodeThreads = globalThis.process?.getBuiltinModule?.('node:worker_threads');
-
-/** True on a worker that `spawnWorker` started with the marker `name`. */
-export function isWorkerNamed(name: string): boolean {
-  return nodeThreads
-    ? !nodeThreads.isMainThread && nodeThreads.workerData === name
-    : typeof self !== 'undefined' && (self as { name?: string }).name === name;
 }
 
 /** True in a worker this module started: the module serves weight tasks there, and nothing else should run. */
@@ -108,59 +79,9 @@ if (isWeightWorker) {
   }
 }
 
-/** One worker as a pool sees it, whichever kind it is. */
-export interface Link<Request = WorkerRequest, Reply = WorkerReply> {
-  post(request: Request, transfer: ArrayBuffer[]): void;
-  /** Called with each reply, and with an error when the worker dies. */
-  listen(onReply: (reply: Reply) => void, onDeath: (error: Error) => void): void;
-  /** Stops the worker (a promise of its exit in Node). */
-  terminate(): unknown;
-}
-
 /** Starts a weight worker running this module, or returns undefined where the runtime has none. */
-function spawn(): Link | undefined {
+function spawn(): Link<WorkerRequest, WorkerReply> | undefined {
   return spawnWorker(import.meta.url as string | undefined, WORKER_NAME);
-}
-
-/**
- * Starts a worker that runs the module at `here` again with the marker `name` (which the module
- * reads to serve requests instead of being a library), or returns undefined where the runtime has
- * no workers.
- */
-export function spawnWorker<Request, Reply>(
-  here: string | undefined,
-  name: string,
-): Link<Request, Reply> | undefined {
-  if (!here) return undefined;
-  if (nodeThreads) {
-    // Run from the TypeScript sources (tests, tsx), the worker loads them through tsx too.
-    const source = JSON.stringify(here);
-    const worker = here.endsWith('.ts')
-      ? new nodeThreads.Worker(`import('tsx/esm/api').then((tsx) => tsx.tsImport(${source}, ${source}))`, {
-          eval: true,
-          workerData: name,
-        })
-      : new nodeThreads.Worker(new URL(here), { workerData: name });
-    return {
-      post: (request, transfer) => worker.postMessage(request, transfer),
-      listen(onReply, onDeath) {
-        worker.on('message', onReply);
-        worker.on('error', onDeath);
-        worker.on('exit', (code) => onDeath(new Error(`a ${name} worker stopped (exit code ${code})`)));
-      },
-      terminate: () => worker.terminate(),
-    };
-  }
-  if (typeof Worker !== 'function') return undefined;
-  const worker = new Worker(new URL(here), { type: 'module', name });
-  return {
-    post: (request, transfer) => worker.postMessage(request, transfer),
-    listen(onReply, onDeath) {
-      worker.onmessage = (event: MessageEvent<Reply>) => onReply(event.data);
-      worker.onerror = (event) => onDeath(new Error(`a ${name} worker failed: ${event.message}`));
-    },
-    terminate: () => worker.terminate(),
-  };
 }
 
 /** Quantizes weights, on this thread or on workers. */
@@ -213,7 +134,7 @@ export function openWeightPool(options: WeightPoolOptions): WeightPool {
   const named = (WORKER_BACKENDS as readonly string[]).includes(backend.name);
   const small = options.elements < (options.minElements ?? MIN_PARALLEL_ELEMENTS);
   if (threads < 2 || small || !named || isWeightWorker) return inlinePool(backend);
-  const links: Link[] = [];
+  const links: Link<WorkerRequest, WorkerReply>[] = [];
   for (let i = 0; i < threads; i++) {
     const link = spawn();
     if (!link) break;
@@ -230,9 +151,9 @@ interface Job {
   reject(error: Error): void;
 }
 
-function workerPool(links: Link[], backend: WorkerBackend): WeightPool {
+function workerPool(links: Link<WorkerRequest, WorkerReply>[], backend: WorkerBackend): WeightPool {
   const idle = [...links];
-  const busy = new Map<Link, Job>();
+  const busy = new Map<Link<WorkerRequest, WorkerReply>, Job>();
   const queue: Job[] = [];
   let closed = false;
   const dispatch = () => {

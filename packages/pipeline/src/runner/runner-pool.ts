@@ -13,8 +13,9 @@ import {
   errorFrom,
   errorReply,
   isWorkerNamed,
+  nodeThreads,
   spawnWorker,
-} from '../parallel/weight-pool.js';
+} from '../parallel/worker.js';
 import { type OrtRunnerOptions, type Runner, type RunnerFactory, nodeRunnerFactory } from './runner.js';
 
 /** The name a runner worker is started with. */
