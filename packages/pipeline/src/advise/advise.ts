@@ -225,14 +225,18 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   // Wall time per stage, for the caller to see where the time went.
   const stages: { stage: string; seconds: number }[] = [];
   let stageStart = performance.now();
+  /** Ends the stage under way: its seconds are those since it began. */
+  const endStage = () => {
+    const now = performance.now();
+    const last = stages[stages.length - 1];
+    if (last) last.seconds = (now - stageStart) / 1000;
+    stageStart = now;
+  };
   const progress = (event: { stage: string; done: number; total: number }) => {
     const stage = event.stage.replace(/ \d+$/, '');
     if (stages[stages.length - 1]?.stage !== stage) {
-      const now = performance.now();
-      const last = stages[stages.length - 1];
-      if (last) last.seconds = (now - stageStart) / 1000;
+      endStage();
       stages.push({ stage, seconds: 0 });
-      stageStart = now;
     }
     report(event);
   };
@@ -354,6 +358,20 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   // and every other weight of a run stays a constant.
   const floatOutputs: Record<string, Tensor>[] = [];
   const signal = new Array<number>(outputs.length).fill(0);
+  /**
+   * Output noise against the float outputs, per model output, summed over the held-back batches:
+   * `run(b)` runs batch b on whatever is being measured.
+   */
+  const noiseOf = async (run: (b: number) => Promise<Record<string, Tensor>>): Promise<number[]> => {
+    const noise = new Array<number>(outputs.length).fill(0);
+    for (let b = 0; b < feeds.length; b++) {
+      const out = await run(b);
+      outputs.forEach((o, k) => {
+        noise[k]! += squaredError(out[o]!, floatOutputs[b]![o]!);
+      });
+    }
+    return noise;
+  };
   const weightTensors = [...new Set(weightSwitches.map((w) => w.tensor))];
   const groupSize = options.weightGroup ?? WEIGHT_GROUP;
   const boards = [
@@ -396,16 +414,8 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       const alone = async (
         key: string,
         ranges?: ReadonlyMap<string, { scale: number; zeroPoint: number }>,
-      ): Promise<number[]> => {
-        const noise = new Array<number>(outputs.length).fill(0);
-        for (let b = 0; b < feeds.length; b++) {
-          const out = await session.run({ ...feeds[b]!, ...switchFeeds(board, [key], ranges) }, outputs);
-          outputs.forEach((o, k) => {
-            noise[k]! += squaredError(out[o]!, floatOutputs[b]![o]!);
-          });
-        }
-        return noise;
-      };
+      ): Promise<number[]> =>
+        noiseOf((b) => session.run({ ...feeds[b]!, ...switchFeeds(board, [key], ranges) }, outputs));
       const tensors =
         index === 0
           ? contents.activations.map((a) => a.tensor)
@@ -511,15 +521,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
         }
       }
       for (const [k, r] of sessions.entries()) {
-        if (r === baseline) continue;
-        const sums = new Array<number>(outputs.length).fill(0);
-        for (let b = 0; b < feeds.length; b++) {
-          const out = await r.run(feeds[b]!, outputs);
-          outputs.forEach((o, i) => {
-            sums[i]! += squaredError(out[o]!, floatOutputs[b]![o]!);
-          });
-        }
-        noise[k] = sums;
+        if (r !== baseline) noise[k] = await noiseOf((b) => r.run(feeds[b]!, outputs));
       }
       const times = models.map(() => [] as number[]);
       for (let i = 0; i < timeRuns; i++) {
@@ -549,18 +551,11 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   const measure = async (picks: readonly number[]): Promise<Built> => {
     const { bytes, doc } = await build(picks);
     const r = await options.runner(bytes);
-    const noise = new Array<number>(outputs.length).fill(0);
     try {
-      for (let b = 0; b < feeds.length; b++) {
-        const out = await r.run(feeds[b]!, outputs);
-        outputs.forEach((o, k) => {
-          noise[k]! += squaredError(out[o]!, floatOutputs[b]![o]!);
-        });
-      }
+      return measurementOf(bytes, doc, await noiseOf((b) => r.run(feeds[b]!, outputs)));
     } finally {
       await r.release();
     }
-    return measurementOf(bytes, doc, noise);
   };
   /**
    * Builds the models of `pickSets`, measures their accuracy and times them beside the float
@@ -642,36 +637,32 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   // through one).
   const macGap = Math.min(Math.max(0, floatLatency - fastest), slowGap);
   const dequantizeGap = slowGap - macGap;
-  let groups: LatencyGroup[] = [];
 
   // 4. Choose, build, measure; aim higher by any miss.
   // An activation off 8 bits makes the nodes that need it slow: each node costs its share of the
   // gap between the all-8-bit model and the cheapest slower one, and a precision slower still
   // adds its own extra. The built models are timed, and the cap is held by measurement (step 4).
-  const choicesAt = (): Choice[] => {
-    groups = nodes.map((g) => ({
-      members: g.tensors.map((x) => indexOf.get(x)!),
-      latencyMs: macGap * g.share + dequantizeGap * g.weightShare,
-    }));
-    return measured.map((m) => ({
-      tensor: m.tensor,
-      options: m.options.map((o, i) => {
-        const scale = m.referenceNoise > 0 ? o.noise / m.referenceNoise : 0;
-        const direct = m.direct.get(i);
-        const isWeight = m.kind === 'weight';
-        const scheme = isWeight ? (o as WeightCandidate).scheme : (o as ActivationCandidate).scheme;
-        const slow = !isWeight && gapOf(scheme) > 0;
-        return {
-          label: m.labels[i]!,
-          noise: direct ?? m.outputNoise.map((n) => n * scale),
-          bytes: isWeight ? (o as WeightCandidate).bytes : 0,
-          latencyMs: slow ? (gapOf(scheme) - slowGap) * (tensorShare.get(m.tensor) ?? 0) : 0,
-          ...(slow ? { slow } : {}),
-        };
-      }),
-    }));
-  };
-  choices = choicesAt();
+  const groups: LatencyGroup[] = nodes.map((g) => ({
+    members: g.tensors.map((x) => indexOf.get(x)!),
+    latencyMs: macGap * g.share + dequantizeGap * g.weightShare,
+  }));
+  choices = measured.map((m) => ({
+    tensor: m.tensor,
+    options: m.options.map((o, i) => {
+      const scale = m.referenceNoise > 0 ? o.noise / m.referenceNoise : 0;
+      const direct = m.direct.get(i);
+      const isWeight = m.kind === 'weight';
+      const scheme = isWeight ? (o as WeightCandidate).scheme : (o as ActivationCandidate).scheme;
+      const slow = !isWeight && gapOf(scheme) > 0;
+      return {
+        label: m.labels[i]!,
+        noise: direct ?? m.outputNoise.map((n) => n * scale),
+        bytes: isWeight ? (o as WeightCandidate).bytes : 0,
+        latencyMs: slow ? (gapOf(scheme) - slowGap) * (tensorShare.get(m.tensor) ?? 0) : 0,
+        ...(slow ? { slow } : {}),
+      };
+    }),
+  }));
   const weightBytes = choices.reduce((sum, c) => sum + Math.min(...c.options.map((o) => o.bytes)), 0);
   const scale = { bytes: Math.max(weightBytes, 1), latencyMs: floatLatency };
 
@@ -943,8 +934,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     largestWeight,
     notes,
   });
-  const last = stages[stages.length - 1];
-  if (last) last.seconds = (performance.now() - stageStart) / 1000;
+  endStage();
   return {
     plan: document,
     report: reportOut,
