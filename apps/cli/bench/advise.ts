@@ -23,13 +23,13 @@ import { parseArgs } from 'node:util';
 import { ocrDataPath, realModel } from '@qgrain/test-harness';
 import ort from 'onnxruntime-node';
 import {
+  DET_MASK_THRESHOLD,
   evalCharacterErrorRate,
   firstOutputPerSample as outputs,
   pooledMaskIoU,
   readOcrArray,
 } from '../test/ocr-test-data.js';
 
-const DET_MASK_THRESHOLD = 0.3;
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../../..');
 const cli = join(repo, 'apps/cli/dist/cli.js');

@@ -14,14 +14,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { maskIoU, ocrDataPath, realModel } from '@qgrain/test-harness';
 import {
+  DET_MASK_THRESHOLD,
   evalCharacterErrorRate,
   firstOutputPerSample as outputs,
   pooledMaskIoU,
   readOcrArray,
 } from '../test/ocr-test-data.js';
-
-/** The det mask threshold: PaddleOCR's DB post-processing binarises the probability map at 0.3. */
-const DET_MASK_THRESHOLD = 0.3;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../../..');

@@ -74,6 +74,9 @@ export async function evalCharacterErrorRate(modelPath: string, dictionaryOf: st
   return characterErrorRate(decoded, truths);
 }
 
+/** The det mask threshold: PaddleOCR's DB post-processing binarises the probability map at 0.3. */
+export const DET_MASK_THRESHOLD = 0.3;
+
 /** The text-mask IoU of two sets of det probability maps taken as one (every page's pixels pooled). */
 export function pooledMaskIoU(
   a: readonly Float32Array[],
