@@ -101,6 +101,7 @@ const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
 const out = (name: string) => join(work, name);
 
 interface PlanFile {
+  measured: { latency_ms: number; float_latency_ms: number };
   weights: Record<
     string,
     {
@@ -159,6 +160,11 @@ try {
     );
     console.log(
       `  latency (median of ${runs}, 1 thread): float ${lat.float!.toFixed(1)} ms, default ${lat.default!.toFixed(1)} ms (${(lat.default! / lat.float!).toFixed(2)}x), advised ${lat.advised!.toFixed(1)} ms (${(lat.advised! / lat.float!).toFixed(2)}x)`,
+    );
+    // What the advisor itself timed for the model it kept, in its own process: the cap it held.
+    const own = (JSON.parse(readFileSync(out('det-plan.json'), 'utf8')) as PlanFile).measured;
+    console.log(
+      `  the advisor's own timing (in the advise run): float ${own.float_latency_ms} ms, advised ${own.latency_ms} ms (${(own.latency_ms / own.float_latency_ms).toFixed(2)}x)`,
     );
     console.log(
       `  size: float ${size(det)} B, default (all per channel) ${size(out('det-default.onnx'))} B, advised ${size(out('det-advised.onnx'))} B`,
