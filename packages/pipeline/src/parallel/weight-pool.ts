@@ -6,13 +6,7 @@
 // A worker runs this very module again (so a bundle, the single-file CLI included, needs no second
 // file): started with the marker below, the module serves weight tasks instead of being a library.
 import type { Initializer } from '@qgrain/onnx';
-import {
-  type Backend,
-  QgrainError,
-  type QgrainErrorCode,
-  type QgrainErrorContext,
-  jsBackend,
-} from '@qgrain/tensor';
+import { type Backend, QgrainError, jsBackend } from '@qgrain/tensor';
 import { createWasmBackend } from '@qgrain/wasm';
 import { type WeightTask, type WeightTaskResult, resultBuffers, runWeightTask } from './weight-task.js';
 import {

@@ -52,10 +52,7 @@ const revive = (t: PlainTensor): Tensor => new Tensor(t.dtype, [...t.shape], t.d
 export const isRunnerWorker: boolean = isWorkerNamed(WORKER_NAME);
 
 if (isRunnerWorker) {
-  const threads = globalThis.process!.getBuiltinModule!(
-    'node:worker_threads',
-  ) as typeof import('node:worker_threads');
-  const port = threads.parentPort!;
+  const port = nodeThreads!.parentPort!;
   const sessions = new Map<number, Runner>();
   // One request at a time, in the order they came: a run waits for its model's load.
   let chain = Promise.resolve();
