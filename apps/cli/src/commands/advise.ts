@@ -195,7 +195,7 @@ export async function adviseCommand(
       // (bytes alone would not load).
       ...(external ? {} : { floatModel: bytes }),
       measureRunner: pool.factory,
-      parallelRuns: pool.size,
+      parallelRuns: pool.runsAtOnce,
       latencyRunner: nodeRunnerFactory({ threads: 1 }),
       ...(options.maxLatency !== undefined ? { maxLatencyRatio: options.maxLatency } : {}),
       budget: maxBytes !== undefined ? { maxBytes } : { targetSqnrDb: options.targetSqnr! },

@@ -21,6 +21,9 @@ import { type OrtRunnerOptions, type Runner, type RunnerFactory, nodeRunnerFacto
 /** The name a runner worker is started with. */
 const WORKER_NAME = 'qgrain-runner';
 
+/** Requests a worker holds at once: the one it runs and the next. */
+const PIPELINE_DEPTH = 2;
+
 /** A tensor as it crosses between threads. */
 interface PlainTensor {
   readonly dtype: DType;
@@ -87,8 +90,13 @@ if (isRunnerWorker) {
 export interface RunnerPool {
   /** Loads a model on every worker; the Runner sends each run to a free one. */
   readonly factory: RunnerFactory;
-  /** How many runs go at once. */
+  /** How many runs go at once (one per worker). */
   readonly size: number;
+  /**
+   * How many runs to issue together to keep every worker busy: each holds its next run while it
+   * works on one.
+   */
+  readonly runsAtOnce: number;
   /** Stops the workers. */
   close(): Promise<void>;
 }
@@ -118,11 +126,12 @@ export function openRunnerPool(workers: number, options: OrtRunnerOptions = {}):
   }
   if (links.length < 2) {
     for (const link of links) link.terminate();
-    return { factory: nodeRunnerFactory(options), size: 1, close: async () => {} };
+    return { factory: nodeRunnerFactory(options), size: 1, runsAtOnce: 1, close: async () => {} };
   }
-  // Each worker answers its requests in order, one at a time.
+  // Each worker answers its requests in order, one at a time. A worker is given its next run
+  // while it still works on one (PIPELINE_DEPTH requests at most), so that it starts the next
+  // as soon as it is done rather than after a round trip to this thread.
   const waiting = links.map(() => [] as Job[]);
-  const idle = new Set(links.map((_, i) => i));
   const queue: Job[] = [];
   let dead: Error | undefined;
   const post = (w: number, job: Job) => {
@@ -130,11 +139,13 @@ export function openRunnerPool(workers: number, options: OrtRunnerOptions = {}):
     links[w]!.post(job.request, job.transfer);
   };
   const dispatch = () => {
-    for (const w of idle) {
-      const job = queue.shift();
-      if (!job) return;
-      idle.delete(w);
-      post(w, job);
+    while (queue.length > 0) {
+      // The least busy worker with room.
+      let w = -1;
+      for (let i = 0; i < links.length; i++)
+        if (waiting[i]!.length < PIPELINE_DEPTH && (w < 0 || waiting[i]!.length < waiting[w]!.length)) w = i;
+      if (w < 0) return;
+      post(w, queue.shift()!);
     }
   };
   links.forEach((link, w) => {
@@ -143,10 +154,7 @@ export function openRunnerPool(workers: number, options: OrtRunnerOptions = {}):
         const job = waiting[w]!.shift()!;
         if ('error' in reply) job.reject(errorFrom(reply.error));
         else job.resolve(reply);
-        if (waiting[w]!.length === 0) {
-          idle.add(w);
-          dispatch();
-        }
+        dispatch();
       },
       (error) => {
         if (dead) return;
@@ -198,6 +206,7 @@ export function openRunnerPool(workers: number, options: OrtRunnerOptions = {}):
   return {
     factory,
     size: links.length,
+    runsAtOnce: links.length * PIPELINE_DEPTH,
     async close() {
       dead ??= new QgrainError('internal', 'the runner pool is closed');
       await Promise.all(links.map((link) => link.terminate()));
