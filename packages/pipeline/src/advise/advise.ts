@@ -60,7 +60,9 @@ import {
   worstSqnrDb,
 } from './choose.js';
 import { PLAN_FORMAT, type PlanCandidate, type PlanDocument, planOptions } from './plan-file.js';
-import { type WeightSwitch, buildSwitchboard, switchFeeds } from './switchboard.js';
+import { jobQueue } from './job-queue.js';
+import { cutValues, modelTail } from './segments.js';
+import { type Switchboard, type WeightSwitch, buildSwitchboard, switchFeeds } from './switchboard.js';
 
 /** Options of {@link advise}. */
 export interface AdviseOptions {
@@ -87,7 +89,7 @@ export interface AdviseOptions {
    * ratio is taken against (default: the prepared model the advisor was given).
    */
   readonly floatModel?: Uint8Array;
-  /** Timed runs per latency measurement (the median counts; default 7). */
+  /** Timed runs per latency measurement (the median counts; default 5). */
   readonly latencyRuns?: number;
   /**
    * Runner for the switchboards' measuring runs (default `runner`); with `parallelRuns` above 1,
@@ -105,6 +107,11 @@ export interface AdviseOptions {
    * calibrator) is measured directly rather than predicted from its local noise.
    */
   readonly measuredRanges?: number;
+  /**
+   * Parts the switches are split into by where their tensor's readers begin (default 6): each
+   * part is measured on the model's tail from its cut, fed what the float model made before it.
+   */
+  readonly segments?: number;
   /** Weights switched per switchboard (default 8): see the measuring step. */
   readonly weightGroup?: number;
   /** Verification rounds at most (default 3). */
@@ -159,8 +166,16 @@ interface Measured {
   /** Per model output, the noise of the reference option alone. */
   outputNoise: number[];
   readonly referenceNoise: number;
-  /** Options measured alone directly (weights: every one), by index: per-output noise. */
+  /**
+   * Options measured directly, by index: per-output noise. Weights: every option, the finest
+   * through its group's run (see `grouped`).
+   */
   readonly direct: Map<number, number[]>;
+  /**
+   * A weight's finest option (least noise of its own), measured with the same option of the other
+   * weights of its switchboard in one run, and its share of that run's noise estimated.
+   */
+  readonly grouped?: number;
   /** The tensor's options (an activation's other calibrators join once it ranks among the costliest). */
   options: readonly (WeightCandidate | ActivationCandidate)[];
   labels: readonly string[];
@@ -169,6 +184,15 @@ interface Measured {
 
 /** Weights switched per switchboard: a few slow nodes per run, against a session per group. */
 const WEIGHT_GROUP = 8;
+
+/** After its first timing, the float model is timed every this many iterations of a latency measurement. */
+const FLOAT_EVERY = 3;
+
+/** A built model this far above the target (dB) is followed by a cheaper one aimed lower. */
+const SURPLUS_DB = 0.5;
+
+/** Parts the switches are split into, each measured on the model's tail from its cut. */
+const SEGMENTS = 6;
 
 /** Activations (the costliest first) whose every 8-bit range is measured, not predicted. */
 const MEASURED_RANGES = 16;
@@ -293,10 +317,13 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       fixedWeights.set(w.initializer, DEFAULT_WEIGHT_SCHEME);
       continue;
     }
-    // Every option of a weight is measured alone: its noise goes to the outputs through the
-    // weight's channels in proportions that its own local noise cannot tell (per tensor puts the
-    // same step on every channel, per channel a step to each channel's size).
+    // Every option of a weight but its finest is measured alone: its noise goes to the outputs
+    // through the weight's channels in proportions that its own local noise cannot tell (per
+    // tensor puts the same step on every channel, per channel a step to each channel's size).
+    // The finest option, the one a weight that matters takes, is measured with its board's
+    // group (see measureGroup).
     const reference = candidates.reduce((a, b) => (b.bytes < a.bytes ? b : a));
+    const finest = candidates.reduce((best, c, i) => (c.noise < candidates[best]!.noise ? i : best), 0);
     candidates.forEach((c, i) => {
       weightSwitches.push({
         tensor: w.initializer,
@@ -313,6 +340,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       options: candidates,
       labels: candidates.map((c) => c.scheme),
       localSignal: reference.signal,
+      ...(candidates.length > 1 && candidates[finest] !== reference ? { grouped: finest } : {}),
     });
   }
   const activationSwitches: Parameters<typeof buildSwitchboard>[2][number][] = [];
@@ -372,117 +400,274 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     }
     return noise;
   };
-  const weightTensors = [...new Set(weightSwitches.map((w) => w.tensor))];
-  const groupSize = options.weightGroup ?? WEIGHT_GROUP;
-  const boards = [
-    { weights: [] as WeightSwitch[], activations: activationSwitches },
-    ...Array.from({ length: Math.ceil(weightTensors.length / groupSize) }, (_, g) => {
-      const tensors = new Set(weightTensors.slice(g * groupSize, (g + 1) * groupSize));
-      return { weights: weightSwitches.filter((w) => tensors.has(w.tensor)), activations: [] };
-    }),
-  ];
+  const weightTensors = new Set(weightSwitches.map((w) => w.tensor));
   const byTensor = new Map(measured.map((m) => [m.tensor, m]));
+  // Weight options whose figure is a share of their group's run (`tensor#option`).
+  const inGroup = new Set<string>();
   let done = 0;
   // The runs of a switchboard are independent: a runner that runs several at once (a pool of
-  // sessions on worker threads) gets up to `parallelRuns` of them together.
+  // sessions on worker threads) gets up to `parallelRuns` of them together, from a queue that
+  // boards join as they are made, so the workers run while the next board is built and loaded.
   const boardRunner = options.measureRunner ?? options.runner;
-  const parallel = Math.max(1, options.parallelRuns ?? 1);
-  const inParallel = async (jobs: readonly (() => Promise<void>)[]): Promise<void> => {
-    let next = 0;
-    const lane = async () => {
-      while (next < jobs.length) await jobs[next++]!();
-    };
-    await Promise.all(Array.from({ length: Math.min(parallel, jobs.length) }, lane));
-  };
+  const queue = jobQueue(Math.max(1, options.parallelRuns ?? 1));
   progress({ stage: 'measure', done: 0, total: byTensor.size });
-  for (const [index, contents] of boards.entries()) {
-    if (index > 0 && contents.weights.length === 0) continue;
-    const board = buildSwitchboard(model, contents.weights, contents.activations);
-    const session = await boardRunner(board.bytes);
-    try {
-      if (index === 0) {
-        const outs = await Promise.all(
-          feeds.map((feed) => session.run({ ...feed, ...switchFeeds(board, []) }, outputs)),
+
+  // Segments: a switch changes nothing before the first node that reads its tensor, so it is
+  // measured on the model's tail from a cut at or before that node (segments.ts), fed what the
+  // float model made before the cut. The switches are split into `segments` parts of equal count
+  // by where their readers begin; the first part runs the whole model.
+  const order = model.graph.topologicalOrder();
+  const positionOf = new Map(order.map((n, i) => [n, i]));
+  const switchedActivations = new Set(activationSwitches.map((a) => a.tensor));
+  /** The earliest node (topological position) the tail measuring tensor `m` must hold. */
+  const firstReader = (m: Measured): number => {
+    const readers = model.graph.consumers(m.tensor).map((n) => positionOf.get(n) ?? 0);
+    const producer = model.graph.producer(m.tensor);
+    // A model output's switch replaces its producer's output: the tail must hold the producer.
+    if (model.graph.isOutput(m.tensor)) readers.push(producer ? positionOf.get(producer)! : 0);
+    return Math.min(...readers, order.length);
+  };
+  const switched = measured.filter((m) =>
+    m.kind === 'weight' ? weightTensors.has(m.tensor) : switchedActivations.has(m.tensor),
+  );
+  const readerOf = new Map(switched.map((m) => [m.tensor, firstReader(m)]));
+  const positions = [...readerOf.values()].sort((a, b) => a - b);
+  const starts = [0];
+  const parts = Math.max(1, options.segments ?? SEGMENTS);
+  // A tail must make a model output.
+  const lastOutput = Math.max(
+    ...outputs.map((o) => {
+      const producer = model.graph.producer(o);
+      return producer ? positionOf.get(producer)! : -1;
+    }),
+  );
+  for (let k = 1; k < parts; k++) {
+    const at = positions[Math.floor((k * positions.length) / parts)] ?? 0;
+    if (at > starts[starts.length - 1]! && at <= lastOutput && cutValues(model, at).length > 0)
+      starts.push(at);
+  }
+  const segmentOf = (tensor: string): number => {
+    const at = readerOf.get(tensor) ?? 0;
+    let j = 0;
+    while (j + 1 < starts.length && starts[j + 1]! <= at) j++;
+    return j;
+  };
+  const cuts = starts.map((at) => (at === 0 ? [] : cutValues(model, at)));
+  const cutNames = [...new Set(cuts.flat())];
+  interface Segment {
+    /** The model the segment's switchboards are made of: the whole model, or its tail. */
+    readonly base: Model;
+    readonly outputs: readonly string[];
+    feed(b: number): Record<string, Tensor>;
+    /** The segment's outputs with every switch off, per held-back batch: what noise is against. */
+    readonly reference: Promise<Record<string, Tensor>[]>;
+  }
+  /** Output noise of a segment's runs against its reference, per model output (see noiseOf). */
+  const noiseIn = async (
+    segment: Segment,
+    run: (feed: Record<string, Tensor>, outputs: readonly string[]) => Promise<Record<string, Tensor>>,
+  ): Promise<number[]> => {
+    const noise = new Array<number>(outputs.length).fill(0);
+    for (let b = 0; b < feeds.length; b++) {
+      const out = await run(segment.feed(b), segment.outputs);
+      const reference = (await segment.reference)[b]!;
+      outputs.forEach((o, k) => {
+        if (out[o]) noise[k]! += squaredError(out[o]!, reference[o]!);
+      });
+    }
+    return noise;
+  };
+
+  // Activations: a switchboard per segment, each loaded until the ranges below are measured. The
+  // first segment's board (the whole model) also hands out the float outputs and what the float
+  // model made before each cut.
+  const activationBoards: { segment: Segment; board: Switchboard; session: Runner }[] = [];
+  const segments: Segment[] = [];
+  // The weight groups' sessions loaded and not yet released.
+  const open = new Set<Runner>();
+  const measureActivations = (segment: Segment, board: Switchboard, session: Runner) => {
+    activationBoards.push({ segment, board, session });
+    segments.push(segment);
+    for (const tensor of board.qparams.keys()) {
+      const m = byTensor.get(tensor)!;
+      queue.add(async () => {
+        m.outputNoise = await noiseIn(segment, (feed, outs) =>
+          session.run({ ...feed, ...switchFeeds(board, [tensor]) }, outs),
         );
-        for (const out of outs) {
-          floatOutputs.push(out);
-          outputs.forEach((o, k) => {
-            signal[k]! += sumOfSquares(out[o]!);
+        progress({ stage: 'measure', done: ++done, total: byTensor.size });
+      });
+    }
+  };
+  try {
+    const first = buildSwitchboard(
+      model,
+      [],
+      activationSwitches.filter((a) => segmentOf(a.tensor) === 0),
+      cutNames,
+    );
+    const firstSession = await boardRunner(first.bytes);
+    const firstRuns = Promise.all(
+      feeds.map((feed) =>
+        firstSession.run({ ...feed, ...switchFeeds(first, []) }, [...outputs, ...cutNames]),
+      ),
+    );
+    measureActivations(
+      { base: model, outputs, feed: (b) => ({ ...feeds[b]! }), reference: firstRuns },
+      first,
+      firstSession,
+    );
+    const cutData = await firstRuns;
+    for (const out of cutData) {
+      floatOutputs.push(out);
+      outputs.forEach((o, k) => {
+        signal[k]! += sumOfSquares(out[o]!);
+      });
+    }
+    for (let j = 1; j < starts.length; j++) {
+      const tail = modelTail(model, starts[j]!, (name) => cutData[0]![name]!.dtype);
+      const feed = (b: number): Record<string, Tensor> => ({
+        ...Object.fromEntries(tail.inputs.map((name) => [name, feeds[b]![name]!])),
+        ...Object.fromEntries(cuts[j]!.map((name) => [name, cutData[b]![name]!])),
+      });
+      const board = buildSwitchboard(
+        tail.model,
+        [],
+        activationSwitches.filter((a) => segmentOf(a.tensor) === j),
+      );
+      const session = await boardRunner(board.bytes);
+      const reference = Promise.all(
+        feeds.map((_, b) => session.run({ ...feed(b), ...switchFeeds(board, []) }, tail.outputs)),
+      );
+      measureActivations({ base: tail.model, outputs: tail.outputs, feed, reference }, board, session);
+    }
+    await queue.idle();
+
+    // The activations that cost the output most get every other 8-bit range (calibrator)
+    // measured too, through the same switch: a calibrator predicted from its local noise was a
+    // median 5 dB off, and a wrong calibrator is a loss that no latency buys back.
+    const boardOf = new Map(activationBoards.flatMap((a) => [...a.board.qparams.keys()].map((t) => [t, a])));
+    const ranked = measured
+      .filter((m) => m.kind === 'activation' && boardOf.has(m.tensor))
+      .sort((a, b) => sum(b.outputNoise) - sum(a.outputNoise))
+      .slice(0, options.measuredRanges ?? MEASURED_RANGES);
+    for (const m of ranked) {
+      const { segment, board, session } = boardOf.get(m.tensor)!;
+      const q = board.qparams.get(m.tensor)!;
+      if (firstMethods.length < methods.length) {
+        const all = activationCandidates(m.tensor, observers.get(m.tensor)!, activationSchemes, methods);
+        m.options = all;
+        m.labels = all.map((c) => c.label);
+      }
+      const options8 = m.options as readonly ActivationCandidate[];
+      // Options with the same numbers share one measurement.
+      const byNumbers = new Map<string, number[]>();
+      for (let i = 0; i < options8.length; i++) {
+        const o = options8[i]!;
+        if (o.storage !== q.storage || o.scale === undefined || o.zeroPoint === undefined) continue;
+        const numbers = `${o.scale} ${o.zeroPoint}`;
+        if (o.scale === q.defaults.scale && o.zeroPoint === q.defaults.zeroPoint)
+          m.direct.set(i, m.outputNoise);
+        else byNumbers.set(numbers, [...(byNumbers.get(numbers) ?? []), i]);
+      }
+      for (const indices of byNumbers.values()) {
+        const o = options8[indices[0]!]!;
+        const range = new Map([[m.tensor, { scale: o.scale!, zeroPoint: o.zeroPoint! }]]);
+        queue.add(async () => {
+          progress({ stage: 'measure ranges', done: 0, total: 0 });
+          const noise = await noiseIn(segment, (feed, outs) =>
+            session.run({ ...feed, ...switchFeeds(board, [m.tensor], range) }, outs),
+          );
+          for (const i of indices) m.direct.set(i, noise);
+        });
+      }
+    }
+    // The weights' runs (below) join the queue behind these.
+    measureWeights();
+    await queue.idle();
+  } finally {
+    await queue.settled();
+    for (const a of activationBoards) await a.session.release();
+    for (const session of open) await session.release();
+  }
+
+  // Weights: a switched weight is no longer a constant to onnxruntime, which then runs its node
+  // on slower generic kernels; so the weights are switched in small groups, one switchboard each,
+  // and every other weight of a run stays a constant. The groups follow the weights' order in the
+  // model, each measured on the tail of its first weight's segment. A group's board is made and
+  // loaded when its first run is taken from the queue, and released after its last.
+  function measureWeights(): void {
+    const groupSize = options.weightGroup ?? WEIGHT_GROUP;
+    const inOrder = [...weightTensors].sort((a, b) => readerOf.get(a)! - readerOf.get(b)!);
+    for (let g = 0; g < inOrder.length; g += groupSize) {
+      const members = [...inOrder.slice(g, g + groupSize)].map((t) => byTensor.get(t)!);
+      const segment = segments[segmentOf(inOrder[g]!)]!;
+      let loading: Promise<{ board: Switchboard; session: Runner }> | undefined;
+      const load = () => {
+        loading ??= (async () => {
+          const names = new Set(members.map((m) => m.tensor));
+          const board = buildSwitchboard(
+            segment.base,
+            weightSwitches.filter((w) => names.has(w.tensor)),
+            [],
+          );
+          const session = await boardRunner(board.bytes);
+          open.add(session);
+          return { board, session };
+        })();
+        return loading;
+      };
+      const runWith = (keys: readonly string[]) => async () => {
+        const { board, session } = await load();
+        return noiseIn(segment, (feed, outs) => session.run({ ...feed, ...switchFeeds(board, keys) }, outs));
+      };
+      // The group's finest options, measured in one run together.
+      const group = members.filter((m) => m.grouped !== undefined);
+      const together = group.length > 1;
+      const runs: { keys: string[]; done(noise: number[]): void }[] = [];
+      let groupNoise: number[] | undefined;
+      if (together)
+        runs.push({
+          keys: group.map((m) => `${m.tensor}#${m.grouped}`),
+          done: (noise) => {
+            groupNoise = noise;
+          },
+        });
+      for (const m of members) {
+        const indices = m.options.map((_, i) => i).filter((i) => !together || i !== m.grouped);
+        let left = indices.length;
+        for (const i of indices)
+          runs.push({
+            keys: [`${m.tensor}#${i}`],
+            done: (noise) => {
+              m.direct.set(i, noise);
+              if (--left === 0) progress({ stage: 'measure', done: ++done, total: byTensor.size });
+            },
           });
-        }
       }
-      const alone = async (
-        key: string,
-        ranges?: ReadonlyMap<string, { scale: number; zeroPoint: number }>,
-      ): Promise<number[]> =>
-        noiseOf((b) => session.run({ ...feeds[b]!, ...switchFeeds(board, [key], ranges) }, outputs));
-      const tensors =
-        index === 0
-          ? contents.activations.map((a) => a.tensor)
-          : [...new Set(contents.weights.map((w) => w.tensor))];
-      const jobs: (() => Promise<void>)[] = [];
-      for (const tensor of tensors) {
-        const m = byTensor.get(tensor)!;
-        const tick = () => progress({ stage: 'measure', done: ++done, total: byTensor.size });
-        if (m.kind === 'weight') {
-          for (let i = 0; i < m.options.length; i++) {
-            const key = `${m.tensor}#${i}`;
-            if (board.switches.has(key))
-              jobs.push(async () => {
-                m.direct.set(i, await alone(key));
-                if (i === m.options.length - 1) tick();
-              });
-          }
-        } else if (board.switches.has(m.tensor))
-          jobs.push(async () => {
-            m.outputNoise = await alone(m.tensor);
-            tick();
+      let left = runs.length;
+      for (const r of runs)
+        queue.add(async () => {
+          r.done(await runWith(r.keys)());
+          if (--left > 0) return;
+          const { session } = await load();
+          open.delete(session);
+          await session.release();
+          if (!groupNoise) return;
+          const shares = shareGroupNoise(
+            groupNoise,
+            group.map((m) => ({
+              alone: [...m.direct.keys()].map((i) => ({
+                noise: m.direct.get(i)!,
+                local: m.options[i]!.noise,
+              })),
+              local: m.options[m.grouped!]!.noise,
+            })),
+          );
+          group.forEach((m, k) => {
+            m.direct.set(m.grouped!, shares[k]!);
+            inGroup.add(`${m.tensor}#${m.grouped}`);
           });
-      }
-      await inParallel(jobs);
-      // The activations that cost the output most get every other 8-bit range (calibrator)
-      // measured too, through the same switch: a calibrator predicted from its local noise was a
-      // median 5 dB off, and a wrong calibrator is a loss that no latency buys back.
-      if (index === 0) {
-        const ranked = measured
-          .filter((m) => m.kind === 'activation' && board.qparams.has(m.tensor))
-          .sort((a, b) => sum(b.outputNoise) - sum(a.outputNoise))
-          .slice(0, options.measuredRanges ?? MEASURED_RANGES);
-        const rangeJobs: (() => Promise<void>)[] = [];
-        for (const m of ranked) {
-          const q = board.qparams.get(m.tensor)!;
-          if (firstMethods.length < methods.length) {
-            const all = activationCandidates(m.tensor, observers.get(m.tensor)!, activationSchemes, methods);
-            m.options = all;
-            m.labels = all.map((c) => c.label);
-          }
-          const options8 = m.options as readonly ActivationCandidate[];
-          // Options with the same numbers share one measurement.
-          const byNumbers = new Map<string, number[]>();
-          for (let i = 0; i < options8.length; i++) {
-            const o = options8[i]!;
-            if (o.storage !== q.storage || o.scale === undefined || o.zeroPoint === undefined) continue;
-            const numbers = `${o.scale} ${o.zeroPoint}`;
-            if (o.scale === q.defaults.scale && o.zeroPoint === q.defaults.zeroPoint)
-              m.direct.set(i, m.outputNoise);
-            else byNumbers.set(numbers, [...(byNumbers.get(numbers) ?? []), i]);
-          }
-          for (const indices of byNumbers.values()) {
-            const o = options8[indices[0]!]!;
-            rangeJobs.push(async () => {
-              progress({ stage: 'measure ranges', done: 0, total: 0 });
-              const noise = await alone(
-                m.tensor,
-                new Map([[m.tensor, { scale: o.scale!, zeroPoint: o.zeroPoint! }]]),
-              );
-              for (const i of indices) m.direct.set(i, noise);
-            });
-          }
-        }
-        await inParallel(rangeJobs);
-      }
-    } finally {
-      await session.release();
+        });
     }
   }
   for (const m of measured)
@@ -501,10 +686,12 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
   // The float model every latency is a share of: the model as the user has it when given (the
   // prepared copy can run faster, and the cap is a promise about the user's model).
   const baselineBytes = options.floatModel ?? floatBytes;
-  const timeRuns = options.latencyRuns ?? 7;
+  const timeRuns = options.latencyRuns ?? 5;
   const latencyRunner = options.latencyRunner ?? options.runner;
-  // The float model's session is made once and kept for every timing.
+  // The float model's session is made once and kept for every timing. It is timed beside every
+  // model timed, and its latency is the median of all its timings in the run so far.
   let baseline: Runner | undefined;
+  const floatTimes: number[] = [];
   // Each model's latency, median of the timed runs, the runs of all models interleaved. The
   // models other than the float one are first run on every held-back batch (their warm-up), and
   // `noise` holds what those runs measured against the float outputs.
@@ -524,14 +711,19 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
         if (r !== baseline) noise[k] = await noiseOf((b) => r.run(feeds[b]!, outputs));
       }
       const times = models.map(() => [] as number[]);
+      // Once the float model has its full count of timings, it is timed every FLOAT_EVERY-th
+      // iteration only, still between the others' runs to follow the machine's load.
+      const floatTimed = floatTimes.length >= timeRuns;
       for (let i = 0; i < timeRuns; i++) {
         for (let k = 0; k < sessions.length; k++) {
+          const isFloat = sessions[k] === baseline;
+          if (isFloat && floatTimed && i % FLOAT_EVERY !== 0) continue;
           const t = performance.now();
           await sessions[k]!.run(feeds[0]!, outputs);
-          times[k]!.push(performance.now() - t);
+          (isFloat ? floatTimes : times[k]!).push(performance.now() - t);
         }
       }
-      return times.map(median);
+      return sessions.map((r, k) => median(r === baseline ? floatTimes : times[k]!));
     } finally {
       for (const r of sessions) if (r !== baseline) await r.release();
     }
@@ -735,6 +927,11 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
             : null,
         bytes: o.bytes,
         latency_ms: Math.round(o.latencyMs * 1000) / 1000,
+        ...(o.label === FLOAT
+          ? {}
+          : {
+              measured: inGroup.has(`${m.tensor}#${i}`) ? 'group' : m.direct.has(i) ? 'alone' : 'predicted',
+            }),
         ...(m.kind === 'activation' && (option as ActivationCandidate).range
           ? { range: (option as ActivationCandidate).range! }
           : {}),
@@ -767,14 +964,14 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       total.map((n, o) => n - chosen.noise[o]! + start.noise[o]!),
     );
     const alone = worstSqnrDb(signal, start.noise);
-    // After a measured miss the search aims above the target; the reason names what it aimed at.
+    // After a measured round the search may aim above or below the target; the reason names what it aimed at.
     const target = aim.targetSqnrDb === undefined ? undefined : Math.round(aim.targetSqnrDb * 100) / 100;
     // Rounded down: a value shown as under the aim is under it.
     const fmt = (v: number) => (Number.isFinite(v) ? (Math.floor(v * 100) / 100).toFixed(2) : 'inf');
     const goal =
       target === budget.targetSqnrDb
         ? `${target} dB target`
-        : `${target} dB aimed at (the target raised by the measured miss)`;
+        : `${target} dB aimed at (the target moved by what the built model measured)`;
     if (target === undefined)
       return `${start.label} here would take the output to ${fmt(inContext)} dB; the size cap leaves room for ${chosen.label}`;
     if (alone < target)
@@ -861,11 +1058,28 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       }
       break;
     }
-    // A target out of reach stays out of reach when aimed higher.
-    if (sqnrMiss === 0 || rounds.length >= maxRounds || !decision.met) break;
-    aim = { ...aim, targetSqnrDb: aim.targetSqnrDb! + sqnrMiss + 0.25 } as Budget;
+    if (rounds.length >= maxRounds || budget.targetSqnrDb === undefined) break;
+    const surplus = advised.worstSqnrDb - budget.targetSqnrDb;
+    if (sqnrMiss > 0) {
+      // A target out of reach stays out of reach when aimed higher.
+      if (!decision.met) break;
+      aim = { ...aim, targetSqnrDb: aim.targetSqnrDb! + sqnrMiss + 0.25 } as Budget;
+    } else if (
+      surplus > SURPLUS_DB &&
+      Number.isFinite(advised.worstSqnrDb) &&
+      Number.isFinite(decision.sqnrDb)
+    ) {
+      // The built model beat the target by more than the prediction said it would: the noises
+      // added up to more than the model makes (they overlap). Aim lower by what the prediction
+      // fell short, for a cheaper model that still meets the target.
+      const shortfall = advised.worstSqnrDb - decision.sqnrDb;
+      if (shortfall <= 0) break;
+      aim = { ...aim, targetSqnrDb: budget.targetSqnrDb - shortfall + 0.25 } as Budget;
+    } else break;
     const next = choose(choices, signal, aim, scale, groups);
     if (next.picks.every((p, t) => p === decision.picks[t])) break;
+    // Aimed lower, a choice that costs no less is no use.
+    if (sqnrMiss === 0 && next.bytes >= decision.bytes && next.latencyMs >= decision.latencyMs) break;
     decision = next;
   }
   const kept = keptRound(tried, budget, options.maxLatencyRatio);
@@ -946,6 +1160,38 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     notes,
     stages,
   };
+}
+
+/**
+ * Shares the output noise a group of weights made together (one option each, all switched on in
+ * one run) out among them. Each member's share follows its predicted noise: the option's own
+ * noise times the gain its options measured alone showed (output noise over own noise), per model
+ * output; the shares add up to the group's noise. Where no member has a prediction for an output,
+ * that output's noise is shared by own noise, else evenly.
+ */
+export function shareGroupNoise(
+  total: readonly number[],
+  members: readonly {
+    /** The member's options measured alone: output noise per model output, and own noise. */
+    readonly alone: readonly { readonly noise: readonly number[]; readonly local: number }[];
+    /** The grouped option's own noise. */
+    readonly local: number;
+  }[],
+): number[][] {
+  const predicted = members.map((m) => {
+    const local = m.alone.reduce((sum, a) => sum + a.local, 0);
+    return total.map((_, k) =>
+      local > 0 ? (m.alone.reduce((sum, a) => sum + (a.noise[k] ?? 0), 0) / local) * m.local : 0,
+    );
+  });
+  return members.map((m, j) =>
+    total.map((t, k) => {
+      const all = predicted.reduce((sum, p) => sum + p[k]!, 0);
+      if (all > 0) return (t * predicted[j]![k]!) / all;
+      const locals = members.reduce((sum, x) => sum + x.local, 0);
+      return locals > 0 ? (t * m.local) / locals : t / members.length;
+    }),
+  );
 }
 
 /**

@@ -20,6 +20,11 @@ export interface PlanCandidate {
   readonly local_sqnr_db: number | null;
   readonly bytes: number;
   readonly latency_ms: number;
+  /**
+   * How `output_sqnr_db` was found: the option run alone; its share of a run with the same
+   * option of the other weights of its group; or predicted from a measured option by own noise.
+   */
+  readonly measured?: 'alone' | 'group' | 'predicted';
   /** An activation option's range (its calibrator's choice on the calibration data). */
   readonly range?: { readonly min: number; readonly max: number };
 }

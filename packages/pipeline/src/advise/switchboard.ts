@@ -14,6 +14,7 @@ import {
   serializeModel,
 } from '@qgrain/onnx';
 import { QgrainError, Tensor } from '@qgrain/tensor';
+import { typedValue } from './segments.js';
 
 /**
  * A weight to switch: its float values are swapped for `quantized` (dequantized, same shape). A
@@ -109,6 +110,8 @@ export function buildSwitchboard(
   model: Model,
   weights: readonly WeightSwitch[],
   activations: readonly ActivationSwitch[],
+  /** Values of the model to make outputs of the switchboard too (untyped: any element type). */
+  alsoOutputs: readonly string[] = [],
 ): Switchboard {
   const copy = parseModel(serializeModel(model), { source: model.source });
   const graph = copy.graph;
@@ -208,6 +211,9 @@ export function buildSwitchboard(
     const opset = copy.proto.opsetImport.find((o) => (o.domain ?? '') === '');
     if (opset && Number(opset.version) < 21) opset.version = 21;
   }
+  // Added last, so that they stay values of the float model (a switched tensor's readers read
+  // its switch by now).
+  for (const name of alsoOutputs) if (!graph.isOutput(name)) graph.proto.output.push(typedValue(name));
   return { bytes: serializeModel(copy), switches, qparams };
 }
 
