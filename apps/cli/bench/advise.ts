@@ -5,14 +5,15 @@
 // budget  (the advisor against the defaults)
 //   det: text-mask IoU (p > 0.3) against float of the default and the advised model; median
 //        latency of float, default and advised, interleaved, same session options; file sizes
-//        (the default weights are all per channel); advise wall time over quantize wall time.
+//        (the default weights are all per channel); advise wall time over quantize wall time
+//        (medians of --wall-runs runs of each, in turn).
 //   rec: character error rate of float, default and advised.
 // lesson  (the seed's lesson: per-tensor or per-channel weights, activations fixed at uint8 mse)
 //   det, rec, cls: the layers the plan puts per channel, which of them per-tensor breaks alone and
 //   which are depthwise, the bytes saved against all per channel; rec's CER under all per tensor,
 //   all per channel and the plan.
 //
-//   pnpm bench:advise [--part budget|lesson|all] [--runs N] [--det-target dB] [--rec-target dB]
+//   pnpm bench:advise [--part budget|lesson|all] [--runs N] [--wall-runs N] [--det-target dB] [--rec-target dB]
 //                     [--det-max-latency ratio] [--lesson-det|rec|cls dB] [--keep DIR]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -38,6 +39,7 @@ const { values } = parseArgs({
   options: {
     part: { type: 'string', default: 'all' },
     runs: { type: 'string', default: '15' },
+    'wall-runs': { type: 'string', default: '3' },
     'det-target': { type: 'string', default: '22' },
     'det-max-latency': { type: 'string', default: '0.8' },
     'rec-target': { type: 'string', default: '30' },
@@ -50,6 +52,8 @@ const { values } = parseArgs({
   },
 });
 const runs = Number(values.runs);
+const wallRuns = Math.max(1, Number(values['wall-runs']));
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 const work = values.keep ? resolve(values.keep) : mkdtempSync(join(tmpdir(), 'qgrain-bench-advise-'));
 
 /** Runs the built CLI; its wall time (s) and what it printed on stderr. */
@@ -86,7 +90,6 @@ async function latencies(models: Record<string, string>, sample: Float32Array, s
     }
   }
   for (const s of sessions) await s.session.release();
-  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
   return Object.fromEntries([...times].map(([k, v]) => [k, median(v)]));
 }
 
@@ -116,28 +119,32 @@ interface PlanFile {
 try {
   if (values.part === 'all' || values.part === 'budget') {
     const target = values['det-target'];
-    const quantizeSeconds = qgrain([
-      'quantize',
-      det,
-      '-o',
-      out('det-default.onnx'),
-      '--data',
-      detCalibration,
-    ]);
-    const { seconds: adviseSeconds, stderr: adviseTable } = qgrainRun([
-      'advise',
-      det,
-      '--data',
-      detCalibration,
-      '--target-sqnr',
-      target,
-      '--max-latency',
-      values['det-max-latency']!,
-      '-o',
-      out('det-plan.json'),
-      '--report',
-      out('det-report.html'),
-    ]);
+    // Wall times: quantize and advise in turn, `--wall-runs` times each (medians count); the
+    // first advise run's plan and report are the ones measured below.
+    const quantizeTimes: number[] = [];
+    const adviseTimes: number[] = [];
+    let adviseTable = '';
+    for (let r = 0; r < wallRuns; r++) {
+      quantizeTimes.push(qgrain(['quantize', det, '-o', out('det-default.onnx'), '--data', detCalibration]));
+      const run = qgrainRun([
+        'advise',
+        det,
+        '--data',
+        detCalibration,
+        '--target-sqnr',
+        target,
+        '--max-latency',
+        values['det-max-latency']!,
+        '-o',
+        out(r === 0 ? 'det-plan.json' : `det-plan-${r}.json`),
+        '--report',
+        out(r === 0 ? 'det-report.html' : `det-report-${r}.html`),
+      ]);
+      adviseTimes.push(run.seconds);
+      if (r === 0) adviseTable = run.stderr;
+    }
+    const quantizeSeconds = median(quantizeTimes);
+    const adviseSeconds = median(adviseTimes);
     qgrain(['quantize', det, '--plan', out('det-plan.json'), '-o', out('det-advised.onnx')]);
     const detEval = readOcrArray('eval', 'eval_det.npy.gz');
     const float = await outputs(det, detEval);
@@ -169,11 +176,12 @@ try {
     console.log(
       `  size: float ${size(det)} B, default (all per channel) ${size(out('det-default.onnx'))} B, advised ${size(out('det-advised.onnx'))} B`,
     );
+    const list = (v: number[]) => v.map((x) => x.toFixed(1)).join(', ');
     console.log(
-      `  wall time: quantize ${quantizeSeconds.toFixed(1)} s, advise ${adviseSeconds.toFixed(1)} s (${(adviseSeconds / quantizeSeconds).toFixed(2)}x)`,
+      `  wall time (median of ${wallRuns}, in turn): quantize ${quantizeSeconds.toFixed(1)} s, advise ${adviseSeconds.toFixed(1)} s (${(adviseSeconds / quantizeSeconds).toFixed(2)}x); runs: quantize ${list(quantizeTimes)} s, advise ${list(adviseTimes)} s`,
     );
     const stages = adviseTable.split('\n').find((l) => l.startsWith('time by stage:'));
-    if (stages) console.log(`  advise ${stages}`);
+    if (stages) console.log(`  first advise run's ${stages}`);
     console.log(`  HTML report ${size(out('det-report.html'))} B`);
 
     const recTarget = values['rec-target'];
