@@ -42,6 +42,20 @@ export function makeValueInfo(value: ValueInit): ValueInfoProto {
 }
 
 /**
+ * A ValueInfoProto with no shape, and with no type either unless `dtype` is given: a value whose
+ * type and shape onnxruntime infers from the node that makes it. A declared type is only as good
+ * as the guess behind it (an int64 ConstantOfShape declared float makes onnxruntime refuse the
+ * whole model), and shapes may depend on the batch. A subgraph's output keeps its type (`dtype`),
+ * which the If's other branch must match; a graph input needs one.
+ */
+export function makeUnshapedValueInfo(name: string, dtype?: DType): ValueInfoProto {
+  const info = makeValueInfo({ name, dtype: dtype ?? 'float32', shape: [] });
+  if (dtype) delete (info.type!.tensorType as { shape?: unknown }).shape;
+  else delete (info as { type?: unknown }).type;
+  return info;
+}
+
+/**
  * A model built from scratch (for tests and examples): one graph, its nodes in the order given.
  * Initializer tensors are referenced, not copied.
  */

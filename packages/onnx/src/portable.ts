@@ -11,7 +11,14 @@ export {
   readString,
   setAttribute,
 } from './attributes.js';
-export { type ModelInit, type ValueInit, createGraph, createModel, makeValueInfo } from './builder.js';
+export {
+  type ModelInit,
+  type ValueInit,
+  createGraph,
+  createModel,
+  makeUnshapedValueInfo,
+  makeValueInfo,
+} from './builder.js';
 export {
   OnnxDataType,
   dtypeOfOnnx,

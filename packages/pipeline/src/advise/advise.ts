@@ -380,26 +380,8 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     });
   }
 
-  // Float outputs on the held-back batches, then each switch alone. A switched weight is no
-  // longer a constant to onnxruntime, which then runs its node on slower generic kernels; so the
-  // weights are switched in small groups, one switchboard each, beside the activations' board,
-  // and every other weight of a run stays a constant.
-  const floatOutputs: Record<string, Tensor>[] = [];
+  // The float outputs' signal on the held-back batches, then each switch alone.
   const signal = new Array<number>(outputs.length).fill(0);
-  /**
-   * Output noise against the float outputs, per model output, summed over the held-back batches:
-   * `run(b)` runs batch b on whatever is being measured.
-   */
-  const noiseOf = async (run: (b: number) => Promise<Record<string, Tensor>>): Promise<number[]> => {
-    const noise = new Array<number>(outputs.length).fill(0);
-    for (let b = 0; b < feeds.length; b++) {
-      const out = await run(b);
-      outputs.forEach((o, k) => {
-        noise[k]! += squaredError(out[o]!, floatOutputs[b]![o]!);
-      });
-    }
-    return noise;
-  };
   const weightTensors = new Set(weightSwitches.map((w) => w.tensor));
   const byTensor = new Map(measured.map((m) => [m.tensor, m]));
   // Weight options whose figure is a share of their group's run (`tensor#option`).
@@ -441,10 +423,15 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       return producer ? positionOf.get(producer)! : -1;
     }),
   );
+  // What each tail reads from before its cut (none for the whole model).
+  const cuts: string[][] = [[]];
   for (let k = 1; k < parts; k++) {
     const at = positions[Math.floor((k * positions.length) / parts)] ?? 0;
-    if (at > starts[starts.length - 1]! && at <= lastOutput && cutValues(model, at).length > 0)
-      starts.push(at);
+    if (at <= starts[starts.length - 1]! || at > lastOutput) continue;
+    const cut = cutValues(model, at);
+    if (cut.length === 0) continue;
+    starts.push(at);
+    cuts.push(cut);
   }
   const segmentOf = (tensor: string): number => {
     const at = readerOf.get(tensor) ?? 0;
@@ -452,7 +439,6 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     while (j + 1 < starts.length && starts[j + 1]! <= at) j++;
     return j;
   };
-  const cuts = starts.map((at) => (at === 0 ? [] : cutValues(model, at)));
   const cutNames = [...new Set(cuts.flat())];
   interface Segment {
     /** The model the segment's switchboards are made of: the whole model, or its tail. */
@@ -462,7 +448,11 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     /** The segment's outputs with every switch off, per held-back batch: what noise is against. */
     readonly reference: Promise<Record<string, Tensor>[]>;
   }
-  /** Output noise of a segment's runs against its reference, per model output (see noiseOf). */
+  /**
+   * Output noise against a segment's reference, per model output, summed over the held-back
+   * batches: `run` runs a batch's feed on whatever is being measured (the outputs the segment does
+   * not make have none). The whole model, `segments[0]`, measures built models too.
+   */
   const noiseIn = async (
     segment: Segment,
     run: (feed: Record<string, Tensor>, outputs: readonly string[]) => Promise<Record<string, Tensor>>,
@@ -517,12 +507,10 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       firstSession,
     );
     const cutData = await firstRuns;
-    for (const out of cutData) {
-      floatOutputs.push(out);
+    for (const out of cutData)
       outputs.forEach((o, k) => {
         signal[k]! += sumOfSquares(out[o]!);
       });
-    }
     for (let j = 1; j < starts.length; j++) {
       const tail = modelTail(model, starts[j]!, (name) => cutData[0]![name]!.dtype);
       const feed = (b: number): Record<string, Tensor> => ({
@@ -599,7 +587,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     const groupSize = options.weightGroup ?? WEIGHT_GROUP;
     const inOrder = [...weightTensors].sort((a, b) => readerOf.get(a)! - readerOf.get(b)!);
     for (let g = 0; g < inOrder.length; g += groupSize) {
-      const members = [...inOrder.slice(g, g + groupSize)].map((t) => byTensor.get(t)!);
+      const members = inOrder.slice(g, g + groupSize).map((t) => byTensor.get(t)!);
       const segment = segments[segmentOf(inOrder[g]!)]!;
       let loading: Promise<{ board: Switchboard; session: Runner }> | undefined;
       const load = () => {
@@ -616,7 +604,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
         })();
         return loading;
       };
-      const runWith = (keys: readonly string[]) => async () => {
+      const runWith = async (keys: readonly string[]) => {
         const { board, session } = await load();
         return noiseIn(segment, (feed, outs) => session.run({ ...feed, ...switchFeeds(board, keys) }, outs));
       };
@@ -647,7 +635,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
       let left = runs.length;
       for (const r of runs)
         queue.add(async () => {
-          r.done(await runWith(r.keys)());
+          r.done(await runWith(r.keys));
           if (--left > 0) return;
           const { session } = await load();
           open.delete(session);
@@ -708,7 +696,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
         }
       }
       for (const [k, r] of sessions.entries()) {
-        if (r !== baseline) noise[k] = await noiseOf((b) => r.run(feeds[b]!, outputs));
+        if (r !== baseline) noise[k] = await noiseIn(segments[0]!, (feed, outs) => r.run(feed, outs));
       }
       const times = models.map(() => [] as number[]);
       // Once the float model has its full count of timings, it is timed every FLOAT_EVERY-th
@@ -744,7 +732,7 @@ export async function advise(model: Model, options: AdviseOptions): Promise<Advi
     const { bytes, doc } = await build(picks);
     const r = await options.runner(bytes);
     try {
-      return measurementOf(bytes, doc, await noiseOf((b) => r.run(feeds[b]!, outputs)));
+      return measurementOf(bytes, doc, await noiseIn(segments[0]!, (feed, outs) => r.run(feed, outs)));
     } finally {
       await r.release();
     }

@@ -3,7 +3,7 @@
 // tail (a tensor swapped for its quantized version) reaches the outputs through the tail alone, so
 // the advisor measures it by running the tail on the values the float model made before the cut,
 // rather than running the whole model each time.
-import { type Model, type ValueInfoProto, makeValueInfo, parseModel, serializeModel } from '@qgrain/onnx';
+import { type Graph, type Model, makeUnshapedValueInfo, parseModel, serializeModel } from '@qgrain/onnx';
 import type { DType } from '@qgrain/tensor';
 
 /** A model's tail: see the file comment. */
@@ -17,25 +17,27 @@ export interface ModelTail {
   readonly outputs: readonly string[];
 }
 
-/** A value info with an element type (or none) and no shape: a tensor of any shape. */
-export function typedValue(name: string, dtype?: DType): ValueInfoProto {
-  const info = makeValueInfo({ name, dtype: dtype ?? 'float32', shape: [] });
-  if (dtype) delete (info.type!.tensorType as { shape?: unknown }).shape;
-  else delete (info as { type?: unknown }).type;
-  return info;
+/**
+ * A main graph split at node `from` of its topological order: the nodes from there on, the values
+ * the nodes before make, what the nodes from there on read (subgraphs' outer-scope references
+ * included) and, of that, what the nodes before make (the cut).
+ */
+function split(graph: Graph, from: number) {
+  const order = graph.topologicalOrder();
+  const tail = order.slice(from);
+  const made = new Set(order.slice(0, from).flatMap((n) => n.output));
+  const read = new Set<string>();
+  for (const node of tail) {
+    for (const name of node.input) read.add(name);
+    for (const sub of graph.subgraphs(node)) for (const name of sub.outerScopeReferences()) read.add(name);
+  }
+  const cut = [...read].filter((name) => name !== '' && made.has(name));
+  return { tail, made, read, cut };
 }
 
 /** The values that main-graph nodes `from` on (topological order) read from the nodes before. */
 export function cutValues(model: Model, from: number): string[] {
-  const graph = model.graph;
-  const order = graph.topologicalOrder();
-  const made = new Set(order.slice(0, from).flatMap((n) => n.output));
-  const read = new Set<string>();
-  for (const node of order.slice(from)) {
-    for (const name of node.input) read.add(name);
-    for (const sub of graph.subgraphs(node)) for (const name of sub.outerScopeReferences()) read.add(name);
-  }
-  return [...read].filter((name) => name !== '' && made.has(name));
+  return split(model.graph, from).cut;
 }
 
 /**
@@ -43,20 +45,13 @@ export function cutValues(model: Model, from: number): string[] {
  * element type of each cut value (a float run of the model tells). The model is not changed.
  */
 export function modelTail(model: Model, from: number, types: (name: string) => DType): ModelTail {
-  const cut = cutValues(model, from);
   const copy = parseModel(serializeModel(model), { source: model.source });
   const graph = copy.graph;
-  const order = graph.topologicalOrder();
-  const made = new Set(order.slice(0, from).flatMap((n) => n.output));
-  graph.proto.node.splice(0, graph.proto.node.length, ...order.slice(from));
-  const read = new Set<string>();
-  for (const node of graph.nodes) {
-    for (const name of node.input) read.add(name);
-    for (const sub of graph.subgraphs(node)) for (const name of sub.outerScopeReferences()) read.add(name);
-  }
+  const { tail, made, read, cut } = split(graph, from);
+  graph.proto.node.splice(0, graph.proto.node.length, ...tail);
   graph.proto.input = graph.proto.input.filter((i) => read.has(i.name));
   const inputs = graph.inputNames();
-  for (const name of cut) graph.proto.input.push(typedValue(name, types(name)));
+  for (const name of cut) graph.proto.input.push(makeUnshapedValueInfo(name, types(name)));
   graph.proto.output = graph.proto.output.filter((o) => !made.has(o.name));
   graph.removeUnusedInitializers(graph.initializers().map((i) => i.name));
   return { model: copy, cut, inputs, outputs: graph.outputNames() };

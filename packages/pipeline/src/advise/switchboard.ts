@@ -7,14 +7,13 @@ import {
   type Graph,
   type GraphProto,
   type Model,
-  type ValueInfoProto,
   createGraph,
+  makeUnshapedValueInfo,
   makeValueInfo,
   parseModel,
   serializeModel,
 } from '@qgrain/onnx';
 import { QgrainError, Tensor } from '@qgrain/tensor';
-import { typedValue } from './segments.js';
 
 /**
  * A weight to switch: its float values are swapped for `quantized` (dequantized, same shape). A
@@ -55,13 +54,6 @@ export interface ActivationQparamInputs {
   readonly defaults: { readonly scale: number; readonly zeroPoint: number };
 }
 
-/** A value info with a type and no shape: onnxruntime infers the shape of a branch output. */
-function typedOutput(name: string): ValueInfoProto {
-  const info = makeValueInfo({ name, dtype: 'float32', shape: [] });
-  delete (info.type!.tensorType as { shape?: unknown }).shape;
-  return info;
-}
-
 /** A branch graph that hands `from` (an outer-scope value) out as its one output. */
 function passThrough(model: Model, from: string, label: string): GraphProto {
   const out = model.uniqueName(`${from}::${label}`);
@@ -71,7 +63,7 @@ function passThrough(model: Model, from: string, label: string): GraphProto {
     outputs: [],
     nodes: [{ opType: 'Identity', inputs: [from], outputs: [out] }],
   });
-  graph.output = [typedOutput(out)];
+  graph.output = [makeUnshapedValueInfo(out, 'float32')];
   return graph;
 }
 
@@ -91,7 +83,7 @@ function quantizeDequantize(model: Model, a: ActivationSwitch, qparams: Activati
       { opType: 'DequantizeLinear', inputs: [q, qparams.scale, qparams.zeroPoint], outputs: [out] },
     ],
   });
-  graph.output = [typedOutput(out)];
+  graph.output = [makeUnshapedValueInfo(out, 'float32')];
   return graph;
 }
 
@@ -213,7 +205,8 @@ export function buildSwitchboard(
   }
   // Added last, so that they stay values of the float model (a switched tensor's readers read
   // its switch by now).
-  for (const name of alsoOutputs) if (!graph.isOutput(name)) graph.proto.output.push(typedValue(name));
+  for (const name of alsoOutputs)
+    if (!graph.isOutput(name)) graph.proto.output.push(makeUnshapedValueInfo(name));
   return { bytes: serializeModel(copy), switches, qparams };
 }
 

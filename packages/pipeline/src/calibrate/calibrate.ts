@@ -3,15 +3,14 @@ import {
   type Model,
   OnnxDataType,
   REDUCE_AXES_INPUT_OPSET,
-  type ValueInfoProto,
   dtypeOfOnnx,
   elementTypes,
-  makeValueInfo,
+  makeUnshapedValueInfo,
   parseModel,
   serializeModel,
 } from '@qgrain/onnx';
 import { type CreateObserverOptions, type Observer, createObserver } from '@qgrain/observers';
-import { type DType, QgrainError, Tensor } from '@qgrain/tensor';
+import { QgrainError, Tensor } from '@qgrain/tensor';
 import { selectBackend } from '@qgrain/wasm';
 import { reachableByIfOutputs } from '../plan/graph-scope.js';
 import type { Runner, RunnerFactory } from '../runner/runner.js';
@@ -97,7 +96,7 @@ function routeOutOfBranches(model: Model, branch: Graph, tensor: string): string
     const owner = g.owner;
     for (const sibling of parent.subgraphs(owner)) {
       if (sibling.proto === g.proto) {
-        sibling.proto.output.push(untypedOutput(value, dtype));
+        sibling.proto.output.push(makeUnshapedValueInfo(value, dtype));
         continue;
       }
       const empty = model.uniqueName(`${tensor}::qgrain_empty`);
@@ -107,7 +106,7 @@ function routeOutOfBranches(model: Model, branch: Graph, tensor: string): string
         outputs: [empty],
         attributes: { value: Tensor.zeros(dtype, [0]) },
       });
-      sibling.proto.output.push(untypedOutput(empty, dtype));
+      sibling.proto.output.push(makeUnshapedValueInfo(empty, dtype));
     }
     value = parent.parent ? model.uniqueName(`${tensor}::qgrain_route`) : routedName(tensor);
     owner.output.push(value);
@@ -134,7 +133,7 @@ export function exposeTensors(model: Model, tensors: readonly string[]): Uint8Ar
   const graph = model.proto.graph!;
   const saved = graph.output;
   const existing = new Set(saved.map((v) => v.name));
-  graph.output = [...saved, ...tensors.filter((t) => !existing.has(t)).map((t) => untypedOutput(t))];
+  graph.output = [...saved, ...tensors.filter((t) => !existing.has(t)).map((t) => makeUnshapedValueInfo(t))];
   try {
     return serializeModel(model);
   } finally {
@@ -188,19 +187,6 @@ export function calibrationModel(
     for (const node of added) graph.removeNode(node);
     if (lastAxis) graph.removeInitializer(lastAxis);
   }
-}
-
-/**
- * A graph output with no shape, and at the main graph no type either: onnxruntime infers it from
- * the producing node. A declared type is only as good as the guess behind it (an int64
- * ConstantOfShape declared float makes onnxruntime refuse the whole model), and shapes may depend
- * on the batch. A branch output keeps its type (`dtype`), which the If's other branch must match.
- */
-function untypedOutput(name: string, dtype?: DType): ValueInfoProto {
-  const info = makeValueInfo({ name, dtype: dtype ?? 'float32', shape: [] });
-  if (dtype) delete (info.type!.tensorType as { shape?: unknown }).shape;
-  else delete (info as { type?: unknown }).type;
-  return info;
 }
 
 /**
